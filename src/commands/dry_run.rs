@@ -1,0 +1,78 @@
+//! `sluice dry-run [PIPELINE] --out DIR [--input PATH]...`: run the whole
+//! pipeline locally. Cloud sinks write what they would send under DIR;
+//! no network connection is opened.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::PipelineConfig;
+use crate::node::NodeInfo;
+use crate::sources::replay::Input;
+use crate::telemetry::Telemetry;
+use crate::topology::{self, BuildContext, DryRunPlan};
+
+/// The built-in pipeline used when none is given.
+pub const DEFAULT_PIPELINE: &str = include_str!("../../pipelines/dry-run.toml");
+
+/// The bundled fixtures used when no pipeline and no input are given.
+pub const BUNDLED_INPUTS: &[(&str, &[u8])] = &[
+    (
+        "license-api-7d8f9c6b4-xk9m2_coditect_django-3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.log",
+        include_bytes!("../../fixtures/containers/license-api-7d8f9c6b4-xk9m2_coditect_django-3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.log"),
+    ),
+    (
+        "license-worker-5c9d7f8b6-p2q4r_coditect_worker-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b.log",
+        include_bytes!("../../fixtures/containers/license-worker-5c9d7f8b6-p2q4r_coditect_worker-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b.log"),
+    ),
+];
+
+pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8> {
+    let cfg: PipelineConfig = match pipeline {
+        Some(p) => super::load(p)?,
+        None => crate::config::load_str(
+            DEFAULT_PIPELINE,
+            Path::new("<built-in dry-run.toml>"),
+            |k| std::env::var(k).ok(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let mut plan_inputs = Input::expand(inputs).context("reading --input")?;
+    if pipeline.is_none() && plan_inputs.is_empty() {
+        plan_inputs = BUNDLED_INPUTS
+            .iter()
+            .map(|(name, bytes)| Input::Embedded { name, bytes })
+            .collect();
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let rt = super::runtime()?;
+    let telemetry = Telemetry::new();
+    let outcome = rt.block_on(async {
+        let cx = BuildContext {
+            global: cfg.global.clone(),
+            node: NodeInfo::from_env(),
+            telemetry: telemetry.clone(),
+            dry_run: Some(DryRunPlan {
+                out_dir: out.to_path_buf(),
+                inputs: plan_inputs,
+            }),
+        };
+        let running = topology::build(&cfg, &cx, CancellationToken::new())?;
+        anyhow::Ok(running.run_until(super::run::shutdown_signal()).await)
+    })?;
+    super::run::report(&outcome);
+    let summary = telemetry.summary_json();
+    let summary_path = out.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)
+        .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    eprintln!("dry run finished: {}", out.display());
+    for (name, s) in telemetry.components() {
+        eprintln!(
+            "  {:<10} {:<20} in {:>8}  out {:>8}  dropped {:>6}  errors {:>6}",
+            s.kind, name, s.events_in, s.events_out, s.dropped, s.errors
+        );
+    }
+    eprintln!("  dead letters: {}", telemetry.dead_letter_count());
+    Ok(outcome.exit_code() as u8)
+}

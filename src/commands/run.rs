@@ -1,0 +1,67 @@
+//! `sluice run PIPELINE`: run until SIGTERM/SIGINT, then drain and exit.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use crate::node::NodeInfo;
+use crate::telemetry::Telemetry;
+use crate::topology::{self, BuildContext, Outcome};
+
+pub fn run(path: &Path) -> Result<u8> {
+    let cfg = super::load(path)?;
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let node = NodeInfo::from_env();
+        let unknown = node.unknown();
+        if !unknown.is_empty() {
+            tracing::warn!(labels = ?unknown, "node metadata unknown; these resource labels will be empty");
+        }
+        std::fs::create_dir_all(&cfg.global.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", cfg.global.data_dir.display()))?;
+        let cx = BuildContext { global: cfg.global.clone(), node, telemetry: Telemetry::new(), dry_run: None };
+        let root = CancellationToken::new();
+        let running = topology::build(&cfg, &cx, root.clone())?;
+        tracing::info!(pipeline = %path.display(), "pipeline running");
+        let outcome = running.run_until(shutdown_signal()).await;
+        report(&outcome);
+        Ok(outcome.exit_code() as u8)
+    })
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT will stop sluice");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn report(outcome: &Outcome) {
+    match outcome {
+        Outcome::Completed => {
+            tracing::info!("pipeline stopped; every event read was delivered or dead-lettered")
+        }
+        Outcome::Failed(f) => {
+            tracing::error!(failures = ?f, "pipeline stopped after a component failed")
+        }
+        Outcome::TimedOut(left) => tracing::error!(tasks = ?left, "shutdown grace period exceeded"),
+    }
+}

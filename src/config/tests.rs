@@ -1,0 +1,160 @@
+use std::path::Path;
+
+use super::*;
+
+fn load(src: &str) -> Result<PipelineConfig, ConfigErrors> {
+    load_str(src, Path::new("p.toml"), |k| {
+        (k == "SET").then(|| "yes".to_string())
+    })
+}
+
+/// Asserts that loading fails with an error on `key` at `line` whose
+/// message contains `needle`.
+fn assert_error(src: &str, key: &str, line: impl Into<Option<usize>>, needle: &str) {
+    let line = line.into();
+    let errs = load(src).expect_err("the pipeline should be refused");
+    let found = errs
+        .errors
+        .iter()
+        .any(|e| e.key == key && e.line == line && e.message.contains(needle));
+    assert!(
+        found,
+        "expected `{key}` at line {line:?} containing {needle:?}; got:\n{errs}"
+    );
+}
+
+const OK: &str = r#"
+[sources.in]
+type = "stdin"
+
+[transforms.f]
+type = "filter"
+inputs = ["in"]
+query = 'severity >= "INFO"'
+
+[sinks.out]
+type = "console"
+inputs = ["f"]
+allow_unredacted = true
+
+[dead_letter]
+allow_unredacted = true
+"#;
+
+#[test]
+fn valid_pipeline_loads() {
+    let cfg = load(OK).unwrap();
+    assert_eq!(cfg.sources.len(), 1);
+    assert_eq!(cfg.transforms["f"].inputs, vec!["in"]);
+    assert!(cfg.sinks["out"].allow_unredacted);
+}
+
+#[test]
+fn unknown_field_named_with_line() {
+    let src = OK.replace("query = ", "qeury = 'x'\nquery = ");
+    assert_error(&src, "transforms.f.qeury", 8, "unknown field `qeury`");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    assert_error(
+        &format!("{OK}\n[sinkz.x]\ntype = \"console\"\n"),
+        "sinkz",
+        18,
+        "unknown top-level key",
+    );
+}
+
+#[test]
+fn unknown_component_type() {
+    let src = OK.replace("type = \"console\"", "type = \"consle\"");
+    assert_error(&src, "sinks.out.type", 11, "unknown variant `consle`");
+}
+
+#[test]
+fn dangling_input() {
+    let src = OK.replace("inputs = [\"f\"]", "inputs = [\"nope\"]");
+    assert_error(
+        &src,
+        "sinks.out.inputs",
+        12,
+        "input `nope` is not a source or transform",
+    );
+}
+
+#[test]
+fn sink_without_inputs() {
+    let src = OK.replace("inputs = [\"f\"]\n", "");
+    assert_error(&src, "sinks.out.inputs", 10, "missing `inputs`");
+    let src = OK.replace("inputs = [\"f\"]", "inputs = []");
+    assert_error(&src, "sinks.out.inputs", 12, "is empty");
+}
+
+#[test]
+fn cycle_is_refused() {
+    let src = r#"
+[sources.in]
+type = "stdin"
+[transforms.a]
+type = "filter"
+inputs = ["in", "b"]
+query = "x"
+[transforms.b]
+type = "filter"
+inputs = ["a"]
+query = "x"
+[sinks.out]
+type = "blackhole"
+inputs = ["b"]
+allow_unredacted = true
+[dead_letter]
+allow_unredacted = true
+"#;
+    assert_error(src, "transforms.a.inputs", 6, "cycle: a -> b -> a");
+}
+
+#[test]
+fn wrong_type_named() {
+    let src = OK.replace(
+        "type = \"stdin\"",
+        "type = \"stdin\"\nmax_line_bytes = \"big\"",
+    );
+    assert_error(&src, "sources.in.max_line_bytes", 4, "invalid type");
+    let src = format!("[global]\nchannel_capacity = -3\n{OK}");
+    assert_error(&src, "global.channel_capacity", 2, "invalid value");
+}
+
+#[test]
+fn bad_query_names_column() {
+    let src = OK.replace("query = 'severity >= \"INFO\"'", "query = 'severity >= '");
+    assert_error(&src, "transforms.f.query", 8, "column");
+}
+
+#[test]
+fn env_interpolation_and_missing_var() {
+    let src = OK.replace("type = \"stdin\"", "type = \"${KIND:-stdin}\"");
+    assert!(load(&src).is_ok());
+    let src = OK.replace("query = 'severity >= \"INFO\"'", "query = '${UNSET_VAR}'");
+    assert_error(&src, "${UNSET_VAR}", 8, "is not set");
+}
+
+#[test]
+fn unredacted_sink_refused() {
+    let src = OK.replace(
+        "allow_unredacted = true\n\n[dead_letter]",
+        "\n[dead_letter]",
+    );
+    assert_error(
+        &src,
+        "sinks.out.inputs",
+        12,
+        "without passing a `redact` transform",
+    );
+    let src = OK.replace("[dead_letter]\nallow_unredacted = true", "");
+    assert_error(&src, "dead_letter", None, "dead letters must be redacted");
+}
+
+#[test]
+fn toml_syntax_error_has_line() {
+    assert_error("[sources.in]\ntype = \"stdin\n", "", 2, "not valid TOML");
+}

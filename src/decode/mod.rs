@@ -1,0 +1,254 @@
+//! Container-runtime framing: turns raw lines from a log file into
+//! `LogEntry` events.
+//!
+//! Three framings, chosen per file (or detected from its first line):
+//! - CRI (`cri.rs`): `TIME STREAM P|F MESSAGE`, as containerd writes
+//!   `/var/log/containers/*.log` on GKE. `P` lines are partial and are
+//!   joined with the following lines up to an `F`.
+//! - docker json-file (`docker.rs`): `{"log":"...","stream":"...","time":"..."}`,
+//!   where a `log` without a trailing newline is a partial line.
+//! - NDJSON / plain text: the line is the application's output.
+//!
+//! The [`Decoder`] is synchronous and does no IO; the file source, stdin
+//! and dry-run inputs all feed it lines. Lines it cannot turn into entries
+//! come out as [`Decoded::Reject`] with a reason, for the dead-letter output.
+
+mod cri;
+mod lines;
+pub use lines::{LineSplitter, Piece};
+mod docker;
+pub mod k8s;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::event::log_entry::{self, Line, Origin, Stream};
+
+/// How a file's lines are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Detect from the first non-empty line.
+    #[default]
+    Auto,
+    Cri,
+    Docker,
+    Ndjson,
+}
+
+impl Format {
+    /// Guesses the framing of a line. CRI lines start with an RFC 3339 time
+    /// followed by ` stdout ` or ` stderr `; docker lines are JSON objects
+    /// with a `"log"` key; anything else is NDJSON/plain.
+    pub fn detect(line: &[u8]) -> Format {
+        if cri::split(line).is_some() {
+            Format::Cri
+        } else if line.starts_with(b"{\"log\":")
+            || (line.starts_with(b"{") && docker::looks_like(line))
+        {
+            Format::Docker
+        } else {
+            Format::Ndjson
+        }
+    }
+}
+
+/// The longest prefix of a rejected line kept in the dead-letter record.
+pub const REJECT_SAMPLE_BYTES: usize = 4096;
+
+/// What one input line turned into.
+#[derive(Debug)]
+pub enum Decoded {
+    Entry {
+        log: Value,
+        size: usize,
+    },
+    Reject {
+        reason: String,
+        sample: String,
+        size: usize,
+    },
+}
+
+/// Per-file decoding state (partial lines in progress).
+#[derive(Debug)]
+pub struct Decoder {
+    format: Format,
+    origin: Origin,
+    max_line_bytes: usize,
+    partial: Partial,
+}
+
+#[derive(Debug, Default)]
+struct Partial {
+    payload: Vec<u8>,
+    raw: Vec<u8>,
+    time: String,
+    stream: Option<Stream>,
+    active: bool,
+}
+
+impl Decoder {
+    pub fn new(format: Format, origin: Origin, max_line_bytes: usize) -> Decoder {
+        Decoder {
+            format,
+            origin,
+            max_line_bytes,
+            partial: Partial::default(),
+        }
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// True while a partial (`P`) line is waiting for its end.
+    pub fn has_partial(&self) -> bool {
+        self.partial.active
+    }
+
+    /// Reports a line the reader cut because it exceeded the limit.
+    pub fn push_oversize(&mut self, prefix: &[u8], total: usize, out: &mut Vec<Decoded>) {
+        self.partial = Partial::default();
+        out.push(Decoded::Reject {
+            reason: format!(
+                "line of {total} bytes exceeds max_line_bytes ({})",
+                self.max_line_bytes
+            ),
+            sample: sample(prefix),
+            size: total,
+        });
+    }
+
+    /// Decodes one complete line (with or without its trailing newline).
+    pub fn push_line(&mut self, line: &[u8], received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+        let line = trim_newline(line);
+        if line.is_empty() {
+            return;
+        }
+        if self.format == Format::Auto {
+            self.format = Format::detect(line);
+        }
+        match self.format {
+            Format::Cri => self.push_cri(line, received, out),
+            Format::Docker => self.push_docker(line, received, out),
+            Format::Ndjson | Format::Auto => {
+                let l = Line {
+                    payload: line,
+                    time: None,
+                    stream: None,
+                    raw: line,
+                };
+                self.emit(l, line.len(), received, out);
+            }
+        }
+    }
+
+    fn push_cri(&mut self, line: &[u8], received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+        let Some(c) = cri::split(line) else {
+            out.push(Decoded::Reject {
+                reason: "malformed CRI line: expected `TIME STREAM P|F MESSAGE`".into(),
+                sample: sample(line),
+                size: line.len(),
+            });
+            return;
+        };
+        self.join(c.time, c.stream, c.partial, c.message, line, received, out);
+    }
+
+    fn push_docker(&mut self, line: &[u8], received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+        match docker::parse(line) {
+            Ok(d) => {
+                let partial = !d.log.ends_with('\n');
+                let msg = d.log.as_bytes();
+                let msg = if partial { msg } else { &msg[..msg.len() - 1] };
+                self.join(&d.time, d.stream, partial, msg, line, received, out);
+            }
+            Err(reason) => out.push(Decoded::Reject {
+                reason,
+                sample: sample(line),
+                size: line.len(),
+            }),
+        }
+    }
+
+    /// Accumulates partial lines; emits on the final part.
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &mut self,
+        time: &str,
+        stream: Stream,
+        partial: bool,
+        msg: &[u8],
+        raw: &[u8],
+        received: DateTime<Utc>,
+        out: &mut Vec<Decoded>,
+    ) {
+        if !partial && !self.partial.active {
+            let l = Line {
+                payload: msg,
+                time: Some(time),
+                stream: Some(stream),
+                raw,
+            };
+            self.emit(l, raw.len(), received, out);
+            return;
+        }
+        let p = &mut self.partial;
+        if !p.active {
+            p.active = true;
+            p.time.clear();
+            p.time.push_str(time);
+            p.stream = Some(stream);
+        }
+        p.payload.extend_from_slice(msg);
+        p.raw.extend_from_slice(raw);
+        if p.payload.len() > self.max_line_bytes {
+            let total = p.raw.len();
+            let prefix = std::mem::take(&mut p.payload);
+            self.push_oversize(&prefix, total, out);
+            return;
+        }
+        if !partial {
+            let p = std::mem::take(&mut self.partial);
+            let l = Line {
+                payload: &p.payload,
+                time: Some(&p.time),
+                stream: p.stream,
+                raw: &p.raw,
+            };
+            self.emit(l, p.raw.len(), received, out);
+        }
+    }
+
+    fn emit(&self, l: Line<'_>, size: usize, received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+        match log_entry::shape(l, &self.origin, received) {
+            Ok(log) => out.push(Decoded::Entry { log, size }),
+            Err(e) => out.push(Decoded::Reject {
+                reason: e.to_string(),
+                sample: sample(l.payload),
+                size,
+            }),
+        }
+    }
+}
+
+fn trim_newline(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// A lossy, bounded copy of a rejected line for the dead-letter record.
+/// It is redacted by the dead-letter output like any event.
+pub fn sample(b: &[u8]) -> String {
+    let mut end = b.len().min(REJECT_SAMPLE_BYTES);
+    // Do not split a UTF-8 sequence at the cut.
+    while end < b.len() && end > 0 && (b[end] & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests;

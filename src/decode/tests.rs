@@ -1,0 +1,147 @@
+use chrono::Utc;
+use serde_json::json;
+
+use super::*;
+use crate::event::log_entry::Origin;
+
+fn decoder(format: Format, max: usize) -> Decoder {
+    Decoder::new(
+        format,
+        Origin::new(json!({"type": "global"}), "p", "id".into()),
+        max,
+    )
+}
+
+fn run(d: &mut Decoder, lines: &[&[u8]]) -> Vec<Decoded> {
+    let mut out = Vec::new();
+    for l in lines {
+        d.push_line(l, Utc::now(), &mut out);
+    }
+    out
+}
+
+#[test]
+fn cri_partials_join_into_one_entry() {
+    let mut d = decoder(Format::Auto, 1 << 20);
+    let out = run(
+        &mut d,
+        &[
+            b"2025-11-30T12:34:56.000000001Z stdout P {\"severity\":\"INFO\",",
+            b"2025-11-30T12:34:56.000000002Z stdout P \"message\":\"joined\",",
+            b"2025-11-30T12:34:56.000000003Z stdout F \"n\":1}",
+            b"2025-11-30T12:34:57Z stderr F plain",
+        ],
+    );
+    assert_eq!(out.len(), 2);
+    let Decoded::Entry { log, .. } = &out[0] else {
+        panic!("expected an entry, got {:?}", out[0])
+    };
+    assert_eq!(log["jsonPayload"], json!({"message": "joined", "n": 1}));
+    assert_eq!(log["severity"], "INFO");
+    let Decoded::Entry { log, .. } = &out[1] else {
+        panic!("expected an entry")
+    };
+    assert_eq!(log["textPayload"], "plain");
+    assert_eq!(log["severity"], "ERROR");
+    assert_eq!(log["timestamp"], "2025-11-30T12:34:57Z");
+}
+
+#[test]
+fn cri_partial_over_limit_is_rejected() {
+    let mut d = decoder(Format::Cri, 10);
+    let out = run(
+        &mut d,
+        &[
+            b"2025-11-30T12:34:56Z stdout P 123456",
+            b"2025-11-30T12:34:56Z stdout F 789012",
+            b"2025-11-30T12:34:56Z stdout F ok",
+        ],
+    );
+    assert_eq!(out.len(), 2);
+    assert!(
+        matches!(&out[0], Decoded::Reject { reason, .. } if reason.contains("max_line_bytes")),
+        "{:?}",
+        out[0]
+    );
+    assert!(matches!(&out[1], Decoded::Entry { .. }));
+}
+
+#[test]
+fn docker_json_file_with_partial() {
+    let mut d = decoder(Format::Auto, 1 << 20);
+    let out = run(
+        &mut d,
+        &[
+            br#"{"log":"{\"severity\":\"warn\",\"message\":\"a","stream":"stdout","time":"2025-11-30T12:00:00.5Z"}"#,
+            br#"{"log":"b\"}\n","stream":"stdout","time":"2025-11-30T12:00:00.6Z"}"#,
+            br#"{"log":"oops\n","stream":"stderr","time":"2025-11-30T12:00:01Z"}"#,
+        ],
+    );
+    assert_eq!(out.len(), 2);
+    let Decoded::Entry { log, .. } = &out[0] else {
+        panic!("expected an entry")
+    };
+    assert_eq!(log["jsonPayload"]["message"], "ab");
+    assert_eq!(log["severity"], "WARNING");
+    assert_eq!(log["timestamp"], "2025-11-30T12:00:00.500Z");
+    let Decoded::Entry { log, .. } = &out[1] else {
+        panic!("expected an entry")
+    };
+    assert_eq!(log["textPayload"], "oops");
+}
+
+#[test]
+fn malformed_lines_rejected_with_reason() {
+    let mut d = decoder(Format::Cri, 1 << 20);
+    let out = run(
+        &mut d,
+        &[b"not a cri line", b"2025-11-30T12:34:56Z stdout F {\"a\":"],
+    );
+    assert_eq!(out.len(), 2);
+    for o in &out {
+        let Decoded::Reject { reason, .. } = o else {
+            panic!("expected a reject")
+        };
+        assert!(reason.contains("malformed"), "{reason}");
+    }
+}
+
+#[test]
+fn invalid_utf8_becomes_text_with_replacement() {
+    let mut d = decoder(Format::Ndjson, 1 << 20);
+    let out = run(&mut d, &[b"bad \xff\xfe bytes"]);
+    let Decoded::Entry { log, .. } = &out[0] else {
+        panic!("expected an entry")
+    };
+    assert_eq!(log["textPayload"], "bad \u{fffd}\u{fffd} bytes");
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_bytes(chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..200), 0..20), max in 1usize..300) {
+        for format in [Format::Auto, Format::Cri, Format::Docker, Format::Ndjson] {
+            let mut d = decoder(format, max);
+            let mut s = LineSplitter::new(max);
+            let mut out = Vec::new();
+            for c in &chunks {
+                s.push(c, |p| match p {
+                    Piece::Line(l) => d.push_line(l, Utc::now(), &mut out),
+                    Piece::Oversize { prefix, total } => d.push_oversize(prefix, total, &mut out),
+                });
+            }
+            s.finish(|p| match p {
+                Piece::Line(l) => d.push_line(l, Utc::now(), &mut out),
+                Piece::Oversize { prefix, total } => d.push_oversize(prefix, total, &mut out),
+            });
+        }
+    }
+
+    #[test]
+    fn cri_framed_arbitrary_payloads(payload in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        let mut line = b"2025-11-30T12:34:56.1Z stdout F ".to_vec();
+        line.extend(payload.iter().filter(|b| **b != b'\n'));
+        let mut d = decoder(Format::Cri, 1 << 20);
+        let out = run(&mut d, &[&line]);
+        proptest::prop_assert!(out.len() <= 1);
+    }
+}

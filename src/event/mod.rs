@@ -1,0 +1,88 @@
+//! Events, batches and end-to-end acknowledgements.
+//!
+//! An [`Event`] is a Cloud Logging `LogEntry` held as a `serde_json::Value`
+//! object, plus the finalizer that tells its source when every sink that
+//! received it has made it durable. Events travel in [`Batch`]es; nothing in
+//! the topology moves single events through a channel.
+//!
+//! This module does no IO and uses no tokio runtime features beyond the
+//! `oneshot` channel that carries a batch's final status (architecture
+//! invariant, see ARCHITECTURE.md).
+
+mod batch;
+pub mod finalization;
+pub mod insert_id;
+pub mod log_entry;
+pub mod severity;
+
+pub use batch::Batch;
+pub use finalization::{
+    BatchNotifier, BatchStatus, BatchStatusReceiver, EventFinalizer, EventStatus,
+};
+
+use serde_json::Value;
+
+/// One log entry moving through the pipeline.
+///
+/// Cloning an event (fan-out to several consumers) gives the clone its own
+/// finalizer on the same batch: the batch resolves only when every copy has
+/// been finalized or dropped.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The `LogEntry` object (`timestamp`, `severity`, `jsonPayload`, ...).
+    pub log: Value,
+    /// Size of the input this event was decoded from, in bytes. Used for
+    /// `bytes_in`/`bytes_out` accounting without re-encoding the event.
+    pub size: u32,
+    finalizer: Option<EventFinalizer>,
+}
+
+impl Event {
+    /// An event with no acknowledgement (tests, synthetic events).
+    pub fn new(log: Value, size: usize) -> Self {
+        Event {
+            log,
+            size: u32::try_from(size).unwrap_or(u32::MAX),
+            finalizer: None,
+        }
+    }
+
+    /// An event acknowledged through `notifier`.
+    pub fn with_notifier(
+        log: Value,
+        size: usize,
+        notifier: &std::sync::Arc<BatchNotifier>,
+    ) -> Self {
+        Event {
+            log,
+            size: u32::try_from(size).unwrap_or(u32::MAX),
+            finalizer: Some(EventFinalizer::new(notifier.clone())),
+        }
+    }
+
+    /// Records this copy's outcome and releases it. An event dropped without
+    /// a status counts as `Errored`, so a lost event can never advance a
+    /// checkpoint.
+    pub fn finalize(mut self, status: EventStatus) {
+        if let Some(f) = self.finalizer.as_mut() {
+            f.update(status);
+        }
+    }
+
+    /// Detaches the finalizer so a sink can encode the event and settle the
+    /// finalizer once the write is durable.
+    pub fn take_finalizer(&mut self) -> Option<EventFinalizer> {
+        self.finalizer.take()
+    }
+
+    /// Attaches a finalizer (used when re-assembling events, e.g. CRI
+    /// partial lines, where the first part's finalizer is kept).
+    pub fn set_finalizer(&mut self, f: Option<EventFinalizer>) {
+        self.finalizer = f;
+    }
+
+    /// The `insertId` of this entry, if set.
+    pub fn insert_id(&self) -> Option<&str> {
+        self.log.get("insertId").and_then(Value::as_str)
+    }
+}

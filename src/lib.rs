@@ -1,0 +1,17 @@
+//! sluice: a log pipeline for GKE that redacts personal data before
+//! anything leaves the node.
+//!
+//! Sources -> transforms -> sinks, built from a TOML pipeline file. See
+//! ARCHITECTURE.md for the map of this crate and its invariants.
+
+pub mod commands;
+pub mod config;
+pub mod decode;
+pub mod event;
+pub mod logging_query;
+pub mod node;
+pub mod sinks;
+pub mod sources;
+pub mod telemetry;
+pub mod topology;
+pub mod transforms;

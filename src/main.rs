@@ -1,0 +1,65 @@
+//! The `sluice` command line: parse arguments, run a command, map the
+//! result to an exit code. Everything else lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sluice::commands;
+use sluice::telemetry::logging::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Move structured logs from GKE to BigQuery and GCS, with PII redacted on the node"
+)]
+struct Cli {
+    /// Format of sluice's own logs (stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "SLUICE_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline until SIGTERM/SIGINT, then drain and exit.
+    Run { pipeline: PathBuf },
+    /// Check a pipeline file; exit non-zero naming each bad key and line.
+    Validate { pipeline: PathBuf },
+    /// Run a pipeline with cloud sinks replaced by local files under --out.
+    DryRun {
+        /// Pipeline file; defaults to the built-in pipelines/dry-run.toml.
+        pipeline: Option<PathBuf>,
+        /// Output folder (bigquery/, gcs/, metrics.prom, deadletter.ndjson, summary.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Input files or folders that replace the pipeline's sources
+        /// (CRI, docker json-file, NDJSON, or gzip of these; detected per
+        /// file). Without a pipeline and inputs, the bundled fixtures.
+        #[arg(long = "input")]
+        inputs: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let result = match cli.command {
+        Command::Run { pipeline } => commands::run::run(&pipeline),
+        Command::Validate { pipeline } => commands::validate::run(&pipeline),
+        Command::DryRun {
+            pipeline,
+            out,
+            inputs,
+        } => commands::dry_run::run(pipeline.as_deref(), &out, &inputs),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Turns decoded lines into acknowledged batches. Shared by every source
+//! that reads lines (stdin, file, dry-run inputs).
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::decode::{Decoded, Decoder, LineSplitter, Piece};
+use crate::event::{Batch, BatchNotifier, BatchStatusReceiver, Event};
+use crate::topology::{ComponentError, SourceContext};
+
+/// Collects decoded lines into one batch with one notifier.
+pub struct Emitter {
+    notifier: Arc<BatchNotifier>,
+    receiver: Option<BatchStatusReceiver>,
+    events: Vec<Event>,
+    rejects: Vec<(Event, String)>,
+    bytes: u64,
+}
+
+impl Default for Emitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Emitter {
+    pub fn new() -> Self {
+        let (notifier, rx) = BatchNotifier::new_with_receiver();
+        Emitter {
+            notifier,
+            receiver: Some(rx),
+            events: Vec::new(),
+            rejects: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Events and rejects collected so far.
+    pub fn len(&self) -> usize {
+        self.events.len() + self.rejects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn push(&mut self, d: Decoded) {
+        match d {
+            Decoded::Entry { log, size } => {
+                self.bytes += size as u64;
+                self.events
+                    .push(Event::with_notifier(log, size, &self.notifier));
+            }
+            Decoded::Reject {
+                reason,
+                sample,
+                size,
+            } => {
+                self.bytes += size as u64;
+                let log = json!({"raw": sample, "raw_bytes": size});
+                self.rejects
+                    .push((Event::with_notifier(log, size, &self.notifier), reason));
+            }
+        }
+    }
+
+    /// Sends the batch (events downstream, rejects to the dead-letter
+    /// output) and returns the receiver that resolves when all of it is
+    /// durable. Waits while downstream is full.
+    pub async fn flush(
+        mut self,
+        cx: &mut SourceContext,
+    ) -> Result<BatchStatusReceiver, ComponentError> {
+        let rx = self.receiver.take().expect("an emitter is flushed once");
+        let n = (self.events.len() + self.rejects.len()) as u64;
+        cx.stats.received(n, self.bytes);
+        cx.stats.errored(self.rejects.len() as u64);
+        for (e, reason) in self.rejects.drain(..) {
+            cx.dead_letter.send(&cx.name, e, reason).await;
+        }
+        let events = std::mem::take(&mut self.events);
+        drop(self);
+        cx.out
+            .send(Batch::new(events))
+            .await
+            .map_err(|e| ComponentError::new(format!("source {}", cx.name), e))?;
+        Ok(rx)
+    }
+}
+
+/// Bytes in, batches out: splitter + decoder + emitter for one stream.
+pub struct LineFeeder {
+    splitter: LineSplitter,
+    decoder: Decoder,
+    emitter: Emitter,
+    decoded: Vec<Decoded>,
+}
+
+impl LineFeeder {
+    pub fn new(decoder: Decoder, max_line_bytes: usize) -> Self {
+        LineFeeder {
+            splitter: LineSplitter::new(max_line_bytes),
+            decoder,
+            emitter: Emitter::new(),
+            decoded: Vec::new(),
+        }
+    }
+
+    /// Decodes a chunk; sends a batch whenever `batch_max_events` is reached.
+    pub async fn feed(
+        &mut self,
+        chunk: &[u8],
+        cx: &mut SourceContext,
+    ) -> Result<(), ComponentError> {
+        let received = chrono::Utc::now();
+        let (decoder, decoded) = (&mut self.decoder, &mut self.decoded);
+        self.splitter.push(chunk, |p| match p {
+            Piece::Line(l) => decoder.push_line(l, received, decoded),
+            Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
+        });
+        self.drain(cx, false).await
+    }
+
+    /// Flushes the last line and the open batch.
+    pub async fn finish(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
+        let received = chrono::Utc::now();
+        let (decoder, decoded) = (&mut self.decoder, &mut self.decoded);
+        self.splitter.finish(|p| match p {
+            Piece::Line(l) => decoder.push_line(l, received, decoded),
+            Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
+        });
+        self.drain(cx, true).await
+    }
+
+    async fn drain(&mut self, cx: &mut SourceContext, all: bool) -> Result<(), ComponentError> {
+        for d in self.decoded.drain(..) {
+            self.emitter.push(d);
+            if self.emitter.len() >= cx.batch_max_events {
+                std::mem::take(&mut self.emitter).flush(cx).await?;
+            }
+        }
+        if (all || self.emitter.len() > 0) && !self.emitter.is_empty() {
+            std::mem::take(&mut self.emitter).flush(cx).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! `type = "stdin"`: NDJSON or plain lines from standard input.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use tokio::io::AsyncReadExt;
+
+use super::{LineFeeder, Source};
+use crate::config::FieldError;
+use crate::decode::{Decoder, Format};
+use crate::node::NodeInfo;
+use crate::topology::{BuildContext, ComponentError, SourceContext};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Framing of the input lines: `auto` (default), `cri`, `docker`, `ndjson`.
+    #[serde(default)]
+    pub format: Format,
+    /// Lines longer than this go to the dead-letter output.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+}
+
+pub fn default_max_line_bytes() -> usize {
+    256 * 1024
+}
+
+impl Config {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut e = Vec::new();
+        if self.max_line_bytes < 64 {
+            e.push(FieldError::new("max_line_bytes", "must be at least 64"));
+        }
+        e
+    }
+}
+
+pub struct Stdin {
+    cfg: Config,
+    node: NodeInfo,
+}
+
+impl Stdin {
+    pub fn new(cfg: Config, cx: &BuildContext) -> Self {
+        Stdin {
+            cfg,
+            node: cx.node.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Source for Stdin {
+    async fn run(self: Box<Self>, mut cx: SourceContext) -> Result<(), ComponentError> {
+        let origin = self.node.generic_origin(format!("stdin:{}", cx.name));
+        let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes);
+        let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes);
+        let mut stdin = tokio::io::stdin();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = tokio::select! {
+                r = stdin.read(&mut buf) => r.map_err(|e| ComponentError::new("stdin: read", e))?,
+                _ = cx.shutdown.cancelled() => break,
+            };
+            if n == 0 {
+                break;
+            }
+            feeder.feed(&buf[..n], &mut cx).await?;
+        }
+        feeder.finish(&mut cx).await?;
+        Ok(())
+    }
+}

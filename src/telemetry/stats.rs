@@ -1,0 +1,148 @@
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// Counters of one component. Updated once per batch, not per event.
+#[derive(Debug)]
+pub struct ComponentStats {
+    pub name: String,
+    pub kind: &'static str,
+    pub type_name: &'static str,
+    events_in: AtomicU64,
+    events_out: AtomicU64,
+    dropped: AtomicU64,
+    errors: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// A point-in-time copy, in the shape `summary.json` documents.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    pub kind: &'static str,
+    #[serde(rename = "type")]
+    pub type_name: &'static str,
+    pub events_in: u64,
+    pub events_out: u64,
+    pub dropped: u64,
+    pub errors: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl ComponentStats {
+    fn new(name: &str, kind: &'static str, type_name: &'static str) -> Self {
+        ComponentStats {
+            name: name.to_string(),
+            kind,
+            type_name,
+            events_in: AtomicU64::new(0),
+            events_out: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        }
+    }
+
+    pub fn received(&self, events: u64, bytes: u64) {
+        self.events_in.fetch_add(events, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn sent(&self, events: u64, bytes: u64) {
+        self.events_out.fetch_add(events, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Intentionally not forwarded (filtered out).
+    pub fn dropped(&self, events: u64) {
+        self.dropped.fetch_add(events, Ordering::Relaxed);
+    }
+
+    /// Failed or sent to the dead-letter output.
+    pub fn errored(&self, events: u64) {
+        self.errors.fetch_add(events, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            kind: self.kind,
+            type_name: self.type_name,
+            events_in: self.events_in.load(Ordering::Relaxed),
+            events_out: self.events_out.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything the process counts, shared by all components.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    components: Mutex<BTreeMap<String, Arc<ComponentStats>>>,
+    redactions: Mutex<BTreeMap<String, u64>>,
+    dead_letters: AtomicU64,
+}
+
+impl Telemetry {
+    pub fn new() -> Arc<Telemetry> {
+        Arc::new(Telemetry::default())
+    }
+
+    /// Registers (or returns) a component's counters.
+    pub fn component(
+        &self,
+        name: &str,
+        kind: &'static str,
+        type_name: &'static str,
+    ) -> Arc<ComponentStats> {
+        let mut map = self.components.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string())
+            .or_insert_with(|| Arc::new(ComponentStats::new(name, kind, type_name)))
+            .clone()
+    }
+
+    /// Adds redaction counts by detector name.
+    pub fn add_redactions<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
+        let mut map = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, v) in counts {
+            if v > 0 {
+                *map.entry(k.to_string()).or_default() += v;
+            }
+        }
+    }
+
+    pub fn dead_lettered(&self, n: u64) {
+        self.dead_letters.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn dead_letter_count(&self) -> u64 {
+        self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    pub fn components(&self) -> BTreeMap<String, StatsSnapshot> {
+        let map = self.components.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect()
+    }
+
+    pub fn redactions(&self) -> BTreeMap<String, u64> {
+        self.redactions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The `summary.json` document.
+    pub fn summary_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "components": self.components(),
+            "deadletter": self.dead_letter_count(),
+            "redactions": self.redactions(),
+        })
+    }
+}

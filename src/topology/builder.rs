@@ -1,0 +1,257 @@
+//! Config -> channels and tasks.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::context::{ComponentError, SinkContext, SinkInput, SourceContext, TransformContext};
+use super::dead_letter::{DeadLetterRedactor, DeadLetterSender, Writer};
+use super::output::Output;
+use super::running::Running;
+use crate::config::{GlobalConfig, PipelineConfig};
+use crate::event::{Batch, EventStatus};
+use crate::node::NodeInfo;
+use crate::sources::{replay, Source};
+use crate::telemetry::{ComponentStats, Telemetry};
+use crate::transforms::Transform;
+
+/// A dry run: cloud sinks write under `out_dir`, and `inputs` replace the
+/// pipeline's sources (when given).
+#[derive(Debug, Clone)]
+pub struct DryRunPlan {
+    pub out_dir: PathBuf,
+    pub inputs: Vec<replay::Input>,
+}
+
+/// What components need to build themselves.
+#[derive(Clone)]
+pub struct BuildContext {
+    pub global: GlobalConfig,
+    pub node: NodeInfo,
+    pub telemetry: Arc<Telemetry>,
+    pub dry_run: Option<DryRunPlan>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build {kind} `{name}`: {message}")]
+pub struct BuildError {
+    pub kind: &'static str,
+    pub name: String,
+    pub message: String,
+}
+
+impl BuildError {
+    pub fn new(kind: &'static str, name: &str, message: impl std::fmt::Display) -> Self {
+        BuildError {
+            kind,
+            name: name.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Builds every component, wires the channels and spawns the tasks.
+/// `shutdown` stops the sources; everything downstream drains after them.
+pub fn build(
+    cfg: &PipelineConfig,
+    cx: &BuildContext,
+    shutdown: CancellationToken,
+) -> Result<Running, BuildError> {
+    let cap = cfg.global.channel_capacity.max(1);
+    let telemetry = cx.telemetry.clone();
+
+    // In a dry run with inputs, one replay source stands in for all sources.
+    let mut sources: BTreeMap<String, Box<dyn Source>> = BTreeMap::new();
+    let mut source_types: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut rename: BTreeMap<String, String> = BTreeMap::new();
+    match cx.dry_run.as_ref().filter(|d| !d.inputs.is_empty()) {
+        Some(plan) => {
+            let name = cfg
+                .sources
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "input".into());
+            for s in cfg.sources.keys() {
+                rename.insert(s.clone(), name.clone());
+            }
+            sources.insert(
+                name.clone(),
+                Box::new(replay::Replay::new(
+                    plan.inputs.clone(),
+                    cx.node.clone(),
+                    crate::sources::stdin::default_max_line_bytes(),
+                )),
+            );
+            source_types.insert(name, "replay");
+        }
+        None => {
+            for (name, c) in &cfg.sources {
+                sources.insert(name.clone(), c.build(name, cx)?);
+                source_types.insert(name.clone(), c.type_name());
+            }
+        }
+    }
+    let resolve = |i: &String| rename.get(i).cloned().unwrap_or_else(|| i.clone());
+
+    // One bounded channel per consumer; producers get a sender per consumer.
+    let mut consumer_rx: BTreeMap<String, mpsc::Receiver<Batch>> = BTreeMap::new();
+    let mut producer_tx: BTreeMap<String, Vec<mpsc::Sender<Batch>>> = BTreeMap::new();
+    let consumers = cfg
+        .transforms
+        .iter()
+        .map(|(n, t)| (n, &t.inputs))
+        .chain(cfg.sinks.iter().map(|(n, s)| (n, &s.inputs)));
+    for (name, inputs) in consumers {
+        let (tx, rx) = mpsc::channel::<Batch>(cap);
+        consumer_rx.insert(name.clone(), rx);
+        let mut seen = Vec::new();
+        for i in inputs.iter().map(resolve) {
+            if !seen.contains(&i) {
+                producer_tx.entry(i.clone()).or_default().push(tx.clone());
+                seen.push(i);
+            }
+        }
+    }
+
+    let (dl_tx, dl_rx) = mpsc::channel(cap * 256);
+    let dead_letter = DeadLetterSender(dl_tx);
+    let redactor: Option<Arc<dyn DeadLetterRedactor>> = match &cfg.dead_letter.redact_with {
+        Some(r) => {
+            let t = cfg.transforms.get(r).ok_or_else(|| {
+                BuildError::new(
+                    "dead_letter",
+                    "redact_with",
+                    format!("no transform named `{r}`"),
+                )
+            })?;
+            t.inner
+                .dead_letter_redactor(cx)
+                .map_err(|e| BuildError::new("transform", r, e))?
+        }
+        None => None,
+    };
+    let dl_path = match &cx.dry_run {
+        Some(p) => p.out_dir.join("deadletter.ndjson"),
+        None => cfg.dead_letter_path(),
+    };
+
+    let mut running = Running::new(
+        shutdown.clone(),
+        std::time::Duration::from_secs(cfg.global.shutdown_grace_secs),
+    );
+    let stats =
+        |name: &str, kind: &'static str, ty: &'static str| telemetry.component(name, kind, ty);
+
+    for (name, source) in sources {
+        let ty = source_types[&name];
+        let st = stats(&name, "source", ty);
+        let out = Output::new(producer_tx.remove(&name).unwrap_or_default(), st.clone());
+        if out.fan_out() == 0 {
+            tracing::warn!(component = %name, "source has no consumers; its events are discarded");
+        }
+        let scx = SourceContext {
+            name: Arc::from(name.as_str()),
+            out,
+            shutdown: shutdown.child_token(),
+            dead_letter: dead_letter.clone(),
+            stats: st,
+            telemetry: telemetry.clone(),
+            batch_max_events: cfg.global.batch_max_events.max(1),
+        };
+        running.spawn(format!("source {name}"), source.run(scx));
+    }
+    for (name, t) in &cfg.transforms {
+        let transform = t.inner.build(name, cx)?;
+        let st = stats(name, "transform", t.inner.type_name());
+        let out = Output::new(producer_tx.remove(name).unwrap_or_default(), st.clone());
+        let rx = consumer_rx
+            .remove(name)
+            .expect("every transform has a channel");
+        running.spawn(
+            format!("transform {name}"),
+            run_transform(
+                Arc::from(name.as_str()),
+                transform,
+                rx,
+                out,
+                dead_letter.clone(),
+                st,
+                telemetry.clone(),
+            ),
+        );
+    }
+    for (name, s) in &cfg.sinks {
+        let sink = s.inner.build(name, cx)?;
+        let st = stats(name, "sink", s.inner.type_name());
+        let rx = consumer_rx.remove(name).expect("every sink has a channel");
+        let scx = SinkContext {
+            name: Arc::from(name.as_str()),
+            dead_letter: dead_letter.clone(),
+            stats: st,
+            telemetry: telemetry.clone(),
+        };
+        running.spawn(format!("sink {name}"), sink.run(SinkInput(rx), scx));
+    }
+    drop(producer_tx);
+    drop(dead_letter);
+    let writer = Writer {
+        path: dl_path,
+        redactor,
+        telemetry: telemetry.clone(),
+    };
+    running.spawn("dead_letter".to_string(), writer.run(dl_rx));
+    Ok(running)
+}
+
+async fn run_transform(
+    name: Arc<str>,
+    mut t: Box<dyn Transform>,
+    mut rx: mpsc::Receiver<Batch>,
+    mut out: Output,
+    dead_letter: DeadLetterSender,
+    stats: Arc<ComponentStats>,
+    telemetry: Arc<Telemetry>,
+) -> Result<(), ComponentError> {
+    let mut cx = TransformContext::default();
+    while let Some(batch) = rx.recv().await {
+        let n_in = batch.len() as u64;
+        stats.received(n_in, batch.bytes());
+        let mut events = Vec::with_capacity(batch.len());
+        t.process(batch, &mut events, &mut cx);
+        let n_rejected = cx.rejects.len() as u64;
+        let n_out = events.len() as u64;
+        stats.dropped(n_in.saturating_sub(n_out + n_rejected));
+        stats.errored(n_rejected);
+        if !cx.redactions.is_empty() {
+            telemetry.add_redactions(cx.redactions.drain(..));
+        }
+        for (e, reason) in cx.rejects.drain(..) {
+            dead_letter.send(&name, e, reason).await;
+        }
+        if out.fan_out() == 0 {
+            for e in events {
+                e.finalize(EventStatus::Dropped);
+            }
+            continue;
+        }
+        out.send(Batch::new(events))
+            .await
+            .map_err(|e| ComponentError::new(format!("transform {name}"), e))?;
+    }
+    let mut tail = Vec::new();
+    t.finish(&mut tail);
+    if !tail.is_empty() && out.fan_out() > 0 {
+        out.send(Batch::new(tail))
+            .await
+            .map_err(|e| ComponentError::new(format!("transform {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// Keeps `JoinSet` usage in one place for tests.
+pub(crate) type Tasks = JoinSet<Result<(), ComponentError>>;

@@ -1,0 +1,71 @@
+//! What each kind of component is given to run.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{DeadLetterSender, Output};
+use crate::event::{Batch, Event};
+use crate::telemetry::{ComponentStats, Telemetry};
+
+/// A component failed; the topology stops and the process exits non-zero.
+/// Messages name files, keys and counts, never event content.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ComponentError(pub String);
+
+impl ComponentError {
+    pub fn new(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+        ComponentError(format!("{context}: {err}"))
+    }
+}
+
+pub struct SourceContext {
+    pub name: Arc<str>,
+    pub out: Output,
+    /// Cancelled on shutdown: stop reading, flush what was read, wait
+    /// (bounded) for acknowledgements, persist state, return.
+    pub shutdown: CancellationToken,
+    pub dead_letter: DeadLetterSender,
+    pub stats: Arc<ComponentStats>,
+    pub telemetry: Arc<Telemetry>,
+    pub batch_max_events: usize,
+}
+
+/// Per-batch scratch space for synchronous transforms.
+#[derive(Default)]
+pub struct TransformContext {
+    /// Events to send to the dead-letter output, with the reason.
+    pub rejects: Vec<(Event, String)>,
+    /// Redaction counts (detector name, count) from this batch.
+    pub redactions: Vec<(&'static str, u64)>,
+}
+
+impl TransformContext {
+    pub fn reject(&mut self, event: Event, reason: impl Into<String>) {
+        self.rejects.push((event, reason.into()));
+    }
+}
+
+/// A sink's input: batches from every upstream, in arrival order. `None`
+/// means every upstream is finished: flush and return.
+pub struct SinkInput(pub(crate) mpsc::Receiver<Batch>);
+
+impl SinkInput {
+    pub async fn next(&mut self) -> Option<Batch> {
+        self.0.recv().await
+    }
+
+    /// A batch if one is ready now (for sinks that coalesce).
+    pub fn try_next(&mut self) -> Option<Batch> {
+        self.0.try_recv().ok()
+    }
+}
+
+pub struct SinkContext {
+    pub name: Arc<str>,
+    pub dead_letter: DeadLetterSender,
+    pub stats: Arc<ComponentStats>,
+    pub telemetry: Arc<Telemetry>,
+}

@@ -1,0 +1,22 @@
+//! Builds the component graph from a validated config and runs it.
+//!
+//! Ownership: [`Running`] owns a `JoinSet` with one named task per
+//! component, plus the dead-letter writer. The root `CancellationToken`
+//! belongs to the caller (`main` wires it to SIGTERM/SIGINT); each source
+//! gets a child token. Shutdown is a cascade: sources stop reading and
+//! drop their outputs, transforms end when their inputs close, sinks flush
+//! and end when theirs close, the dead-letter writer ends last. Every
+//! channel is bounded, counted in batches, so a stalled sink stalls its
+//! upstream all the way to the sources.
+
+mod builder;
+mod context;
+mod dead_letter;
+mod output;
+mod running;
+
+pub use builder::{build, BuildContext, BuildError, DryRunPlan};
+pub use context::{ComponentError, SinkContext, SinkInput, SourceContext, TransformContext};
+pub use dead_letter::{DeadLetter, DeadLetterRedactor, DeadLetterSender};
+pub use output::Output;
+pub use running::{Outcome, Running};

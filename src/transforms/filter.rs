@@ -1,0 +1,48 @@
+//! `type = "filter"`: keeps the entries that match a Cloud Logging query,
+//! e.g. `resource.type="k8s_container" AND severity>="INFO"`.
+
+use serde::Deserialize;
+
+use super::Transform;
+use crate::config::FieldError;
+use crate::event::{Batch, Event, EventStatus};
+use crate::logging_query::Query;
+use crate::topology::TransformContext;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The query, in the Cloud Logging query language.
+    pub query: String,
+}
+
+impl Config {
+    pub fn validate(&self) -> Vec<FieldError> {
+        match Query::parse(&self.query) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![FieldError::new("query", format!("invalid query: {e}"))],
+        }
+    }
+
+    pub fn build(&self) -> Result<Filter, String> {
+        Query::parse(&self.query)
+            .map(|query| Filter { query })
+            .map_err(|e| e.to_string())
+    }
+}
+
+pub struct Filter {
+    query: Query,
+}
+
+impl Transform for Filter {
+    fn process(&mut self, batch: Batch, out: &mut Vec<Event>, _cx: &mut TransformContext) {
+        for e in batch.events {
+            if self.query.matches(&e.log) {
+                out.push(e);
+            } else {
+                e.finalize(EventStatus::Dropped);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Transforms: synchronous, batch-at-a-time stages between sources and
+//! sinks. One module per `type`; registered in [`TransformConfig`].
+//!
+//! A transform gets a batch and pushes what survives to `out`. It settles
+//! what it drops on purpose as `Dropped` and hands what it cannot process
+//! to `cx.reject` (dead-letter). Counts of dropped events are derived by
+//! the topology from sizes, so transforms do not count them.
+
+pub mod filter;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::config::FieldError;
+use crate::event::{Batch, Event};
+use crate::topology::{BuildContext, BuildError, DeadLetterRedactor, TransformContext};
+
+pub trait Transform: Send {
+    fn process(&mut self, batch: Batch, out: &mut Vec<Event>, cx: &mut TransformContext);
+
+    /// Called once when the input is finished, for transforms that hold
+    /// state (none emit events today; the hook keeps that possible).
+    fn finish(&mut self, _out: &mut Vec<Event>) {}
+}
+
+/// `[transforms.NAME]` tables, by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransformConfig {
+    Filter(filter::Config),
+}
+
+impl TransformConfig {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TransformConfig::Filter(_) => "filter",
+        }
+    }
+
+    pub fn validate(&self) -> Vec<FieldError> {
+        match self {
+            TransformConfig::Filter(c) => c.validate(),
+        }
+    }
+
+    /// True for transforms after which events count as redacted.
+    pub fn redacts(&self) -> bool {
+        false
+    }
+
+    /// A redactor for dead-letter records, if this is a redact transform.
+    pub fn dead_letter_redactor(
+        &self,
+        _cx: &BuildContext,
+    ) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
+        Ok(None)
+    }
+
+    pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
+        let _ = cx;
+        Ok(match self {
+            TransformConfig::Filter(c) => Box::new(
+                c.build()
+                    .map_err(|e| BuildError::new("transform", name, e))?,
+            ),
+        })
+    }
+}
