@@ -20,8 +20,9 @@ PY="$CACHE/tools-venv/bin/python"
 VERBOSE="${SMOKE_VERBOSE:-0}"
 
 passed=0; failed=0
-ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$1"; }
-bad() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$1"; [[ -n "${2:-}" ]] && printf '        %s\n' "$2"; return 0; }
+exec 3>&1  # check results go to fd 3 so a check's own redirections cannot swallow them
+ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$1" >&3; }
+bad() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$1" >&3; [[ -n "${2:-}" ]] && printf '        %s\n' "$2" >&3; return 0; }
 check() { # name command...
   local name="$1"; shift
   if "$@"; then ok "$name"; else bad "$name"; fi
@@ -29,17 +30,24 @@ check() { # name command...
 # j FILE EXPR : evaluate a Python expression over the JSON in FILE (bound to d), print result
 j() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=eval(sys.argv[2]); print(json.dumps(r) if not isinstance(r,str) else r)' "$1" "$2"; }
 show() { [[ "$VERBOSE" == 1 ]] && { echo "        $(basename "$1"): $(head -c 2000 "$1")"; }; return 0; }
-section() { printf '\n== %s\n' "$1"; }
+section() { printf '\n== %s  [t+%ss]\n' "$1" "$SECONDS"; }
 
 PROJECT=test-project
 BQ_API="$SLUICE_TEST_BIGQUERY"
 BQ=("$SLUICE_TEST_BQ_CLI" --api "$BQ_API" --project_id "$PROJECT" --oauth_access_token=fake --quiet --headless)
 REST="$BQ_API/bigquery/v2/projects/$PROJECT"
 post() { curl -sS -m 30 -H 'Content-Type: application/json' -H 'Authorization: Bearer fake' "$@"; }
+# jobs.query over REST (the bq CLI costs 1-2 s per call, far more on a loaded machine):
+# prints the first column of the first row
+bq_scalar() {
+  "$PY" -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "useLegacySql": False}))' "$1" \
+    | post "$REST/queries" --data @- >"$OUT/last-query.json"
+  j "$OUT/last-query.json" 'd["rows"][0]["f"][0]["v"]' 2>/dev/null || echo "query failed: $(head -c 400 "$OUT/last-query.json")"
+}
 
 # ============================================================ BigQuery
 section "BigQuery emulator ($BQ_API)"
-"${BQ[@]}" rm -r -f -d "$PROJECT:smoke" >/dev/null 2>&1 || true
+curl -sS -m 30 -X DELETE "$REST/datasets/smoke?deleteContents=true" >/dev/null 2>&1 || true
 check "bq mk --dataset" "${BQ[@]}" mk --dataset "$PROJECT:smoke" >"$OUT/bq-mk-dataset.txt" 2>&1
 check "bq mk --table (DAY partitioned on timestamp, expiration 7776000s)" \
   "${BQ[@]}" mk --table --time_partitioning_type=DAY --time_partitioning_field=timestamp \
@@ -60,7 +68,7 @@ post "$REST/datasets/smoke/tables/logs/insertAll" -d '{"rows":[
 show "$OUT/insertall-ok.json"
 check "insertAll success response has no insertErrors" \
   test "$(j "$OUT/insertall-ok.json" 'sorted(d)')" == '["kind"]'
-n=$("${BQ[@]}" query --nouse_legacy_sql --format=csv 'SELECT COUNT(*) FROM smoke.logs WHERE n = 1' 2>"$OUT/bq-q1.err" | tail -n1)
+n=$(bq_scalar 'SELECT COUNT(*) FROM smoke.logs WHERE n = 1')
 check "insertId dedup: 3 inserts with insertId dup-1 -> COUNT(*) = 1 (got $n)" test "$n" == 1
 
 # one row with a schema violation, WITHOUT skipInvalidRows: BigQuery rejects the whole request
@@ -71,7 +79,7 @@ post "$REST/datasets/smoke/tables/logs/insertAll" -d '{"rows":[
 show "$OUT/insertall-errors.json"
 check "insertAll with a bad row: insertErrors per row (index 1 invalid@n, 0 and 2 stopped)" \
   test "$(j "$OUT/insertall-errors.json" '[(e["index"], e["errors"][0]["reason"], e["errors"][0]["location"]) for e in d["insertErrors"]]')" == '[[0, "stopped", ""], [1, "invalid", "n"], [2, "stopped", ""]]'
-n=$("${BQ[@]}" query --nouse_legacy_sql --format=csv 'SELECT COUNT(*) FROM smoke.logs WHERE n IN (2, 4)' 2>/dev/null | tail -n1)
+n=$(bq_scalar 'SELECT COUNT(*) FROM smoke.logs WHERE n IN (2, 4)')
 check "without skipInvalidRows no row of that request lands (got $n)" test "$n" == 0
 # same with skipInvalidRows=true: the good rows land
 post "$REST/datasets/smoke/tables/logs/insertAll" -d '{"skipInvalidRows":true,"rows":[
@@ -81,7 +89,7 @@ post "$REST/datasets/smoke/tables/logs/insertAll" -d '{"skipInvalidRows":true,"r
 show "$OUT/insertall-errors-skip.json"
 check "skipInvalidRows=true: insertErrors only for index 1" \
   test "$(j "$OUT/insertall-errors-skip.json" '[(e["index"], e["errors"][0]["reason"]) for e in d["insertErrors"]]')" == '[[1, "invalid"]]'
-n=$("${BQ[@]}" query --nouse_legacy_sql --format=csv 'SELECT COUNT(*) FROM smoke.logs WHERE n IN (2, 4)' 2>/dev/null | tail -n1)
+n=$(bq_scalar 'SELECT COUNT(*) FROM smoke.logs WHERE n IN (2, 4)')
 check "skipInvalidRows=true: the 2 good rows land (got $n)" test "$n" == 2
 # unknown field
 post "$REST/datasets/smoke/tables/logs/insertAll" -d '{"rows":[{"insertId":"u-1","json":{"timestamp":"2026-01-02T05:00:00Z","nosuch":"x"}}]}' >"$OUT/insertall-unknown-field.json"
@@ -98,7 +106,7 @@ check "bq query COUNT(*) + timezone functions" \
   test "$(j "$OUT/bq-query.json" 'd[0]')" == '{"first_ny": "2026-01-01 22:04:05", "first_tokyo": "2026-01-02", "rows_total": "4"}'
 
 # tables.patch adding a NULLABLE column
-"${BQ[@]}" show --format=json "$PROJECT:smoke.logs" >"$OUT/bq-show-before-patch.json" 2>/dev/null
+curl -sS -m 30 "$REST/datasets/smoke/tables/logs" >"$OUT/bq-show-before-patch.json"
 "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=d["schema"]["fields"]; f.append({"name":"trace_id","type":"STRING","mode":"NULLABLE"}); print(json.dumps({"schema":{"fields":f}}))' \
   "$OUT/bq-show-before-patch.json" >"$OUT/patch-body.json"
 curl -sS -m 30 -X PATCH -H 'Content-Type: application/json' "$REST/datasets/smoke/tables/logs" --data @"$OUT/patch-body.json" >"$OUT/tables-patch.json"
@@ -106,7 +114,7 @@ show "$OUT/tables-patch.json"
 check "tables.patch adds NULLABLE column trace_id (and keeps timePartitioning)" \
   test "$(j "$OUT/tables-patch.json" '([f["name"] for f in d["schema"]["fields"]][-1], d["timePartitioning"]["expirationMs"])')" == '["trace_id", "7776000000"]'
 post "$REST/datasets/smoke/tables/logs/insertAll" -d '{"rows":[{"insertId":"p-1","json":{"timestamp":"2026-01-02T06:00:00Z","n":8,"trace_id":"abc"}}]}' >"$OUT/insertall-after-patch.json"
-n=$("${BQ[@]}" query --nouse_legacy_sql --format=csv "SELECT COUNT(*) FROM smoke.logs WHERE trace_id = 'abc'" 2>/dev/null | tail -n1)
+n=$(bq_scalar "SELECT COUNT(*) FROM smoke.logs WHERE trace_id = 'abc'")
 check "insert + query the patched column (got $n)" test "$n" == 1
 curl -sS -m 30 -X PATCH -H 'Content-Type: application/json' "$REST/datasets/smoke/tables/logs" \
   -d '{"schema":{"fields":[{"name":"timestamp","type":"TIMESTAMP"}]}}' >"$OUT/tables-patch-drop.json"
@@ -128,11 +136,12 @@ post "$REST/datasets/smoke/tables/nested/insertAll" -d '{"rows":[
  {"insertId":"n2","json":{"timestamp":"2026-01-02T12:00:01Z","jsonPayload":{"msg":"obj-json"},"raw":{"obj":true}}}]}' >"$OUT/insertall-nested.json"
 show "$OUT/insertall-nested.json"
 check "insertAll nested RECORD + JSON (string and object) accepted" test "$(j "$OUT/insertall-nested.json" '"insertErrors" in d')" == false
-"${BQ[@]}" query --nouse_legacy_sql --format=json \
-  "SELECT jsonPayload.http.status AS status, jsonPayload.msg AS msg, ARRAY_LENGTH(labels) AS nlabels, JSON_VALUE(raw, '\$.k[0]') AS k0, TO_JSON_STRING(raw) AS raw FROM smoke.nested ORDER BY timestamp" >"$OUT/bq-query-nested.json" 2>&1
-show "$OUT/bq-query-nested.json"
-check "query nested fields / JSON_VALUE" \
-  test "$(j "$OUT/bq-query-nested.json" '[(r["status"], r["msg"], r["k0"], r["raw"]) for r in d]')" == '[["200", "hello", "1", "{\"k\":[1,2,{\"z\":null}]}"], [null, "obj-json", null, "{\"obj\":true}"]]'
+"$PY" -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "useLegacySql": False}))' \
+  "SELECT jsonPayload.http.status AS status, jsonPayload.msg AS msg, ARRAY_LENGTH(labels) AS nlabels, JSON_VALUE(raw, '\$.k[0]') AS k0, TO_JSON_STRING(raw) AS raw FROM smoke.nested ORDER BY timestamp" \
+  | post "$REST/queries" --data @- >"$OUT/jobs-query-nested.json"
+show "$OUT/jobs-query-nested.json"
+check "jobs.query nested fields / JSON_VALUE" \
+  test "$(j "$OUT/jobs-query-nested.json" '[(r["f"][0]["v"], r["f"][1]["v"], r["f"][3]["v"], r["f"][4]["v"]) for r in d["rows"]]')" == '[["200", "hello", "1", "{\"k\":[1,2,{\"z\":null}]}"], [null, "obj-json", null, "{\"obj\":true}"]]'
 post "$REST/datasets/smoke/tables/nested/insertAll" -d '{"rows":[{"insertId":"n3","json":{"jsonPayload":{"msg":"no timestamp"}}}]}' >"$OUT/insertall-missing-required.json"
 show "$OUT/insertall-missing-required.json"
 check "missing REQUIRED field -> insertErrors" test "$(j "$OUT/insertall-missing-required.json" 'd["insertErrors"][0]["errors"][0]["message"]')" == "Missing required field: timestamp."
@@ -185,8 +194,11 @@ print("produced 3")
 assigned = {}
 def on_assign(c, parts):
     assigned.setdefault("t", time.monotonic()); assigned["parts"] = [x.partition for x in parts]
+# tansu completes a new group's first join only after ~session.timeout.ms/2 (min ~1 s):
+# librdkafka's default 45000 ms means ~23 s before the first assignment; 6000 ms -> ~3 s.
 c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}",
-              "auto.offset.reset": "earliest", "enable.auto.commit": False})
+              "auto.offset.reset": "earliest", "enable.auto.commit": False,
+              "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
 t0 = time.monotonic()
 c.subscribe([topic], on_assign=on_assign)
 got, first = [], None
@@ -201,7 +213,7 @@ committed = c.committed([__import__("confluent_kafka").TopicPartition(topic, i) 
 c.close()
 print(f"consumed {len(got)}: {sorted(got)}")
 print(f"committed offsets: {[tp.offset for tp in committed]}")
-print(f"first assignment after {assigned.get('t', float('nan')) - t0:.2f}s (partitions {assigned.get('parts')}); first message after {(first or float('nan')) - t0:.2f}s")
+print(f"session.timeout.ms=6000: first assignment after {assigned.get('t', float('nan')) - t0:.2f}s (partitions {assigned.get('parts')}); first message after {(first or float('nan')) - t0:.2f}s")
 assert len(got) == 3, got
 EOF
 rc=$?
@@ -282,6 +294,6 @@ check "valid Deployment passes (k8s 1.30.0, --strict, ${offline[*]:-online})" "$
 "${offline[@]}" "$SLUICE_TEST_KUBERNETES_VALIDATE" --strict -k 1.30.0 "$OUT/deploy-bad.yaml" >"$OUT/kv-bad.txt" 2>&1; rc=$?
 check "unknown field is rejected with --strict (exit $rc)" test $rc != 0
 
-printf '\nresponses saved in %s\n' "$OUT"
+printf "\nresponses saved in %s  [t+%ss]\n" "$OUT" "$SECONDS"
 echo "smoke: $passed passed, $failed failed"
 ((failed == 0))

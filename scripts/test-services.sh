@@ -16,7 +16,7 @@ set -euo pipefail
 
 CACHE="${SLUICE_CI_CACHE:-$HOME/.cache/sluice-ci}"
 RUN="${SLUICE_CI_RUN:-/tmp/sluice-ci}"
-READY_TIMEOUT="${SLUICE_CI_READY_TIMEOUT:-60}"
+READY_TIMEOUT="${SLUICE_CI_READY_TIMEOUT:-120}"  # BigQuery needed ~40 s on a machine loaded by cargo builds
 PROJECT=test-project
 
 BQ_PORT=9050

@@ -4,6 +4,7 @@
 //! Sources -> transforms -> sinks, built from a TOML pipeline file. See
 //! ARCHITECTURE.md for the map of this crate and its invariants.
 
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod decode;

@@ -41,6 +41,11 @@ enum Command {
         #[arg(long = "input")]
         inputs: Vec<PathBuf>,
     },
+    /// Report residual personal data in NDJSON files, gzip files or folders; exit 1 if any.
+    Audit {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
             out,
             inputs,
         } => commands::dry_run::run(pipeline.as_deref(), &out, &inputs),
+        Command::Audit { paths } => commands::audit::run(&paths),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -228,7 +228,8 @@ async fn run_transform(
         stats.dropped(n_in.saturating_sub(n_out + n_rejected));
         stats.errored(n_rejected);
         if !cx.redactions.is_empty() {
-            telemetry.add_redactions(cx.redactions.drain(..));
+            telemetry.add_redactions(cx.redactions.iter().map(|(k, v)| (k.as_str(), *v)));
+            cx.redactions.clear();
         }
         for (e, reason) in cx.rejects.drain(..) {
             dead_letter.send(&name, e, reason).await;

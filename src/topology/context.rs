@@ -39,7 +39,7 @@ pub struct TransformContext {
     /// Events to send to the dead-letter output, with the reason.
     pub rejects: Vec<(Event, String)>,
     /// Redaction counts (detector name, count) from this batch.
-    pub redactions: Vec<(&'static str, u64)>,
+    pub redactions: Vec<(String, u64)>,
 }
 
 impl TransformContext {

@@ -7,6 +7,8 @@
 //! the topology from sizes, so transforms do not count them.
 
 pub mod filter;
+pub mod redact;
+pub mod redact_stage;
 
 use std::sync::Arc;
 
@@ -29,41 +31,49 @@ pub trait Transform: Send {
 #[serde(rename_all = "snake_case")]
 pub enum TransformConfig {
     Filter(filter::Config),
+    Redact(Box<redact::RedactConfig>),
 }
 
 impl TransformConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             TransformConfig::Filter(_) => "filter",
+            TransformConfig::Redact(_) => "redact",
         }
     }
 
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
             TransformConfig::Filter(c) => c.validate(),
+            TransformConfig::Redact(c) => redact_stage::validate(c),
         }
     }
 
     /// True for transforms after which events count as redacted.
     pub fn redacts(&self) -> bool {
-        false
+        matches!(self, TransformConfig::Redact(_))
     }
 
     /// A redactor for dead-letter records, if this is a redact transform.
-    pub fn dead_letter_redactor(
-        &self,
-        _cx: &BuildContext,
-    ) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
-        Ok(None)
+    pub fn dead_letter_redactor(&self, _cx: &BuildContext) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
+        match self {
+            TransformConfig::Redact(c) => {
+                let engine = Arc::new(redact_stage::build_redactor(c)?);
+                Ok(Some(Arc::new(redact_stage::DeadLetters(engine))))
+            }
+            _ => Ok(None),
+        }
     }
 
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
         let _ = cx;
+        let fail = |e: String| BuildError::new("transform", name, e);
         Ok(match self {
-            TransformConfig::Filter(c) => Box::new(
-                c.build()
-                    .map_err(|e| BuildError::new("transform", name, e))?,
-            ),
+            TransformConfig::Filter(c) => Box::new(c.build().map_err(fail)?),
+            TransformConfig::Redact(c) => {
+                let engine = redact_stage::build_redactor(c).map_err(fail)?;
+                Box::new(redact_stage::Redact::new(Arc::new(engine)))
+            }
         })
     }
 }

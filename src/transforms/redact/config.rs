@@ -161,6 +161,13 @@ pub struct RedactConfig {
     /// Shortest value (in bytes) that is propagated; shorter ones would hit
     /// ordinary words. Default 5.
     pub min_propagate_len: usize,
+    /// Environment variable holding the `hash` mode key (at least 16
+    /// bytes). Read by the pipeline stage, never by the engine; the key
+    /// itself never appears in the pipeline file. Default `SLUICE_REDACT_KEY`.
+    pub hash_key_env: Option<String>,
+    /// File holding the `hash` mode key (e.g. a mounted Kubernetes secret);
+    /// takes precedence over `hash_key_env`.
+    pub hash_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RedactConfig {
@@ -179,6 +186,8 @@ impl Default for RedactConfig {
             allow_values: Vec::new(),
             propagate: true,
             min_propagate_len: 5,
+            hash_key_env: None,
+            hash_key_file: None,
         }
     }
 }

@@ -76,16 +76,25 @@ impl Redactor {
                         drop_keys.push(k.clone());
                     }
                 }
-                None => match x {
-                    Value::String(s) => {
-                        if self.redact_string(s, true, ctx, stats) == Outcome::Drop {
-                            drop_keys.push(k.clone());
+                None => {
+                    let drop = match x {
+                        Value::String(s) => {
+                            self.redact_string(s, true, ctx, stats) == Outcome::Drop
                         }
+                        Value::Object(o) => {
+                            self.walk_object(o, child, ctx, stats);
+                            false
+                        }
+                        Value::Array(_) => {
+                            self.walk(x, ctx, stats);
+                            false
+                        }
+                        _ => false,
+                    };
+                    if drop {
+                        drop_keys.push(k.clone());
                     }
-                    Value::Object(o) => self.walk_object(o, child, ctx, stats),
-                    Value::Array(_) => self.walk(x, ctx, stats),
-                    _ => {}
-                },
+                }
             }
         }
         for k in drop_keys {
@@ -200,7 +209,8 @@ impl Redactor {
                 self.renderer.render(h.class, val, &mut out);
                 stats.count(h.det, &self.custom_names);
                 if self.propagate && h.ctx && val.len() >= self.min_prop {
-                    ctx.values.push((val.to_string(), out[before..].to_string()));
+                    ctx.values
+                        .push((val.to_string(), out[before..].to_string()));
                 }
                 last = h.end;
             }
@@ -222,18 +232,14 @@ impl Redactor {
     ) {
         values.sort_unstable_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         values.dedup_by(|a, b| a.0 == b.0);
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-            .build(values.iter().map(|v| v.0.as_bytes()));
-        let Ok(ac) = ac else {
+        let Some(finder) = Finder::new(&values) else {
             // Cannot happen for a handful of literal patterns; without the
             // automaton the values are still redacted at their source.
             return;
         };
         let min_len = values.last().map_or(0, |v| v.0.len());
         let p = Prop {
-            ac: &ac,
+            finder,
             values: &values,
             min_len,
         };
@@ -265,7 +271,13 @@ impl Redactor {
     ) {
         for (k, x) in m.iter_mut() {
             let child = node.and_then(|n| n.child(k));
-            if child.is_some_and(|c| c.terminal) || self.keys.get(k).is_some() {
+            if child.is_some_and(|c| c.terminal) {
+                continue;
+            }
+            // Key-rule fields were replaced in pass 1 and cannot hold a
+            // collected value any more; only allow-listed keys must be
+            // skipped, so look keys up only when there are any.
+            if self.has_allow_keys && self.keys.get(k) == Some(KeyAction::Allow) {
                 continue;
             }
             match x {
@@ -349,8 +361,114 @@ fn has_clear_leaf(v: &Value) -> bool {
     }
 }
 
+/// Finds collected values in a string. A few values (the common case: a
+/// serial and a licence key) are found with `memchr3` on each value's rarest
+/// byte and a `starts_with` check, which costs nothing to build; more values
+/// get an Aho-Corasick automaton.
+enum Finder {
+    Rare {
+        /// Distinct rare bytes (1..=3).
+        bytes: [u8; 3],
+        n: usize,
+        /// (value index, rare byte, offset of the rare byte in the value)
+        keys: Vec<(usize, u8, usize)>,
+    },
+    Ac(AhoCorasick),
+}
+
+/// Rough byte frequency in log text: lower is rarer.
+fn byte_rank(c: u8) -> u8 {
+    match c {
+        b'a'..=b'z' | b' ' => 200,
+        b'0'..=b'9' => 120,
+        b'A'..=b'Z' => 90,
+        b'.' | b'-' | b'_' | b'/' | b':' | b'"' | b',' => 150,
+        _ => 40,
+    }
+}
+
+impl Finder {
+    fn new(values: &[(String, String)]) -> Option<Finder> {
+        let mut keys = Vec::with_capacity(values.len());
+        let mut bytes = [0u8; 3];
+        let mut n = 0;
+        for (i, (v, _)) in values.iter().enumerate() {
+            let vb = v.as_bytes();
+            // Prefer a byte already chosen for another value, else the rarest.
+            let pick = vb
+                .iter()
+                .position(|c| bytes[..n].contains(c))
+                .or_else(|| (0..vb.len()).min_by_key(|&k| byte_rank(vb[k])));
+            let Some(off) = pick else { continue };
+            let c = vb[off];
+            if !bytes[..n].contains(&c) {
+                if n == 3 {
+                    return Self::ac(values);
+                }
+                bytes[n] = c;
+                n += 1;
+            }
+            keys.push((i, c, off));
+        }
+        if n == 0 {
+            return None;
+        }
+        Some(Finder::Rare { bytes, n, keys })
+    }
+
+    fn ac(values: &[(String, String)]) -> Option<Finder> {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+            .build(values.iter().map(|v| v.0.as_bytes()))
+            .ok()
+            .map(Finder::Ac)
+    }
+
+    /// Calls `f(start, end, value index)` for non-overlapping matches, left
+    /// to right, longest first at one position.
+    fn for_each(
+        &self,
+        hay: &[u8],
+        values: &[(String, String)],
+        mut f: impl FnMut(usize, usize, usize),
+    ) {
+        match self {
+            Finder::Ac(ac) => {
+                for m in ac.find_iter(hay) {
+                    f(m.start(), m.end(), m.pattern().as_usize());
+                }
+            }
+            Finder::Rare { bytes, n, keys } => {
+                let it: Box<dyn Iterator<Item = usize>> = match n {
+                    1 => Box::new(memchr::memchr_iter(bytes[0], hay)),
+                    2 => Box::new(memchr::memchr2_iter(bytes[0], bytes[1], hay)),
+                    _ => Box::new(memchr::memchr3_iter(bytes[0], bytes[1], bytes[2], hay)),
+                };
+                let mut next_free = 0;
+                for p in it {
+                    let c = hay[p];
+                    // `keys` is ordered longest value first.
+                    for &(i, kc, off) in keys {
+                        if kc != c || p < off || p - off < next_free {
+                            continue;
+                        }
+                        let st = p - off;
+                        let v = values[i].0.as_bytes();
+                        if hay[st..].starts_with(v) {
+                            f(st, st + v.len(), i);
+                            next_free = st + v.len();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct Prop<'a> {
-    ac: &'a AhoCorasick,
+    finder: Finder,
     values: &'a [(String, String)],
     min_len: usize,
 }
@@ -361,31 +479,33 @@ impl Prop<'_> {
             return;
         }
         let b = s.as_bytes();
-        let mut out: Option<String> = None;
-        let mut last = 0;
-        for m in self.ac.find_iter(b) {
-            let (st, en) = (m.start(), m.end());
+        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        self.finder.for_each(b, self.values, |st, en, i| {
             // Whole-word occurrences only when the value starts/ends with a
             // word character (`Ann` must not hit `Annual`).
             if st > 0 && is_word(b[st]) && is_word(b[st - 1]) {
-                continue;
+                return;
             }
             if en < b.len() && is_word(b[en - 1]) && is_word(b[en]) {
-                continue;
+                return;
             }
-            let (Some(pre), Some(rep)) = (s.get(last..st), self.values.get(m.pattern().as_usize()))
-            else {
+            found.push((st, en, i));
+        });
+        if found.is_empty() {
+            return;
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut last = 0;
+        for (st, en, i) in found {
+            let (Some(pre), Some(rep)) = (s.get(last..st), self.values.get(i)) else {
                 continue;
             };
-            let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
-            o.push_str(pre);
-            o.push_str(&rep.1);
+            out.push_str(pre);
+            out.push_str(&rep.1);
             last = en;
             stats.propagated += 1;
         }
-        if let Some(mut o) = out {
-            o.push_str(s.get(last..).unwrap_or(""));
-            *s = o;
-        }
+        out.push_str(s.get(last..).unwrap_or(""));
+        *s = out;
     }
 }

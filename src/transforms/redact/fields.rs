@@ -38,10 +38,16 @@ fn normalize(key: &str, buf: &mut [u8; MAX_KEY]) -> Option<(usize, u64)> {
     Some((n, h))
 }
 
+/// (normalised key, hash, action)
+type Slot = Option<(Box<[u8]>, u64, KeyAction)>;
+
 /// Normalised key -> action.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyTable {
-    slots: Vec<Option<(Box<[u8]>, u64, KeyAction)>>,
+    /// Bloom bits over (first, last) normalised bytes: most keys are
+    /// rejected before hashing.
+    bloom: [u64; 16],
+    slots: Vec<Slot>,
     max_len: usize,
     len: usize,
 }
@@ -50,6 +56,7 @@ impl KeyTable {
     pub(crate) fn new(entries: &[(String, KeyAction)]) -> KeyTable {
         let cap = (entries.len() * 2).next_power_of_two().max(16);
         let mut t = KeyTable {
+            bloom: [0; 16],
             slots: vec![None; cap],
             max_len: 0,
             len: 0,
@@ -77,6 +84,8 @@ impl KeyTable {
             }
         }
         self.max_len = self.max_len.max(n);
+        let bit = bloom_bit(buf[0], buf[n - 1]);
+        self.bloom[bit / 64] |= 1 << (bit % 64);
         self.place(buf[..n].into(), h, action);
     }
 
@@ -99,14 +108,30 @@ impl KeyTable {
         }
     }
 
-    /// Action for a key, if any.
+    /// Action for a key, if any. Hashes the key on the fly (no copy) and
+    /// compares the normalised bytes only on a hash hit.
     #[inline]
     pub(crate) fn get(&self, key: &str) -> Option<KeyAction> {
         if self.len == 0 || key.len() > MAX_KEY * 2 {
             return None;
         }
-        let mut buf = [0u8; MAX_KEY];
-        let (n, h) = normalize(key, &mut buf)?;
+        let kb = key.as_bytes();
+        let first = kb.iter().find(|&&c| c != b'_' && c != b'-')?;
+        let last = kb.iter().rev().find(|&&c| c != b'_' && c != b'-')?;
+        let bit = bloom_bit(first.to_ascii_lowercase(), last.to_ascii_lowercase());
+        if self.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
+            return None;
+        }
+        let mut n = 0usize;
+        let mut h: u64 = 0;
+        for &c in key.as_bytes() {
+            if c == b'_' || c == b'-' {
+                continue;
+            }
+            n += 1;
+            h = (h.rotate_left(5) ^ u64::from(c.to_ascii_lowercase()))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
         if n == 0 || n > self.max_len {
             return None;
         }
@@ -115,7 +140,7 @@ impl KeyTable {
         loop {
             match &self.slots[i] {
                 Some((k, sh, a)) => {
-                    if *sh == h && **k == buf[..n] {
+                    if *sh == h && k.len() == n && eq_normalized(key, k) {
                         return Some(*a);
                     }
                     i = (i + 1) & mask;
@@ -124,6 +149,18 @@ impl KeyTable {
             }
         }
     }
+}
+
+#[inline]
+fn bloom_bit(first: u8, last: u8) -> usize {
+    (usize::from(first).wrapping_mul(31) ^ usize::from(last).wrapping_mul(7)) & 1023
+}
+
+fn eq_normalized(key: &str, norm: &[u8]) -> bool {
+    key.bytes()
+        .filter(|&c| c != b'_' && c != b'-')
+        .map(|c| c.to_ascii_lowercase())
+        .eq(norm.iter().copied())
 }
 
 /// Trie of allow-listed dotted paths.
@@ -156,10 +193,7 @@ impl PathNode {
 
     #[inline]
     pub(crate) fn child(&self, key: &str) -> Option<&PathNode> {
-        self.children
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, n)| n)
+        self.children.iter().find(|(k, _)| k == key).map(|(_, n)| n)
     }
 
     pub(crate) fn is_empty(&self) -> bool {

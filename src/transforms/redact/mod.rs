@@ -50,9 +50,9 @@ mod fields;
 pub(crate) mod modes;
 mod stats;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 pub(crate) mod testgen;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -97,6 +97,7 @@ pub struct EventFinding {
 }
 
 struct CustomDet {
+    enabled: bool,
     re: regex::Regex,
     anchor: Option<memchr::memmem::Finder<'static>>,
     class: Class,
@@ -115,6 +116,7 @@ pub struct Redactor {
     names: Vec<Arc<str>>,
     custom_names: Vec<Arc<str>>,
     field_names: Vec<Arc<str>>,
+    has_allow_keys: bool,
     propagate: bool,
     min_prop: usize,
 }
@@ -185,20 +187,14 @@ impl Redactor {
             let name: Arc<str> = Arc::from(d.name.as_str());
             names.push(name.clone());
             custom_names.push(name);
-            if class_on[d.class.index()] {
-                custom.push(CustomDet {
-                    re,
-                    anchor,
-                    class: d.class,
-                });
-            } else {
-                // Keep ids aligned with names: a disabled detector never matches.
-                custom.push(CustomDet {
-                    re: regex::Regex::new("[^\\s\\S]").map_err(|_| RedactConfigError::InvalidPattern { index })?,
-                    anchor: None,
-                    class: d.class,
-                });
-            }
+            custom.push(CustomDet {
+                re,
+                anchor,
+                class: d.class,
+                // Kept (never run) when its class is off, so ids stay aligned
+                // with names.
+                enabled: class_on[d.class.index()],
+            });
         }
 
         let mut entries: Vec<(String, KeyAction)> = Vec::new();
@@ -213,7 +209,10 @@ impl Redactor {
         }
         for (index, r) in cfg.key_rules.iter().enumerate() {
             if r.key.trim().is_empty() {
-                return Err(RedactConfigError::EmptyKey { list: "key_rules", index });
+                return Err(RedactConfigError::EmptyKey {
+                    list: "key_rules",
+                    index,
+                });
             }
             entries.push((r.key.clone(), KeyAction::Rule(r.class)));
         }
@@ -223,7 +222,10 @@ impl Redactor {
         });
         for (index, k) in cfg.allow_keys.iter().enumerate() {
             if k.trim().is_empty() {
-                return Err(RedactConfigError::EmptyKey { list: "allow_keys", index });
+                return Err(RedactConfigError::EmptyKey {
+                    list: "allow_keys",
+                    index,
+                });
             }
             entries.push((k.clone(), KeyAction::Allow));
         }
@@ -253,6 +255,7 @@ impl Redactor {
                 .iter()
                 .map(|c| Arc::from(format!("field:{}", c.as_str())))
                 .collect(),
+            has_allow_keys: !cfg.allow_keys.is_empty(),
             propagate: cfg.propagate,
             min_prop: cfg.min_propagate_len.max(1),
         })
@@ -297,6 +300,9 @@ impl Redactor {
             detectors::scan_builtin(s, &mut sink);
         }
         for (i, c) in self.custom.iter().enumerate() {
+            if !c.enabled {
+                continue;
+            }
             if let Some(a) = &c.anchor {
                 if a.find(s.as_bytes()).is_none() {
                     continue;

@@ -48,9 +48,7 @@ impl RedactStats {
 
     /// Non-zero counters as `(name, count)`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
-        let det = Det::ALL
-            .iter()
-            .map(|d| (d.name(), self.det[*d as usize]));
+        let det = Det::ALL.iter().map(|d| (d.name(), self.det[*d as usize]));
         let field = Class::ALL
             .iter()
             .map(|c| (FIELD_NAMES[c.index()], self.field[c.index()]));

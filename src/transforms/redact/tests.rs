@@ -281,7 +281,13 @@ fn event_default_profile() {
     let mut st = RedactStats::default();
     r.redact(&mut ev, &mut st);
     let text = ev.to_string();
-    for leak in ["203.0.113.42", "a@b.com", "SN-99812-XQ", "CODITECT-AB12", "sha256:abc123def456"] {
+    for leak in [
+        "203.0.113.42",
+        "a@b.com",
+        "SN-99812-XQ",
+        "CODITECT-AB12",
+        "sha256:abc123def456",
+    ] {
         assert!(!text.contains(leak), "{leak} leaked: {text}");
     }
     for keep in [
@@ -367,7 +373,10 @@ fn modes_hash_partial_drop() {
     let mut ev = json!({"contact": "a@b.com", "m": "write to a@b.com", "user_email": "c@d.com", "list": ["a@b.com"], "keep": 1});
     let mut st = RedactStats::default();
     r.redact(&mut ev, &mut st);
-    assert_eq!(ev, json!({"m": "write to [REDACTED:email]", "list": ["[REDACTED:email]"], "keep": 1}));
+    assert_eq!(
+        ev,
+        json!({"m": "write to [REDACTED:email]", "list": ["[REDACTED:email]"], "keep": 1})
+    );
     assert_eq!(st.get("dropped"), 2);
 }
 
@@ -379,7 +388,10 @@ fn config_errors_and_options() {
     };
     let e = Redactor::new(&cfg, None).expect_err("hash without key");
     assert!(e.to_string().contains("email"));
-    assert!(matches!(Redactor::new(&cfg, Some(b"short")), Err(RedactConfigError::ShortHashKey)));
+    assert!(matches!(
+        Redactor::new(&cfg, Some(b"short")),
+        Err(RedactConfigError::ShortHashKey)
+    ));
 
     let cfg: RedactConfig = serde_json::from_value(json!({
         "disabled_classes": ["ip"],
@@ -472,7 +484,9 @@ mod props {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
             text().prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 64, 6, |inner| {

@@ -21,8 +21,8 @@ pub(crate) fn issuer_ok(d: &[u8]) -> bool {
     let p3 = prefix_num(d, 3);
     let p4 = prefix_num(d, 4);
     match p1 {
-        4 => matches!(len, 13 | 16 | 19), // Visa
-        5 => (51..=55).contains(&p2) && len == 16, // Mastercard
+        4 => matches!(len, 13 | 16 | 19),              // Visa
+        5 => (51..=55).contains(&p2) && len == 16,     // Mastercard
         2 => (2221..=2720).contains(&p4) && len == 16, // Mastercard 2-series
         3 => {
             ((p2 == 34 || p2 == 37) && len == 15) // Amex

@@ -9,8 +9,8 @@
 use super::{at, is_digit, is_hex, is_ident, Det, Sink};
 
 const FILE_EXT: &[&[u8]] = &[
-    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"json", b"html",
-    b"htm", b"txt", b"log", b"yaml", b"yml", b"ico", b"woff", b"woff2", b"map",
+    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"css", b"js", b"json", b"html", b"htm",
+    b"txt", b"log", b"yaml", b"yml", b"ico", b"woff", b"woff2", b"map",
 ];
 
 #[inline]
@@ -59,7 +59,11 @@ pub(crate) fn find(b: &[u8], anchor: usize, dom: usize) -> Option<(usize, usize)
         if c.is_ascii_alphanumeric() || c == b'-' {
             label_len += 1;
         } else if c == b'.' {
-            if label_len == 0 || !b[e + 1..].first().is_some_and(|x| x.is_ascii_alphanumeric()) {
+            if label_len == 0
+                || !b[e + 1..]
+                    .first()
+                    .is_some_and(|x| x.is_ascii_alphanumeric())
+            {
                 break;
             }
             labels += 1;

@@ -111,11 +111,7 @@ impl Det {
     pub(crate) fn contextual(self) -> bool {
         matches!(
             self,
-            Det::Authorization
-                | Det::Bearer
-                | Det::SecretParam
-                | Det::Password
-                | Det::UrlPassword
+            Det::Authorization | Det::Bearer | Det::SecretParam | Det::Password | Det::UrlPassword
         )
     }
 }
@@ -234,7 +230,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// True if one of `words` (lower-case) occurs in the `window` bytes before
@@ -249,9 +245,7 @@ pub(crate) fn context_before(b: &[u8], pos: usize, window: usize, words: &[&[u8]
         *d = s.to_ascii_lowercase();
     }
     let hay = &buf[..n];
-    words
-        .iter()
-        .any(|w| memchr::memmem::find(hay, w).is_some())
+    words.iter().any(|w| memchr::memmem::find(hay, w).is_some())
 }
 
 /// Is `b[start..end]` preceded by `<class>:` and exactly a 16-hex pseudonym?
@@ -286,27 +280,26 @@ pub(crate) fn scan_builtin(s: &str, sink: &mut Sink<'_>) {
         return;
     }
     let mut i = 0;
-    let mut prev_word = false;
     while i < n {
-        let c = b[i];
-        let t = CLS[c as usize];
+        let t = CLS[b[i] as usize];
         if t & WORD != 0 {
-            if !prev_word {
-                if let Some(end) = word_start(b, i, t, sink) {
-                    i = end.max(i + 1);
-                    prev_word = is_word(b[i - 1]);
-                    continue;
+            // `i` starts a word (we only get here after a non-word byte).
+            if let Some(end) = word_start(b, i, t, sink) {
+                i = end.max(i + 1);
+                if is_word(b[i - 1]) {
+                    i = skip_word(b, i);
                 }
+                continue;
             }
-            prev_word = true;
-            i += 1;
+            i = skip_word(b, i + 1);
             continue;
         }
-        prev_word = false;
         if t & SPECIAL != 0 {
             if let Some(end) = special(b, i, sink) {
                 i = end.max(i + 1);
-                prev_word = is_word(b[i - 1]);
+                if is_word(b[i - 1]) {
+                    i = skip_word(b, i);
+                }
                 continue;
             }
         }
@@ -314,21 +307,36 @@ pub(crate) fn scan_builtin(s: &str, sink: &mut Sink<'_>) {
     }
 }
 
+/// Index of the first non-word byte at or after `i`.
+#[inline]
+fn skip_word(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && CLS[b[i] as usize] & WORD != 0 {
+        i += 1;
+    }
+    i
+}
+
 /// Dispatch at the first byte of a word. Returns the end of a hit to skip to.
 #[inline]
 fn word_start(b: &[u8], i: usize, t: u8, sink: &mut Sink<'_>) -> Option<usize> {
     let c = b[i];
     if t & HEX != 0 {
-        if let Some(e) = hardware::mac_at(b, i, sink) {
-            return Some(e);
+        // Each check below needs a separator at a fixed small offset.
+        let (c1, c2, c3, c4) = (at(b, i + 1), at(b, i + 2), at(b, i + 3), at(b, i + 4));
+        if matches!(c2, b':' | b'-') || c4 == b'.' {
+            if let Some(e) = hardware::mac_at(b, i, sink) {
+                return Some(e);
+            }
         }
-        if t & DIGIT != 0 {
+        if t & DIGIT != 0 && (c1 == b'.' || c2 == b'.' || c3 == b'.') {
             if let Some(e) = ip::ipv4_at(b, i, sink) {
                 return Some(e);
             }
         }
-        if let Some(e) = ip::ipv6_at(b, i, sink) {
-            return Some(e);
+        if c1 == b':' || c2 == b':' || c3 == b':' || c4 == b':' || at(b, i + 5) == b':' {
+            if let Some(e) = ip::ipv6_at(b, i, sink) {
+                return Some(e);
+            }
         }
         if t & DIGIT != 0 {
             return numeric::numeric_at(b, i, false, false, sink);

@@ -55,6 +55,29 @@ pub(crate) fn numeric_at(
             return None;
         }
     }
+    // Fast reject without building the run: fewer than 8 digits in the
+    // whole separator-joined run (UUID pieces, counters, times, versions).
+    if !plus {
+        let mut k = i;
+        let mut digits = 0;
+        loop {
+            while k < b.len() && is_digit(b[k]) {
+                k += 1;
+                digits += 1;
+            }
+            if digits >= 8 {
+                break;
+            }
+            let c = at(b, k);
+            if matches!(c, b' ' | b'-' | b'.' | b'/' | b')') && is_digit(at(b, k + 1)) {
+                k += 1;
+            } else if c == b')' && at(b, k + 1) == b' ' && is_digit(at(b, k + 2)) {
+                k += 2;
+            } else {
+                return None;
+            }
+        }
+    }
     let mut r = Run {
         n: 0,
         start: [0; MAX_GROUPS],
@@ -186,7 +209,10 @@ fn window(
     let lens = &lens[..=z - a];
     let seps = &r.sep[a + 1..=z];
     let single = a == z;
-    let uni = seps.first().filter(|f| seps.iter().all(|s| s == *f)).copied();
+    let uni = seps
+        .first()
+        .filter(|f| seps.iter().all(|s| s == *f))
+        .copied();
     let start = r.start[a];
 
     if sink.on(Det::Card)

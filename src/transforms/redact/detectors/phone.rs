@@ -14,7 +14,13 @@
 
 /// Keywords that make a bare digit run a phone number.
 pub(crate) const CONTEXT: &[&[u8]] = &[
-    b"phone", b"tel", b"mobile", b"cell", b"fax", b"sms", b"whatsapp",
+    b"phone",
+    b"tel",
+    b"mobile",
+    b"cell",
+    b"fax",
+    b"sms",
+    b"whatsapp",
 ];
 
 fn nxx(c: u8) -> bool {

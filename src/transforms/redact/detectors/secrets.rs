@@ -68,7 +68,11 @@ pub(crate) fn api_key_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usiz
         || s.starts_with(b"rk_test_")
     {
         (run(b, i + 8, alnum), 10, 255)
-    } else if s.len() > 5 && s.starts_with(b"xox") && matches!(s[3], b'a' | b'b' | b'p' | b'r' | b's') && s[4] == b'-' {
+    } else if s.len() > 5
+        && s.starts_with(b"xox")
+        && matches!(s[3], b'a' | b'b' | b'p' | b'r' | b's')
+        && s[4] == b'-'
+    {
         (run(b, i + 5, |c| alnum(c) || c == b'-'), 10, 255)
     } else {
         return None;
@@ -81,7 +85,10 @@ pub(crate) fn api_key_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usiz
         _ => 8,
     };
     let body = end - i - prefix;
-    if body < min || body > max || (end < b.len() && (b64url(b[end]) && max == 35 || is_ident(b[end]))) {
+    if body < min
+        || body > max
+        || (end < b.len() && (b64url(b[end]) && max == 35 || is_ident(b[end])))
+    {
         return None;
     }
     sink.push(Det::ApiKey, i, end, false);
@@ -113,7 +120,10 @@ pub(crate) fn bearer_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize
 
 fn stop(c: u8) -> bool {
     c.is_ascii_whitespace()
-        || matches!(c, b'&' | b',' | b';' | b'"' | b'\'' | b')' | b']' | b'}' | b'<' | b'>')
+        || matches!(
+            c,
+            b'&' | b',' | b';' | b'"' | b'\'' | b')' | b']' | b'}' | b'<' | b'>'
+        )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -150,11 +160,17 @@ pub(crate) fn kv_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize> {
         k -= 1;
     }
     let key = &b[k..ke];
-    let kind = if ends_with_ci(key, b"password") || ends_with_ci(key, b"passwd") || ends_with_ci(key, b"pwd") {
+    let kind = if ends_with_ci(key, b"password")
+        || ends_with_ci(key, b"passwd")
+        || ends_with_ci(key, b"pwd")
+    {
         Kv::Password
     } else if ends_with_ci(key, b"authorization") {
         Kv::Authorization
-    } else if ends_with_ci(key, b"secret") || ends_with_ci(key, b"token") || ends_with_ci(key, b"key") {
+    } else if ends_with_ci(key, b"secret")
+        || ends_with_ci(key, b"token")
+        || ends_with_ci(key, b"key")
+    {
         Kv::Secret
     } else {
         return None;
