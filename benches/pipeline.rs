@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
@@ -33,7 +35,9 @@ fn main() {
         _ => gen::Framing::Cri,
     };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let pipeline = arg("--pipeline").map(PathBuf::from).unwrap_or_else(|| repo.join("benches/pipelines/filter-blackhole.toml"));
+    let pipeline = arg("--pipeline")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("benches/pipelines/filter-blackhole.toml"));
     let dir = tempfile::tempdir().expect("temp dir");
     // A container log name, so resource labels are filled as on a node.
     let input = dir.path().join("license-api-7d8f9c6b4-xk9m2_coditect_django-3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.log");
@@ -42,17 +46,28 @@ fn main() {
         gen::generate(&mut f, framing, mib << 20, 7).expect("generate")
     };
     let cfg = sluice::config::load_file(&pipeline).unwrap_or_else(|e| panic!("{e}"));
-    println!("input: {} ({lines} lines), pipeline {}", input.display(), pipeline.display());
+    println!(
+        "input: {} ({lines} lines), pipeline {}",
+        input.display(),
+        pipeline.display()
+    );
     // Warm the page cache so the first run is not a disk benchmark.
     let _ = std::fs::read(&input);
     for threads in [1usize, 2] {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let telemetry = Telemetry::new();
         let cx = BuildContext {
             global: cfg.global.clone(),
             node: NodeInfo::default(),
             telemetry: telemetry.clone(),
-            dry_run: Some(DryRunPlan { out_dir: dir.path().join("out"), inputs: vec![Input::File(input.clone())] }),
+            dry_run: Some(DryRunPlan {
+                out_dir: dir.path().join("out"),
+                inputs: vec![Input::File(input.clone())],
+            }),
         };
         let (outcome, sample) = measure::measure(|| {
             rt.block_on(async {
@@ -61,8 +76,18 @@ fn main() {
             })
         });
         assert_eq!(outcome, Outcome::Completed);
-        let events: u64 = telemetry.components().values().filter(|s| s.kind == "source").map(|s| s.events_out).sum();
-        measure::report(&format!("{} worker thread(s)", threads), bytes, events, &sample);
+        let events: u64 = telemetry
+            .components()
+            .values()
+            .filter(|s| s.kind == "source")
+            .map(|s| s.events_out)
+            .sum();
+        measure::report(
+            &format!("{} worker thread(s)", threads),
+            bytes,
+            events,
+            &sample,
+        );
     }
     println!("peak RSS {} MiB", measure::peak_rss_kib() / 1024);
 }

@@ -7,8 +7,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use sluice::transforms::redact::{RedactConfig, RedactStats, Redactor};
 use serde_json::{json, Value};
+use sluice::transforms::redact::{RedactConfig, RedactStats, Redactor};
 
 struct Rng(u64);
 impl Rng {

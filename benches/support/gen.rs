@@ -58,7 +58,11 @@ pub fn app_line(rng: &mut Rng, i: u64, out: &mut Vec<u8>) {
     let tenant = rng.uuid();
     let ip = format!("203.0.113.{}", 1 + rng.below(254));
     let kind = rng.below(100);
-    let trace = format!("projects/coditect-cloud-infra/traces/{:016x}{:016x}", rng.next(), rng.next());
+    let trace = format!(
+        "projects/coditect-cloud-infra/traces/{:016x}{:016x}",
+        rng.next(),
+        rng.next()
+    );
     if kind < 35 {
         let _ = write!(
             out,
@@ -76,7 +80,13 @@ pub fn app_line(rng: &mut Rng, i: u64, out: &mut Vec<u8>) {
     } else if kind < 80 {
         let statuses = [200, 200, 200, 201, 204, 400, 403, 404, 500, 503];
         let status = statuses[rng.below(statuses.len() as u64) as usize];
-        let sev = if status >= 500 { "ERROR" } else if status >= 400 { "WARNING" } else { "INFO" };
+        let sev = if status >= 500 {
+            "ERROR"
+        } else if status >= 400 {
+            "WARNING"
+        } else {
+            "INFO"
+        };
         let latency = [0.012, 0.048, 0.153, 0.27, 0.9, 1.7][rng.below(6) as usize];
         let _ = write!(
             out,
@@ -96,7 +106,11 @@ pub fn app_line(rng: &mut Rng, i: u64, out: &mut Vec<u8>) {
             rng.below(256)
         );
     } else if kind < 95 {
-        let _ = write!(out, r#"{{"severity":"DEBUG","timestamp":"{ts}","message":"cache lookup","key":"tenant:{tenant}","hit":{}}}"#, rng.below(2) == 0);
+        let _ = write!(
+            out,
+            r#"{{"severity":"DEBUG","timestamp":"{ts}","message":"cache lookup","key":"tenant:{tenant}","hit":{}}}"#,
+            rng.below(2) == 0
+        );
     } else {
         let _ = write!(
             out,
@@ -106,7 +120,12 @@ pub fn app_line(rng: &mut Rng, i: u64, out: &mut Vec<u8>) {
 }
 
 /// Writes about `bytes` of logs to `w`; returns (bytes, lines) written.
-pub fn generate(w: &mut impl Write, framing: Framing, bytes: u64, seed: u64) -> std::io::Result<(u64, u64)> {
+pub fn generate(
+    w: &mut impl Write,
+    framing: Framing,
+    bytes: u64,
+    seed: u64,
+) -> std::io::Result<(u64, u64)> {
     let mut rng = Rng::new(seed);
     let mut line = Vec::with_capacity(2048);
     let (mut written, mut n) = (0u64, 0u64);
@@ -114,7 +133,11 @@ pub fn generate(w: &mut impl Write, framing: Framing, bytes: u64, seed: u64) -> 
         line.clear();
         if framing == Framing::Cri {
             let secs = 1_764_505_696 + n / 1000;
-            let t = chrono::DateTime::from_timestamp(secs as i64, ((n % 1000) * 1_000_000 + n % 997) as u32).expect("in range");
+            let t = chrono::DateTime::from_timestamp(
+                secs as i64,
+                ((n % 1000) * 1_000_000 + n % 997) as u32,
+            )
+            .expect("in range");
             let _ = write!(line, "{} stdout F ", t.format("%Y-%m-%dT%H:%M:%S%.9fZ"));
         }
         app_line(&mut rng, n, &mut line);

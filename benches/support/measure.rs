@@ -15,7 +15,8 @@ pub fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     // CLK_TCK is 100 on Linux.
     Duration::from_millis(ticks * 10)
 }
@@ -35,7 +36,13 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> (T, Sample) {
     let c0 = cpu_time();
     let t0 = Instant::now();
     let r = f();
-    (r, Sample { wall: t0.elapsed(), cpu: cpu_time().saturating_sub(c0) })
+    (
+        r,
+        Sample {
+            wall: t0.elapsed(),
+            cpu: cpu_time().saturating_sub(c0),
+        },
+    )
 }
 
 pub fn report(label: &str, bytes: u64, events: u64, s: &Sample) {

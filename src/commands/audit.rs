@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use crate::transforms::redact::{RedactConfig, Redactor};
 
 pub fn run(paths: &[PathBuf]) -> Result<u8> {
-    let redactor = Redactor::new(&RedactConfig::default(), None).context("building the default detectors")?;
+    let redactor =
+        Redactor::new(&RedactConfig::default(), None).context("building the default detectors")?;
     let report = crate::audit::audit_paths(paths, &redactor).context("scanning")?;
     print!("{}", report.render_text());
     Ok(if report.is_clean() { 0 } else { 1 })

@@ -119,7 +119,7 @@ impl LineFeeder {
             Piece::Line(l) => decoder.push_line(l, received, decoded),
             Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
         });
-        self.drain(cx, false).await
+        self.drain(cx).await
     }
 
     /// Flushes the last line and the open batch.
@@ -130,17 +130,19 @@ impl LineFeeder {
             Piece::Line(l) => decoder.push_line(l, received, decoded),
             Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
         });
-        self.drain(cx, true).await
+        self.drain(cx).await
     }
 
-    async fn drain(&mut self, cx: &mut SourceContext, all: bool) -> Result<(), ComponentError> {
+    /// Sends full batches, then whatever is left: a chunk's lines are never
+    /// held back waiting for more input.
+    async fn drain(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
         for d in self.decoded.drain(..) {
             self.emitter.push(d);
             if self.emitter.len() >= cx.batch_max_events {
                 std::mem::take(&mut self.emitter).flush(cx).await?;
             }
         }
-        if (all || self.emitter.len() > 0) && !self.emitter.is_empty() {
+        if !self.emitter.is_empty() {
             std::mem::take(&mut self.emitter).flush(cx).await?;
         }
         Ok(())

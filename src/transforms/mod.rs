@@ -55,7 +55,10 @@ impl TransformConfig {
     }
 
     /// A redactor for dead-letter records, if this is a redact transform.
-    pub fn dead_letter_redactor(&self, _cx: &BuildContext) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
+    pub fn dead_letter_redactor(
+        &self,
+        _cx: &BuildContext,
+    ) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
         match self {
             TransformConfig::Redact(c) => {
                 let engine = Arc::new(redact_stage::build_redactor(c)?);

@@ -37,19 +37,26 @@ pub fn validate(cfg: &RedactConfig) -> Vec<FieldError> {
 pub fn build_redactor(cfg: &RedactConfig) -> Result<Redactor, String> {
     let key = read_key(cfg)?;
     Redactor::new(cfg, key.as_deref()).map_err(|e| match key {
-        None => format!("{e} (set {} or hash_key_file)", cfg.hash_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV)),
+        None => format!(
+            "{e} (set {} or hash_key_file)",
+            cfg.hash_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV)
+        ),
         Some(_) => e.to_string(),
     })
 }
 
 fn read_key(cfg: &RedactConfig) -> Result<Option<Vec<u8>>, String> {
     if let Some(path) = &cfg.hash_key_file {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read hash_key_file {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read hash_key_file {}: {e}", path.display()))?;
         let trimmed = bytes.trim_ascii_end().to_vec();
         return Ok(Some(trimmed));
     }
     let var = cfg.hash_key_env.as_deref().unwrap_or(DEFAULT_KEY_ENV);
-    Ok(std::env::var(var).ok().filter(|k| !k.is_empty()).map(String::into_bytes))
+    Ok(std::env::var(var)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(String::into_bytes))
 }
 
 pub struct Redact {
@@ -59,7 +66,10 @@ pub struct Redact {
 
 impl Redact {
     pub fn new(engine: Arc<Redactor>) -> Self {
-        Redact { engine, stats: RedactStats::default() }
+        Redact {
+            engine,
+            stats: RedactStats::default(),
+        }
     }
 }
 
@@ -70,7 +80,8 @@ impl Transform for Redact {
             self.engine.redact(&mut e.log, &mut self.stats);
             out.push(e);
         }
-        cx.redactions.extend(self.stats.iter().map(|(k, v)| (k.to_string(), v)));
+        cx.redactions
+            .extend(self.stats.iter().map(|(k, v)| (k.to_string(), v)));
     }
 }
 
