@@ -6,3 +6,5 @@
 mod support;
 
 mod config_cli;
+mod deploy;
+mod node_metadata;
