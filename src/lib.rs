@@ -16,3 +16,10 @@ pub mod sources;
 pub mod telemetry;
 pub mod topology;
 pub mod transforms;
+
+/// The version `sluice --version` prints: `SLUICE_BUILD_VERSION` at compile
+/// time (the container build passes its image tag), else Cargo's.
+pub const VERSION: &str = match option_env!("SLUICE_BUILD_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};

@@ -11,7 +11,7 @@ use sluice::telemetry::logging::{self, LogFormat};
 #[derive(Parser)]
 #[command(
     name = "sluice",
-    version,
+    version = sluice::VERSION,
     about = "Move structured logs from GKE to BigQuery and GCS, with PII redacted on the node"
 )]
 struct Cli {

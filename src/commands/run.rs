@@ -5,22 +5,31 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use crate::node::NodeInfo;
+use crate::node::{metadata, NodeInfo};
 use crate::telemetry::Telemetry;
 use crate::topology::{self, BuildContext, Outcome};
 
 pub fn run(path: &Path) -> Result<u8> {
     let cfg = super::load(path)?;
+    // Decided before any work so a malformed override stops the process
+    // at once, naming the variable.
+    let endpoint = metadata::Endpoint::from_env()?;
+    let budget = metadata::timeout_from_lookup(|k| std::env::var(k).ok());
     let rt = super::runtime()?;
     rt.block_on(async move {
-        let node = NodeInfo::from_env();
-        let unknown = node.unknown();
-        if !unknown.is_empty() {
-            tracing::warn!(labels = ?unknown, "node metadata unknown; these resource labels will be empty");
-        }
+        // Environment first (the DaemonSet sets the node name through the
+        // downward API); the metadata server fills the rest.
+        let discovery = NodeInfo::from_env().discover(&endpoint, budget).await;
+        discovery.log();
+        let node = discovery.info;
         std::fs::create_dir_all(&cfg.global.data_dir)
             .with_context(|| format!("cannot create data_dir {}", cfg.global.data_dir.display()))?;
-        let cx = BuildContext { global: cfg.global.clone(), node, telemetry: Telemetry::new(), dry_run: None };
+        let cx = BuildContext {
+            global: cfg.global.clone(),
+            node,
+            telemetry: Telemetry::new(),
+            dry_run: None,
+        };
         let root = CancellationToken::new();
         let running = topology::build(&cfg, &cx, root.clone())?;
         tracing::info!(pipeline = %path.display(), "pipeline running");

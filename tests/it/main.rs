@@ -6,4 +6,6 @@
 mod support;
 
 mod config_cli;
+mod deploy;
 mod dry_run;
+mod node_metadata;
