@@ -6,6 +6,7 @@
 //! `match` below; the compiler points at any arm you miss.
 
 mod emit;
+pub mod file;
 pub mod replay;
 pub mod stdin;
 
@@ -29,12 +30,14 @@ pub trait Source: Send {
 #[serde(rename_all = "snake_case")]
 pub enum SourceConfig {
     Stdin(stdin::Config),
+    File(file::Config),
 }
 
 impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::Stdin(_) => "stdin",
+            SourceConfig::File(_) => "file",
         }
     }
 
@@ -42,13 +45,14 @@ impl SourceConfig {
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
             SourceConfig::Stdin(c) => c.validate(),
+            SourceConfig::File(c) => c.validate(),
         }
     }
 
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
-        let _ = name;
         Ok(match self {
             SourceConfig::Stdin(c) => Box::new(stdin::Stdin::new(c.clone(), cx)),
+            SourceConfig::File(c) => Box::new(file::FileSource::new(c.clone(), name, cx)?),
         })
     }
 }

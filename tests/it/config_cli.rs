@@ -24,6 +24,7 @@ fn validate_names_key_and_line() {
 fn validate_accepts_shipped_pipelines() {
     for p in [
         "pipelines/dry-run.toml",
+        "pipelines/gke-node.toml",
         "benches/pipelines/filter-blackhole.toml",
         "benches/pipelines/redact-blackhole.toml",
     ] {

@@ -8,4 +8,5 @@ mod support;
 mod config_cli;
 mod deploy;
 mod dry_run;
+mod file_source;
 mod node_metadata;
