@@ -21,6 +21,9 @@ use sluice::telemetry::Telemetry;
 use sluice::topology::{self, BuildContext, DryRunPlan, Outcome};
 use tokio_util::sync::CancellationToken;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -51,8 +54,14 @@ fn main() {
         input.display(),
         pipeline.display()
     );
-    // Warm the page cache so the first run is not a disk benchmark.
-    let _ = std::fs::read(&input);
+    // Warm the page cache so the first run is not a disk benchmark (in
+    // chunks: reading it whole would count in peak RSS).
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&input).expect("open input");
+        let mut buf = vec![0u8; 1 << 20];
+        while f.read(&mut buf).expect("read input") > 0 {}
+    }
     for threads in [1usize, 2] {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)

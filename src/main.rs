@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// See Cargo.toml: events are allocated by sources and freed by sinks on
+/// other threads, a pattern glibc malloc handles poorly.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice::commands;
 use sluice::telemetry::logging::{self, LogFormat};
 
