@@ -5,4 +5,5 @@
 
 mod support;
 
+mod bigquery;
 mod config_cli;
