@@ -6,6 +6,7 @@
 //! destination refuses go to the dead-letter output, which counts as
 //! delivered. A sink returns when its input ends, after flushing.
 
+pub mod bigquery;
 pub mod blackhole;
 pub mod console;
 pub mod file;
@@ -25,6 +26,7 @@ pub trait Sink: Send {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SinkConfig {
+    Bigquery(bigquery::Config),
     Blackhole(blackhole::Config),
     Console(console::Config),
     File(file::Config),
@@ -33,6 +35,7 @@ pub enum SinkConfig {
 impl SinkConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
+            SinkConfig::Bigquery(_) => "bigquery",
             SinkConfig::Blackhole(_) => "blackhole",
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
@@ -43,6 +46,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Blackhole(_) | SinkConfig::Console(_) => Vec::new(),
             SinkConfig::File(c) => c.validate(),
+            SinkConfig::Bigquery(c) => c.validate(),
         }
     }
 
@@ -51,6 +55,7 @@ impl SinkConfig {
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
         let _ = (name, cx);
         Ok(match self {
+            SinkConfig::Bigquery(c) => c.build(name, cx)?,
             SinkConfig::Blackhole(_) => Box::new(blackhole::Blackhole),
             SinkConfig::Console(_) => Box::new(console::Console),
             SinkConfig::File(c) => Box::new(file::FileSink::new(c.clone())),

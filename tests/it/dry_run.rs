@@ -8,23 +8,40 @@ use serde_json::Value;
 
 use crate::support::{fixtures, read_ndjson, repo, sluice};
 
-fn dry_run(out: &Path, extra: &[&str], env_file: &Path) -> std::process::Output {
+fn dry_run(out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["dry-run", "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     std::process::Command::new(crate::support::sluice_bin())
         .args(&args)
-        .env("SLUICE_DRY_RUN_FILE", env_file)
         .env("SLUICE_DATA_DIR", out.join("data"))
         .output()
         .expect("sluice runs")
+}
+
+/// Every row the dry run would have sent to BigQuery, in file order.
+fn bigquery_rows(out: &Path) -> Vec<Value> {
+    let mut files = Vec::new();
+    collect(&out.join("bigquery"), &mut files);
+    files.sort();
+    files.iter().flat_map(|f| read_ndjson(f)).collect()
+}
+
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
 }
 
 #[test]
 fn built_in_dry_run_over_bundled_fixtures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let file = dir.path().join("routed.ndjson");
-    let res = dry_run(&out, &[], &file);
+    let res = dry_run(&out, &[]);
     assert!(
         res.status.success(),
         "{}",
@@ -57,9 +74,9 @@ fn built_in_dry_run_over_bundled_fixtures() {
     assert_eq!(c["containers"]["events_in"], raw_lines - 2, "{summary}");
     assert_eq!(summary["deadletter"], 2, "{summary}");
     assert_eq!(c["containers"]["errors"], 2);
-    let routed = read_ndjson(&file);
+    let routed = bigquery_rows(&out);
     assert_eq!(
-        c["out"]["events_out"].as_u64().unwrap(),
+        c["bigquery"]["events_in"].as_u64().unwrap(),
         routed.len() as u64
     );
     assert!(
@@ -97,7 +114,7 @@ fn built_in_dry_run_over_bundled_fixtures() {
     );
 
     // No residual personal data anywhere in the output.
-    let audit = sluice(&["audit", out.to_str().unwrap(), file.to_str().unwrap()]);
+    let audit = sluice(&["audit", out.to_str().unwrap()]);
     assert_eq!(
         audit.status.code(),
         Some(0),
@@ -109,14 +126,10 @@ fn built_in_dry_run_over_bundled_fixtures() {
 #[test]
 fn replay_gives_identical_insert_ids() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson"));
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let input = fixtures().join("containers");
-    for f in [&a, &b] {
-        let res = dry_run(
-            &dir.path().join("o"),
-            &["--input", input.to_str().unwrap()],
-            f,
-        );
+    for o in [&a, &b] {
+        let res = dry_run(o, &["--input", input.to_str().unwrap()]);
         assert!(
             res.status.success(),
             "{}",
@@ -124,7 +137,7 @@ fn replay_gives_identical_insert_ids() {
         );
     }
     let ids = |p: &Path| -> Vec<String> {
-        read_ndjson(p)
+        bigquery_rows(p)
             .iter()
             .map(|e| e["insertId"].as_str().unwrap().to_string())
             .collect()
@@ -139,7 +152,6 @@ fn replay_gives_identical_insert_ids() {
 #[test]
 fn docker_and_ndjson_inputs_detected_per_file() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("routed.ndjson");
     // NDJSON app lines have no Kubernetes resource: route everything.
     let res = std::process::Command::new(crate::support::sluice_bin())
         .args([
@@ -152,7 +164,6 @@ fn docker_and_ndjson_inputs_detected_per_file() {
         .arg(fixtures().join("docker"))
         .arg("--input")
         .arg(fixtures().join("ndjson"))
-        .env("SLUICE_DRY_RUN_FILE", &file)
         .env("SLUICE_ROUTE_QUERY", "severity >= DEFAULT")
         .output()
         .unwrap();
@@ -161,7 +172,7 @@ fn docker_and_ndjson_inputs_detected_per_file() {
         "{}",
         String::from_utf8_lossy(&res.stderr)
     );
-    let routed = read_ndjson(&file);
+    let routed = bigquery_rows(&dir.path().join("out"));
     let docker_lines = count_lines(
         &std::fs::read(
             std::fs::read_dir(fixtures().join("docker"))

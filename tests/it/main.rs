@@ -5,6 +5,7 @@
 
 mod support;
 
+mod bigquery;
 mod config_cli;
 mod deploy;
 mod dry_run;

@@ -536,7 +536,6 @@ fn dry_run_never_contacts_the_metadata_server() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let fixture = crate::support::fixtures().join("containers");
-    let file_out = dir.path().join("rows.ndjson");
     let output = Command::new(sluice_bin())
         .args([
             "dry-run",
@@ -551,7 +550,6 @@ fn dry_run_never_contacts_the_metadata_server() {
         .env("SLUICE_LOCATION", "europe-west1")
         .env("SLUICE_CLUSTER_NAME", "env-cluster")
         .env("SLUICE_DATA_DIR", dir.path().join("data"))
-        .env("SLUICE_DRY_RUN_FILE", &file_out)
         .output()
         .unwrap();
     assert!(
@@ -564,7 +562,11 @@ fn dry_run_never_contacts_the_metadata_server() {
         "dry-run asked {:?}",
         server.requests()
     );
-    let rows = read_ndjson(&file_out);
+    let tables = out.join("bigquery").join("coditect_logs");
+    let rows: Vec<serde_json::Value> = std::fs::read_dir(&tables)
+        .unwrap_or_else(|e| panic!("{}: {e}", tables.display()))
+        .flat_map(|f| read_ndjson(&f.unwrap().path()))
+        .collect();
     assert!(!rows.is_empty());
     for r in &rows {
         let l = &r["resource"]["labels"];

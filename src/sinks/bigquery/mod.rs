@@ -1,0 +1,50 @@
+//! `type = "bigquery"`: Cloud Logging's BigQuery export, done by sluice.
+//!
+//! Entries become rows of Cloud Logging's BigQuery export schema
+//! ([`schema`]: field names normalized as Cloud Logging does, new payload
+//! fields added as NULLABLE columns), encoded in one pass ([`encoder`]),
+//! into tables named after the log id (`stdout`, `stderr`), day-partitioned
+//! on `timestamp` or date-sharded, expiring after 90 days by default
+//! ([`table`]). Rows are streamed with `tabledata.insertAll` with the
+//! entry's deterministic `insertId`, so retries and replays do not
+//! duplicate ([`service`], [`sink`]); refused rows go to dead-letter with
+//! BigQuery's reason; rows BigQuery did not answer for are never
+//! acknowledged. In a dry run, [`dry_run`] writes the rows to
+//! `DIR/bigquery/DATASET/TABLE.ndjson` instead, with no network.
+//!
+//! ```toml
+//! [sinks.bigquery]
+//! type = "bigquery"
+//! inputs = ["redact"]
+//! project = "coditect-cloud-infra"
+//! dataset = "coditect_logs"
+//! # table = "{log_id}"   partitioning = "day"   expiration_days = 90
+//! ```
+
+pub mod config;
+pub mod dry_run;
+pub mod encoder;
+pub mod schema;
+pub mod service;
+pub mod sink;
+pub mod table;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::Config;
+
+use super::Sink;
+use crate::topology::{BuildContext, BuildError};
+
+impl Config {
+    /// The live sink, or the dry-run writer when `cx.dry_run` is set.
+    pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+        let template = table::TableTemplate::parse(&self.table)
+            .map_err(|m| BuildError::new("sink", name, format!("table: {m}")))?;
+        Ok(match &cx.dry_run {
+            Some(plan) => Box::new(dry_run::DryRun::new(self.clone(), template, &plan.out_dir)),
+            None => Box::new(sink::BigQuery::new(self.clone(), template)),
+        })
+    }
+}

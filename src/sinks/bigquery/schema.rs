@@ -1,0 +1,589 @@
+//! The table schema: Cloud Logging's BigQuery export schema plus the
+//! columns inferred from the entries, and the field-name rules.
+//!
+//! # Field names (Cloud Logging "BigQuery schema for logs")
+//! - Fields of the `LogEntry` type keep their exact names (`insertId`,
+//!   `textPayload`, `httpRequest.requestMethod`, `sourceLocation.line`...).
+//!   A key counts as a `LogEntry` field when the fixed schema below has a
+//!   field of exactly that name at that position.
+//! - Every other key (anything under `jsonPayload`, `labels`,
+//!   `resource.labels`, `protoPayload`, or unknown keys anywhere) is
+//!   user-supplied and is normalized:
+//!   1. lowercased (ASCII);
+//!   2. every character other than an ASCII letter, digit or `_` becomes `_`
+//!      (one `_` per character: `foo%%` -> `foo__`, `@type` -> `_type`);
+//!   3. leading underscores are removed (`_type` -> `type`), since a name
+//!      must begin with a letter or digit;
+//!   4. cut to 128 characters;
+//!   5. a key left empty by these rules becomes `unnamed`.
+//!
+//!   Two keys of one object that normalize to the same name (`Foo` and
+//!   `foo`) would collide; the later one (in key order) gets `_2`, `_3`...
+//!   so nothing is lost. Cloud Logging's special shortening of `@type`
+//!   payload field names (audit logs) is not implemented.
+//!
+//! # Column types
+//! Fixed columns have the types Cloud Logging uses (`timestamp` TIMESTAMP,
+//! `httpRequest.status` INTEGER, `httpRequest.latency` FLOAT seconds...).
+//! New columns are inferred from the first value seen: string -> STRING,
+//! integer -> INTEGER, other number -> FLOAT, bool -> BOOLEAN, object ->
+//! RECORD, array -> REPEATED of its elements' type (integers and floats
+//! mixed -> FLOAT; objects merged). `null`, empty objects and empty arrays
+//! add nothing (BigQuery has no column type for them). All new columns are
+//! NULLABLE (or REPEATED).
+//!
+//! Later values that do not fit their column are handled by the encoder:
+//! scalars are written as strings into STRING columns and integers into
+//! FLOAT columns, numeric strings into INTEGER/FLOAT columns (the LogEntry
+//! JSON form carries int64 as strings); anything else (a float or a word
+//! for an INTEGER column, an object for a STRING column, an array of
+//! arrays...) is a conflict and the row goes to dead-letter with the field
+//! path and the types, never the value.
+
+use std::collections::HashMap;
+
+use gcp_bigquery_client::model::field_type::FieldType as BqType;
+use gcp_bigquery_client::model::table_field_schema::TableFieldSchema;
+use gcp_bigquery_client::model::table_schema::TableSchema;
+use serde_json::Value;
+
+/// Longest field name BigQuery accepts from Cloud Logging.
+pub const MAX_NAME_LEN: usize = 128;
+/// BigQuery's limit of nested RECORD levels.
+pub const MAX_DEPTH: usize = 15;
+/// BigQuery's limit of columns per table (nested ones included).
+pub const MAX_COLUMNS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Int64,
+    Float64,
+    Bool,
+    Timestamp,
+    Record,
+    /// Any other BigQuery type found on an existing table (BYTES, DATE,
+    /// NUMERIC, JSON...): values are passed through unchecked.
+    Other,
+}
+
+impl Type {
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::String => "STRING",
+            Type::Int64 => "INTEGER",
+            Type::Float64 => "FLOAT",
+            Type::Bool => "BOOLEAN",
+            Type::Timestamp => "TIMESTAMP",
+            Type::Record => "RECORD",
+            Type::Other => "OTHER",
+        }
+    }
+
+    fn to_bq(self) -> BqType {
+        match self {
+            Type::String | Type::Other => BqType::String,
+            Type::Int64 => BqType::Integer,
+            Type::Float64 => BqType::Float,
+            Type::Bool => BqType::Boolean,
+            Type::Timestamp => BqType::Timestamp,
+            Type::Record => BqType::Record,
+        }
+    }
+
+    fn from_bq(t: &BqType) -> Type {
+        match t {
+            BqType::String => Type::String,
+            BqType::Integer | BqType::Int64 => Type::Int64,
+            BqType::Float | BqType::Float64 => Type::Float64,
+            BqType::Boolean | BqType::Bool => Type::Bool,
+            BqType::Timestamp => Type::Timestamp,
+            BqType::Record | BqType::Struct => Type::Record,
+            _ => Type::Other,
+        }
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    pub repeated: bool,
+    /// A `LogEntry` field: its key is matched exactly, not normalized.
+    pub fixed: bool,
+    /// Children of a RECORD.
+    pub record: Record,
+    /// Children of a `LogEntry` map (`labels`): always STRING, keys
+    /// normalized. Lets the encoder type new label keys without inference.
+    pub string_map: bool,
+    /// The table's own type for `Type::Other` columns, sent back as is.
+    pub bq_type: Option<BqType>,
+}
+
+impl Field {
+    fn new(name: &str, ty: Type) -> Field {
+        Field {
+            name: name.to_string(),
+            ty,
+            repeated: false,
+            fixed: false,
+            record: Record::default(),
+            string_map: false,
+            bq_type: None,
+        }
+    }
+
+    fn fixed(name: &str, ty: Type) -> Field {
+        Field {
+            fixed: true,
+            ..Field::new(name, ty)
+        }
+    }
+
+    fn fixed_record(name: &str, children: Vec<Field>) -> Field {
+        let mut f = Field::fixed(name, Type::Record);
+        for c in children {
+            f.record.push(c);
+        }
+        f
+    }
+
+    fn string_map(name: &str) -> Field {
+        Field {
+            string_map: true,
+            ..Field::fixed(name, Type::Record)
+        }
+    }
+
+    /// False for a RECORD with no (non-empty) children yet: BigQuery
+    /// refuses empty RECORDs, so such fields wait until a value fills them.
+    fn has_columns(&self) -> bool {
+        self.ty != Type::Record || self.record.fields.iter().any(Field::has_columns)
+    }
+
+    /// Number of columns this field counts for (itself and nested ones).
+    fn columns(&self) -> usize {
+        1 + self.record.columns()
+    }
+
+    fn to_bq(&self) -> TableFieldSchema {
+        let ty = match (&self.bq_type, self.ty) {
+            (Some(t), Type::Other) => t.clone(),
+            _ => self.ty.to_bq(),
+        };
+        let mut f = TableFieldSchema::new(&self.name, ty);
+        f.mode = Some(
+            if self.repeated {
+                "REPEATED"
+            } else {
+                "NULLABLE"
+            }
+            .to_string(),
+        );
+        if self.ty == Type::Record {
+            f.fields = Some(
+                self.record
+                    .fields
+                    .iter()
+                    .filter(|c| c.has_columns())
+                    .map(Field::to_bq)
+                    .collect(),
+            );
+        }
+        f
+    }
+}
+
+/// The fields of one RECORD (or of the table), with a name index.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub fields: Vec<Field>,
+    index: HashMap<String, usize>,
+}
+
+impl Record {
+    pub fn get(&self, name: &str) -> Option<&Field> {
+        self.index.get(name).map(|&i| &self.fields[i])
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Field> {
+        match self.index.get(name) {
+            Some(&i) => Some(&mut self.fields[i]),
+            None => None,
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    pub fn push(&mut self, f: Field) -> &mut Field {
+        let i = self.fields.len();
+        self.index.insert(f.name.clone(), i);
+        self.fields.push(f);
+        &mut self.fields[i]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    fn columns(&self) -> usize {
+        self.fields.iter().map(Field::columns).sum()
+    }
+
+    /// Adds the fields of `other` missing here (by name, recursively).
+    /// Returns false on a type clash (the caller keeps its own version).
+    fn merge_from(&mut self, other: &Record) -> bool {
+        let mut ok = true;
+        for f in &other.fields {
+            match self.get_mut(&f.name) {
+                Some(mine) => {
+                    if mine.ty != f.ty || mine.repeated != f.repeated {
+                        ok = false;
+                    } else if mine.ty == Type::Record {
+                        ok &= mine.record.merge_from(&f.record);
+                    }
+                }
+                None => {
+                    self.push(f.clone());
+                }
+            }
+        }
+        ok
+    }
+}
+
+/// A table's schema as sluice tracks it.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub root: Record,
+    /// Total columns, nested included, against BigQuery's limit.
+    pub columns: usize,
+}
+
+impl Schema {
+    /// Cloud Logging's export schema for a `LogEntry` (fields sluice
+    /// produces or passes through; `jsonPayload`/`protoPayload` children and
+    /// label keys are added as entries carry them).
+    pub fn logging() -> Schema {
+        use Type::*;
+        let mut root = self::Record::default();
+        for f in [
+            Field::fixed("logName", String),
+            Field::fixed_record(
+                "resource",
+                vec![Field::fixed("type", String), Field::string_map("labels")],
+            ),
+            Field::fixed("timestamp", Timestamp),
+            Field::fixed("receiveTimestamp", Timestamp),
+            Field::fixed("severity", String),
+            Field::fixed("insertId", String),
+            Field::fixed_record(
+                "httpRequest",
+                vec![
+                    Field::fixed("requestMethod", String),
+                    Field::fixed("requestUrl", String),
+                    Field::fixed("requestSize", Int64),
+                    Field::fixed("status", Int64),
+                    Field::fixed("responseSize", Int64),
+                    Field::fixed("userAgent", String),
+                    Field::fixed("remoteIp", String),
+                    Field::fixed("serverIp", String),
+                    Field::fixed("referer", String),
+                    Field::fixed("latency", Float64),
+                    Field::fixed("cacheLookup", Bool),
+                    Field::fixed("cacheHit", Bool),
+                    Field::fixed("cacheValidatedWithOriginServer", Bool),
+                    Field::fixed("cacheFillBytes", Int64),
+                    Field::fixed("protocol", String),
+                ],
+            ),
+            Field::string_map("labels"),
+            Field::fixed_record(
+                "operation",
+                vec![
+                    Field::fixed("id", String),
+                    Field::fixed("producer", String),
+                    Field::fixed("first", Bool),
+                    Field::fixed("last", Bool),
+                ],
+            ),
+            Field::fixed("trace", String),
+            Field::fixed("spanId", String),
+            Field::fixed("traceSampled", Bool),
+            Field::fixed_record(
+                "sourceLocation",
+                vec![
+                    Field::fixed("file", String),
+                    Field::fixed("line", Int64),
+                    Field::fixed("function", String),
+                ],
+            ),
+            Field::fixed_record(
+                "split",
+                vec![
+                    Field::fixed("uid", String),
+                    Field::fixed("index", Int64),
+                    Field::fixed("totalSplits", Int64),
+                ],
+            ),
+            Field::fixed("textPayload", String),
+            // Record columns need at least one child: the payload records
+            // are added on first use, like Cloud Logging does.
+        ] {
+            root.push(f);
+        }
+        let columns = root.columns();
+        Schema { root, columns }
+    }
+
+    /// The JSON payload records are "fixed" names with free children.
+    pub fn payload_field(name: &str) -> Option<Field> {
+        match name {
+            "jsonPayload" | "protoPayload" => Some(Field::fixed(name, Type::Record)),
+            _ => None,
+        }
+    }
+
+    /// For `tables.insert` / `tables.patch`: the full field list. Records
+    /// with no children yet are left out (BigQuery refuses them).
+    pub fn to_bq(&self) -> TableSchema {
+        let fields = self
+            .root
+            .fields
+            .iter()
+            .filter(|f| f.has_columns())
+            .map(Field::to_bq)
+            .collect();
+        TableSchema::new(fields)
+    }
+
+    /// Adopts an existing table's schema, keeping the fixed-field flags of
+    /// the Cloud Logging schema and adding its fields the table lacks.
+    pub fn from_bq(existing: &TableSchema) -> Schema {
+        let mut remote = Record::default();
+        for f in existing.fields.iter().flatten() {
+            remote.push(field_from_bq(f));
+        }
+        let mut s = Schema::logging();
+        mark_and_merge(&mut s.root, remote);
+        s.columns = s.root.columns();
+        s
+    }
+
+    /// Fields present here but not in `remote` exist only locally and need
+    /// a `tables.patch`.
+    pub fn adds_to(&self, remote: &Schema) -> bool {
+        self.columns != remote.columns
+    }
+
+    /// Merges another schema's fields (used when a patch raced with another
+    /// writer). False on a type clash.
+    pub fn merge_from(&mut self, other: &Schema) -> bool {
+        let ok = self.root.merge_from(&other.root);
+        self.columns = self.root.columns();
+        ok
+    }
+}
+
+fn field_from_bq(f: &TableFieldSchema) -> Field {
+    let mut out = Field::new(&f.name, Type::from_bq(&f.r#type));
+    if out.ty == Type::Other {
+        out.bq_type = Some(f.r#type.clone());
+    }
+    out.repeated = f.mode.as_deref() == Some("REPEATED");
+    for c in f.fields.iter().flatten() {
+        out.record.push(field_from_bq(c));
+    }
+    out
+}
+
+/// The remote table's fields win (types are what BigQuery has); fixed
+/// flags come from the Cloud Logging schema; fixed fields the table lacks
+/// stay (they are added by the next patch).
+fn mark_and_merge(local: &mut Record, remote: Record) {
+    for mut rf in remote.fields {
+        match local.get_mut(&rf.name) {
+            Some(lf) => {
+                let fixed = lf.fixed;
+                let string_map = lf.string_map;
+                let mut local_children = std::mem::take(&mut lf.record);
+                mark_and_merge(&mut local_children, std::mem::take(&mut rf.record));
+                *lf = Field {
+                    fixed,
+                    string_map,
+                    record: local_children,
+                    ..rf
+                };
+            }
+            None => {
+                if let Some(mut p) = Schema::payload_field(&rf.name) {
+                    p.record = rf.record;
+                    p.ty = rf.ty;
+                    p.repeated = rf.repeated;
+                    local.push(p);
+                } else {
+                    local.push(rf);
+                }
+            }
+        }
+    }
+}
+
+/// Normalizes a user-supplied key (see the module doc). Borrows when the
+/// key is already normal, which is the common case.
+pub fn normalize(key: &str) -> std::borrow::Cow<'_, str> {
+    let b = key.as_bytes();
+    let normal = !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b[0] != b'_'
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
+    if normal {
+        return std::borrow::Cow::Borrowed(key);
+    }
+    let mut out = String::with_capacity(key.len());
+    for ch in key.chars() {
+        let c = if ch.is_ascii_alphanumeric() || ch == '_' {
+            ch.to_ascii_lowercase()
+        } else {
+            '_'
+        };
+        if c == '_' && out.is_empty() {
+            continue;
+        }
+        out.push(c);
+        if out.len() == MAX_NAME_LEN {
+            break;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("unnamed");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Why a value cannot get a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InferError {
+    NestedArray,
+    MixedArray,
+    TooDeep,
+}
+
+impl InferError {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            InferError::NestedArray => "an array of arrays has no BigQuery column type",
+            InferError::MixedArray => "an array mixes value types",
+            InferError::TooDeep => "nested deeper than BigQuery's 15 RECORD levels",
+        }
+    }
+}
+
+/// Infers a new column for `value` named `name`; `Ok(None)` when the value
+/// adds nothing (null, empty object/array).
+pub fn infer(name: &str, value: &Value, depth: usize) -> Result<Option<Field>, InferError> {
+    let (ty, repeated, record) = match value {
+        Value::Null => return Ok(None),
+        Value::Bool(_) => (Type::Bool, false, None),
+        Value::Number(n) => (number_type(n), false, None),
+        Value::String(_) => (Type::String, false, None),
+        Value::Object(m) => match infer_record(m, depth + 1)? {
+            Some(r) => (Type::Record, false, Some(r)),
+            None => return Ok(None),
+        },
+        Value::Array(items) => {
+            let mut ty: Option<Type> = None;
+            let mut record: Option<Record> = None;
+            for it in items {
+                let t = match it {
+                    Value::Null => continue,
+                    Value::Bool(_) => Type::Bool,
+                    Value::Number(n) => number_type(n),
+                    Value::String(_) => Type::String,
+                    Value::Array(_) => return Err(InferError::NestedArray),
+                    Value::Object(m) => {
+                        if let Some(r) = infer_record(m, depth + 1)? {
+                            match record.as_mut() {
+                                Some(acc) => {
+                                    if !acc.merge_from(&r) {
+                                        return Err(InferError::MixedArray);
+                                    }
+                                }
+                                None => record = Some(r),
+                            }
+                        }
+                        Type::Record
+                    }
+                };
+                ty = Some(match (ty, t) {
+                    (None, t) => t,
+                    (Some(a), b) if a == b => a,
+                    (Some(Type::Int64), Type::Float64) | (Some(Type::Float64), Type::Int64) => {
+                        Type::Float64
+                    }
+                    _ => return Err(InferError::MixedArray),
+                });
+            }
+            match ty {
+                None => return Ok(None),
+                Some(Type::Record) => match record {
+                    Some(r) => (Type::Record, true, Some(r)),
+                    None => return Ok(None),
+                },
+                Some(t) => (t, true, None),
+            }
+        }
+    };
+    let mut f = Field::new(&normalize(name), ty);
+    f.repeated = repeated;
+    if let Some(r) = record {
+        f.record = r;
+    }
+    Ok(Some(f))
+}
+
+fn infer_record(
+    m: &serde_json::Map<String, Value>,
+    depth: usize,
+) -> Result<Option<Record>, InferError> {
+    if depth > MAX_DEPTH {
+        return Err(InferError::TooDeep);
+    }
+    let mut r = Record::default();
+    for (k, v) in m {
+        if let Some(mut f) = infer(k, v, depth)? {
+            f.name = unique_name(&r, f.name);
+            r.push(f);
+        }
+    }
+    Ok(if r.is_empty() { None } else { Some(r) })
+}
+
+/// `name`, or `name_2`, `name_3`... if a sibling already uses it.
+pub fn unique_name(r: &Record, name: String) -> String {
+    if !r.contains(&name) {
+        return name;
+    }
+    (2..)
+        .map(|i| format!("{name}_{i}"))
+        .find(|n| !r.contains(n))
+        .expect("an unused suffix exists")
+}
+
+pub fn number_type(n: &serde_json::Number) -> Type {
+    // Above i64::MAX (u64) BigQuery's INTEGER cannot hold it: FLOAT.
+    if n.is_i64() {
+        Type::Int64
+    } else {
+        Type::Float64
+    }
+}
+
+/// Counts the columns a new field adds.
+pub fn columns_of(f: &Field) -> usize {
+    f.columns()
+}

@@ -1,0 +1,529 @@
+//! The live sink: route each entry to its table, encode it against the
+//! table's working schema, batch per table, send with bounded concurrency,
+//! settle each event from its row's outcome.
+//!
+//! Outcomes per event:
+//! - row accepted -> `Delivered`;
+//! - row refused by BigQuery (`insertErrors`, final reason) or by the
+//!   encoder (type conflict, unknown field with `schema_update = "reject"`)
+//!   -> dead-letter with the reason (which counts as delivered);
+//! - request still failing after `max_retry_secs` (BigQuery or the network
+//!   down) -> `Errored`: the source keeps its checkpoint / nacks, and
+//!   delivers the entry again later; the deterministic `insertId` makes
+//!   that replay free of duplicates.
+//!
+//! Nothing is acknowledged before BigQuery answered for it. The main loop
+//! owns the table states; each request runs as its own task (at most
+//! `concurrency`), and the loop stops pulling input while all slots are
+//! busy, so a slow BigQuery slows the sources instead of growing memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use tokio::task::JoinSet;
+
+use super::config::{Config, SchemaUpdate};
+use super::encoder::{self, append_row, row_overhead, BODY_HEAD, BODY_TAIL};
+use super::schema::Schema;
+use super::service::{self, Api, Backoff, SendError};
+use super::table::{self, ApiError, TableTemplate, Tables};
+use crate::event::{Event, EventStatus};
+use crate::sinks::Sink;
+use crate::telemetry::ComponentStats;
+use crate::topology::{ComponentError, DeadLetterSender, SinkContext, SinkInput};
+
+pub struct BigQuery {
+    cfg: Config,
+    template: TableTemplate,
+}
+
+impl BigQuery {
+    pub fn new(cfg: Config, template: TableTemplate) -> Self {
+        BigQuery { cfg, template }
+    }
+}
+
+/// One encoded row and the event it came from (kept for dead-letter and
+/// for its finalizer).
+pub(crate) struct Row {
+    pub event: Event,
+    pub json: Vec<u8>,
+}
+
+impl Row {
+    fn wire_len(&self) -> usize {
+        self.json.len() + row_overhead(self.event.insert_id()) + 1
+    }
+}
+
+#[derive(Default)]
+struct Pending {
+    rows: Vec<Row>,
+    bytes: usize,
+    since: Option<Instant>,
+}
+
+struct TableState {
+    schema: Schema,
+    /// The working schema has columns BigQuery has not been told about.
+    dirty: bool,
+    day: Option<NaiveDate>,
+    pending: Pending,
+}
+
+/// What each request task needs.
+#[derive(Clone)]
+struct Shared {
+    api: Arc<Api>,
+    name: Arc<str>,
+    dead_letter: DeadLetterSender,
+    stats: Arc<ComponentStats>,
+    max_retry: Duration,
+    /// Tables an insert found missing; the main loop creates them again.
+    missing: Arc<Mutex<HashSet<String>>>,
+}
+
+#[async_trait]
+impl Sink for BigQuery {
+    async fn run(
+        self: Box<Self>,
+        mut input: SinkInput,
+        cx: SinkContext,
+    ) -> Result<(), ComponentError> {
+        let cfg = self.cfg;
+        let err = |m: String| ComponentError::new(format!("sink {}", cx.name), m);
+        let auth = service::authenticator(&cfg).await.map_err(err)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(cfg.request_timeout_secs))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| err(format!("http client: {e}")))?;
+        let client = gcp_bigquery_client::client_builder::ClientBuilder::new()
+            .with_v2_base_url(cfg.base_url())
+            .with_client(http.clone())
+            .build_from_authenticator(auth.clone())
+            .await
+            .map_err(|e| err(format!("bigquery client: {e}")))?;
+        let mut tables = Tables::new(
+            client,
+            cfg.project.clone(),
+            cfg.dataset.clone(),
+            cfg.location.clone(),
+            cfg.partitioning,
+            cfg.expiration_days,
+            cfg.create_tables,
+        );
+        let shared = Shared {
+            api: Arc::new(Api::new(&cfg, auth, http)),
+            name: cx.name.clone(),
+            dead_letter: cx.dead_letter.clone(),
+            stats: cx.stats.clone(),
+            max_retry: Duration::from_secs(cfg.max_retry_secs),
+            missing: Arc::new(Mutex::new(HashSet::new())),
+        };
+        let mut run = Run {
+            cfg: &cfg,
+            template: &self.template,
+            tables: &mut tables,
+            states: HashMap::new(),
+            inflight: JoinSet::new(),
+            shared,
+        };
+        let tick = Duration::from_millis((cfg.batch_timeout_ms / 2).clamp(10, 1000));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = run.inflight.join_next(), if !run.inflight.is_empty() => {
+                    done.map_err(|e| err(format!("request task failed: {e}")))?;
+                }
+                b = input.next(), if run.inflight.len() < cfg.concurrency => {
+                    match b {
+                        Some(batch) => {
+                            cx.stats.received(batch.len() as u64, batch.bytes());
+                            run.recreate_missing().await;
+                            for e in batch.events {
+                                run.accept(e).await?;
+                            }
+                        }
+                        None => break,
+                    }
+                }
+                _ = ticker.tick() => {
+                    run.recreate_missing().await;
+                    run.flush(false).await?;
+                }
+            }
+        }
+        run.flush(true).await?;
+        while let Some(done) = run.inflight.join_next().await {
+            done.map_err(|e| err(format!("request task failed: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+struct Run<'a> {
+    cfg: &'a Config,
+    template: &'a TableTemplate,
+    tables: &'a mut Tables,
+    states: HashMap<String, TableState>,
+    inflight: JoinSet<()>,
+    shared: Shared,
+}
+
+impl Run<'_> {
+    /// Routes, encodes and queues one event; sends full batches.
+    async fn accept(&mut self, event: Event) -> Result<(), ComponentError> {
+        let (table, day) = table::route(self.template, self.cfg.partitioning, &event.log);
+        if !self.states.contains_key(&table) {
+            match self.ensure(&table, day).await {
+                Ok(schema) => {
+                    self.states.insert(
+                        table.clone(),
+                        TableState {
+                            schema,
+                            dirty: false,
+                            day,
+                            pending: Pending::default(),
+                        },
+                    );
+                }
+                Err(ApiError::Fatal(m)) => {
+                    self.dead_letter(event, format!("bigquery table {table}: {m}"))
+                        .await;
+                    return Ok(());
+                }
+                Err(ApiError::Retriable(m)) => {
+                    tracing::warn!(component = %self.shared.name, table, error = %m,
+                        "BigQuery table not reachable; the event is reported as not delivered");
+                    self.shared.stats.errored(1);
+                    event.finalize(EventStatus::Errored);
+                    return Ok(());
+                }
+            }
+        }
+        let add = self.cfg.schema_update == SchemaUpdate::AddFields;
+        let st = self.states.get_mut(&table).expect("inserted above");
+        let mut json = Vec::with_capacity(event.size as usize + 256);
+        match encoder::encode(&event.log, &mut st.schema, add, &mut json) {
+            Ok(enc) => {
+                st.dirty |= enc.added_fields;
+                let row = Row { event, json };
+                let len = row.wire_len();
+                if len + BODY_HEAD.len() + BODY_TAIL.len() > self.cfg.batch_max_bytes {
+                    let reason = format!(
+                        "row is {len} bytes, more than batch_max_bytes ({})",
+                        self.cfg.batch_max_bytes
+                    );
+                    self.dead_letter(row.event, reason).await;
+                    return Ok(());
+                }
+                if st.pending.bytes + len + BODY_HEAD.len() + BODY_TAIL.len()
+                    > self.cfg.batch_max_bytes
+                {
+                    self.dispatch(&table).await?;
+                }
+                let st = self.states.get_mut(&table).expect("still present");
+                st.pending.since.get_or_insert_with(Instant::now);
+                st.pending.bytes += len;
+                st.pending.rows.push(row);
+                if st.pending.rows.len() >= self.cfg.batch_max_rows {
+                    self.dispatch(&table).await?;
+                }
+            }
+            Err(e) => {
+                self.dead_letter(event, format!("bigquery: {e}")).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(&self, event: Event, reason: String) {
+        self.shared.stats.errored(1);
+        self.shared
+            .dead_letter
+            .send(&self.shared.name, event, reason)
+            .await;
+    }
+
+    /// `tables.get`/create with retries on transient failures.
+    async fn ensure(&mut self, table: &str, day: Option<NaiveDate>) -> Result<Schema, ApiError> {
+        let mut backoff = Backoff::new(self.shared.max_retry);
+        loop {
+            match self.tables.ensure(table, day).await {
+                Err(ApiError::Retriable(m)) => match backoff.next_delay() {
+                    Some(d) => {
+                        tracing::warn!(component = %self.shared.name, table, error = %m,
+                            "BigQuery table call failed; retrying");
+                        tokio::time::sleep(d).await;
+                    }
+                    None => return Err(ApiError::Retriable(m)),
+                },
+                other => return other,
+            }
+        }
+    }
+
+    /// Tables found missing by an insert (deleted, expired shard) are
+    /// created again with the working schema, so in-flight retries land.
+    async fn recreate_missing(&mut self) {
+        let missing: Vec<String> = {
+            let mut m = self
+                .shared
+                .missing
+                .lock()
+                .expect("never poisoned: no panics while held");
+            m.drain().collect()
+        };
+        for table in missing {
+            let Some(day) = self.states.get(&table).map(|s| s.day) else {
+                continue;
+            };
+            match self.ensure(&table, day).await {
+                Ok(_) => {
+                    if let Some(st) = self.states.get_mut(&table) {
+                        st.dirty = true;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(component = %self.shared.name, table, error = %e,
+                        "could not recreate a missing BigQuery table");
+                }
+            }
+        }
+    }
+
+    /// Sends every batch older than `batch_timeout_ms` (all, if `all`).
+    async fn flush(&mut self, all: bool) -> Result<(), ComponentError> {
+        let timeout = Duration::from_millis(self.cfg.batch_timeout_ms);
+        let due: Vec<String> = self
+            .states
+            .iter()
+            .filter(|(_, s)| {
+                !s.pending.rows.is_empty()
+                    && (all || s.pending.since.is_some_and(|t| t.elapsed() >= timeout))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for t in due {
+            self.dispatch(&t).await?;
+        }
+        Ok(())
+    }
+
+    /// Patches the table if rows need new columns, then starts a request
+    /// task for the pending rows (waiting for a free slot first).
+    async fn dispatch(&mut self, table: &str) -> Result<(), ComponentError> {
+        let dirty = self.states.get(table).is_some_and(|s| s.dirty);
+        if dirty {
+            if let Err(reason) = self.patch(table).await {
+                let st = self
+                    .states
+                    .get_mut(table)
+                    .expect("dispatch of a known table");
+                let rows = std::mem::take(&mut st.pending.rows);
+                st.pending = Pending::default();
+                for r in rows {
+                    match &reason {
+                        ApiError::Fatal(m) => {
+                            self.dead_letter(r.event, format!("bigquery schema update: {m}"))
+                                .await
+                        }
+                        ApiError::Retriable(_) => {
+                            self.shared.stats.errored(1);
+                            r.event.finalize(EventStatus::Errored);
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let st = self
+            .states
+            .get_mut(table)
+            .expect("dispatch of a known table");
+        let pending = std::mem::take(&mut st.pending);
+        if pending.rows.is_empty() {
+            return Ok(());
+        }
+        while self.inflight.len() >= self.cfg.concurrency {
+            if let Some(done) = self.inflight.join_next().await {
+                done.map_err(|e| {
+                    ComponentError::new(
+                        format!("sink {}", self.shared.name),
+                        format!("request task failed: {e}"),
+                    )
+                })?;
+            }
+        }
+        let shared = self.shared.clone();
+        let table = table.to_string();
+        self.inflight
+            .spawn(async move { deliver(shared, table, pending.rows).await });
+        Ok(())
+    }
+
+    async fn patch(&mut self, table: &str) -> Result<(), ApiError> {
+        let mut backoff = Backoff::new(self.shared.max_retry);
+        loop {
+            let st = self.states.get(table).expect("patch of a known table");
+            match self.tables.patch(table, &st.schema).await {
+                Ok(remote) => {
+                    let st = self.states.get_mut(table).expect("patch of a known table");
+                    // Another writer may have added columns meanwhile.
+                    st.schema.merge_from(&remote);
+                    st.dirty = false;
+                    tracing::debug!(component = %self.shared.name, table, columns = st.schema.columns,
+                        "patched BigQuery table schema");
+                    return Ok(());
+                }
+                Err(ApiError::Retriable(m)) => match backoff.next_delay() {
+                    Some(d) => {
+                        tracing::warn!(component = %self.shared.name, table, error = %m,
+                            "BigQuery schema update failed; retrying");
+                        tokio::time::sleep(d).await;
+                    }
+                    None => return Err(ApiError::Retriable(m)),
+                },
+                Err(ApiError::Fatal(m)) => {
+                    // Start again from what BigQuery has.
+                    if let Ok(remote) = self.tables.fetch(table).await {
+                        let st = self.states.get_mut(table).expect("patch of a known table");
+                        st.schema = remote;
+                        st.dirty = false;
+                    }
+                    return Err(ApiError::Fatal(m));
+                }
+            }
+        }
+    }
+}
+
+/// Builds an insertAll body from rows.
+pub(crate) fn body(rows: &[Row]) -> bytes::Bytes {
+    let n: usize = rows.iter().map(Row::wire_len).sum();
+    let mut b = Vec::with_capacity(n + BODY_HEAD.len() + BODY_TAIL.len());
+    b.extend_from_slice(BODY_HEAD);
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            b.push(b',');
+        }
+        append_row(&mut b, r.event.insert_id(), &r.json);
+    }
+    b.extend_from_slice(BODY_TAIL);
+    bytes::Bytes::from(b)
+}
+
+/// Sends rows until each has an outcome; settles every event.
+async fn deliver(shared: Shared, table: String, rows: Vec<Row>) {
+    let mut backoff = Backoff::new(shared.max_retry);
+    // Work queue: a batch BigQuery finds too large is split in two.
+    let mut queue: Vec<Vec<Row>> = vec![rows];
+    while let Some(rows) = queue.pop() {
+        let mut rows = rows;
+        loop {
+            let started = Instant::now();
+            let n = rows.len();
+            let body = body(&rows);
+            let body_len = body.len() as u64;
+            let result = shared.api.insert_all(&table, body).await;
+            tracing::debug!(component = %shared.name, table = %table, rows = n, bytes = body_len,
+                latency_ms = started.elapsed().as_millis() as u64, "insertAll request");
+            let retry: Vec<Row> = match result {
+                Ok(failures) => {
+                    let mut by_index: HashMap<usize, service::RowFailure> =
+                        failures.into_iter().map(|f| (f.index, f)).collect();
+                    let mut retry = Vec::new();
+                    let mut sent = 0u64;
+                    let mut sent_bytes = 0u64;
+                    for (i, r) in rows.into_iter().enumerate() {
+                        match by_index.remove(&i) {
+                            None => {
+                                sent += 1;
+                                sent_bytes += r.json.len() as u64;
+                                r.event.finalize(EventStatus::Delivered);
+                            }
+                            Some(f) if f.retriable => retry.push(r),
+                            Some(f) => {
+                                shared.stats.errored(1);
+                                shared
+                                    .dead_letter
+                                    .send(&shared.name, r.event, f.reason)
+                                    .await;
+                            }
+                        }
+                    }
+                    shared.stats.sent(sent, sent_bytes);
+                    retry
+                }
+                Err(SendError::TooLarge) if rows.len() > 1 => {
+                    let tail = rows.split_off(rows.len() / 2);
+                    queue.push(tail);
+                    queue.push(rows);
+                    break;
+                }
+                Err(SendError::TooLarge) => {
+                    for r in rows {
+                        shared.stats.errored(1);
+                        shared
+                            .dead_letter
+                            .send(
+                                &shared.name,
+                                r.event,
+                                "bigquery: the row is too large for insertAll",
+                            )
+                            .await;
+                    }
+                    Vec::new()
+                }
+                Err(SendError::Fatal(m)) => {
+                    for r in rows {
+                        shared.stats.errored(1);
+                        shared
+                            .dead_letter
+                            .send(&shared.name, r.event, format!("bigquery insertAll: {m}"))
+                            .await;
+                    }
+                    Vec::new()
+                }
+                Err(SendError::NotFound) => {
+                    shared
+                        .missing
+                        .lock()
+                        .expect("never poisoned: no panics while held")
+                        .insert(table.clone());
+                    tracing::warn!(component = %shared.name, table = %table, "BigQuery table not found; it will be created again");
+                    rows
+                }
+                Err(SendError::Retriable(m)) => {
+                    tracing::warn!(component = %shared.name, table = %table, rows = n, error = %m,
+                        "insertAll failed; retrying");
+                    rows
+                }
+            };
+            if retry.is_empty() {
+                break;
+            }
+            match backoff.next_delay() {
+                Some(d) => {
+                    tokio::time::sleep(d).await;
+                    rows = retry;
+                }
+                None => {
+                    tracing::error!(component = %shared.name, table = %table, rows = retry.len(),
+                        "insertAll kept failing past max_retry_secs; the rows are reported as not delivered");
+                    shared.stats.errored(retry.len() as u64);
+                    for r in retry {
+                        r.event.finalize(EventStatus::Errored);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}

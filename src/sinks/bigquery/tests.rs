@@ -1,0 +1,357 @@
+//! Unit tests: names, encoding and types, schema inference and adoption,
+//! table routing, retry classification. The emulator tests are in
+//! `tests/it/bigquery.rs`.
+
+use serde_json::{json, Value};
+
+use super::config::{Config, Partitioning};
+use super::encoder::{self, append_row};
+use super::schema::{self, Schema, Type};
+use super::service::{self, classify_response, row_failures, Backoff, SendError};
+use super::table::{self, TableTemplate};
+
+fn enc(log: &Value, schema: &mut Schema, add: bool) -> Result<Value, String> {
+    let mut out = Vec::new();
+    encoder::encode(log, schema, add, &mut out)
+        .map(|_| serde_json::from_slice(&out).expect("the encoder writes valid JSON"))
+        .map_err(|e| e.to_string())
+}
+
+fn entry() -> Value {
+    json!({
+        "insertId": "abc123",
+        "logName": "projects/p/logs/stdout",
+        "timestamp": "2025-11-30T12:34:56.789Z",
+        "receiveTimestamp": "2025-11-30T12:34:57Z",
+        "severity": "INFO",
+        "resource": {"type": "k8s_container", "labels": {"namespace_name": "coditect", "Pod-Name": "x"}},
+        "labels": {"k8s-pod/app": "license-api"},
+        "httpRequest": {"requestMethod": "POST", "status": 503, "latency": "0.048s", "responseSize": "2530"},
+        "sourceLocation": {"file": "views.py", "line": "88", "function": "acquire"},
+        "jsonPayload": {"message": "hi", "User_ID": "u1", "count": 3, "ratio": 0.5, "ok": true,
+                        "tags": ["a", "b"], "nested": {"Deep": {"x": 1}}, "nothing": null, "empty": {}}
+    })
+}
+
+#[test]
+fn normalize_follows_cloud_logging() {
+    assert_eq!(schema::normalize("message"), "message");
+    assert!(matches!(
+        schema::normalize("message"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(schema::normalize("MESSAGE"), "message");
+    assert_eq!(schema::normalize("myField"), "myfield");
+    assert_eq!(schema::normalize("foo%%"), "foo__");
+    assert_eq!(schema::normalize("@type"), "type");
+    assert_eq!(schema::normalize("__x"), "x");
+    assert_eq!(schema::normalize("k8s-pod/app"), "k8s_pod_app");
+    assert_eq!(schema::normalize("caf\u{e9}"), "caf_");
+    assert_eq!(schema::normalize("%%"), "unnamed");
+    assert_eq!(schema::normalize(""), "unnamed");
+    assert_eq!(
+        schema::normalize(&"A".repeat(300)).len(),
+        schema::MAX_NAME_LEN
+    );
+    assert_eq!(schema::normalize("2fa"), "2fa");
+}
+
+#[test]
+fn encoder_keeps_logentry_names_and_normalizes_user_keys() {
+    let mut s = Schema::logging();
+    let row = enc(&entry(), &mut s, true).unwrap();
+    assert_eq!(row["insertId"], "abc123");
+    assert_eq!(row["receiveTimestamp"], "2025-11-30T12:34:57Z");
+    assert_eq!(row["httpRequest"]["requestMethod"], "POST");
+    // LogEntry int64-as-string and Duration forms become numbers.
+    assert_eq!(row["httpRequest"]["responseSize"], 2530);
+    assert_eq!(row["httpRequest"]["latency"], 0.048);
+    assert_eq!(row["sourceLocation"]["line"], 88);
+    assert_eq!(row["resource"]["labels"]["pod_name"], "x");
+    assert_eq!(row["labels"]["k8s_pod_app"], "license-api");
+    let p = &row["jsonPayload"];
+    assert_eq!(p["user_id"], "u1");
+    assert_eq!(p["nested"]["deep"]["x"], 1);
+    assert!(p.get("nothing").is_none(), "nulls are left out");
+    assert!(p.get("empty").is_none(), "empty objects add no column");
+    assert_eq!(p["tags"], json!(["a", "b"]));
+}
+
+#[test]
+fn inferred_types() {
+    let mut s = Schema::logging();
+    let r = enc(&entry(), &mut s, true).unwrap();
+    assert!(r.is_object());
+    let p = s.root.get("jsonPayload").unwrap();
+    assert!(p.fixed);
+    let t = |n: &str| p.record.get(n).map(|f| (f.ty, f.repeated));
+    assert_eq!(t("message"), Some((Type::String, false)));
+    assert_eq!(t("count"), Some((Type::Int64, false)));
+    assert_eq!(t("ratio"), Some((Type::Float64, false)));
+    assert_eq!(t("ok"), Some((Type::Bool, false)));
+    assert_eq!(t("tags"), Some((Type::String, true)));
+    assert_eq!(t("nested"), Some((Type::Record, false)));
+    assert_eq!(t("nothing"), None);
+    // Labels are strings whatever the value.
+    let mut s = Schema::logging();
+    enc(&json!({"labels": {"n": 5}}), &mut s, true).unwrap();
+    assert_eq!(
+        s.root.get("labels").unwrap().record.get("n").unwrap().ty,
+        Type::String
+    );
+    // Mixed numbers in an array -> FLOAT; objects merged.
+    let f = schema::infer("a", &json!([1, 2.5]), 0).unwrap().unwrap();
+    assert_eq!((f.ty, f.repeated), (Type::Float64, true));
+    let f = schema::infer("a", &json!([{"x": 1}, {"y": "s"}]), 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.record.fields.len(), 2);
+    assert!(schema::infer("a", &json!([[1]]), 0).is_err());
+    assert!(schema::infer("a", &json!([1, "x"]), 0).is_err());
+}
+
+#[test]
+fn conflicts_and_conversions() {
+    let mut s = Schema::logging();
+    enc(
+        &json!({"jsonPayload": {"n": 1, "s": "x", "f": 1.5}}),
+        &mut s,
+        true,
+    )
+    .unwrap();
+    // Scalars fit STRING columns as strings; integers fit FLOAT.
+    let r = enc(&json!({"jsonPayload": {"s": 7, "f": 2}}), &mut s, true).unwrap();
+    assert_eq!(r["jsonPayload"]["s"], "7");
+    assert_eq!(r["jsonPayload"]["f"], 2);
+    // Numeric strings fit INTEGER.
+    let r = enc(&json!({"jsonPayload": {"n": "42"}}), &mut s, true).unwrap();
+    assert_eq!(r["jsonPayload"]["n"], 42);
+    // A word for an INTEGER column is a conflict naming path and types only.
+    let e = enc(&json!({"jsonPayload": {"n": "secret-value"}}), &mut s, true).unwrap_err();
+    assert!(e.contains("jsonPayload.n"), "{e}");
+    assert!(e.contains("INTEGER"), "{e}");
+    assert!(!e.contains("secret-value"), "{e}");
+    let e = enc(&json!({"jsonPayload": {"n": 1.5}}), &mut s, true).unwrap_err();
+    assert!(e.contains("float"), "{e}");
+    let e = enc(&json!({"jsonPayload": {"s": {"a": 1}}}), &mut s, true).unwrap_err();
+    assert!(e.contains("jsonPayload.s"), "{e}");
+    let e = enc(&json!({"jsonPayload": {"s": ["a"]}}), &mut s, true).unwrap_err();
+    assert!(e.contains("REPEATED") || e.contains("array"), "{e}");
+    // A failed row leaves the output untouched.
+    let mut out = b"prefix".to_vec();
+    assert!(encoder::encode(&json!({"jsonPayload": {"n": "x"}}), &mut s, true, &mut out).is_err());
+    assert_eq!(out, b"prefix");
+}
+
+#[test]
+fn reject_mode_refuses_new_fields() {
+    let mut s = Schema::logging();
+    let e = enc(
+        &json!({"severity": "INFO", "jsonPayload": {"a": 1}}),
+        &mut s,
+        false,
+    )
+    .unwrap_err();
+    assert!(e.contains("jsonPayload"), "{e}");
+    assert!(enc(
+        &json!({"severity": "INFO", "textPayload": "x"}),
+        &mut s,
+        false
+    )
+    .is_ok());
+}
+
+#[test]
+fn colliding_keys_get_suffixes() {
+    let mut s = Schema::logging();
+    let r = enc(&json!({"jsonPayload": {"Foo": 1, "foo": 2}}), &mut s, true).unwrap();
+    let p = r["jsonPayload"].as_object().unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(p["foo"], 2);
+    assert_eq!(p["foo_2"], 1);
+}
+
+#[test]
+fn added_fields_are_reported_once() {
+    let mut s = Schema::logging();
+    let mut out = Vec::new();
+    let a = encoder::encode(&json!({"jsonPayload": {"a": 1}}), &mut s, true, &mut out).unwrap();
+    assert!(a.added_fields);
+    out.clear();
+    let b = encoder::encode(&json!({"jsonPayload": {"a": 2}}), &mut s, true, &mut out).unwrap();
+    assert!(!b.added_fields);
+}
+
+#[test]
+fn schema_roundtrips_through_bigquery_form() {
+    let mut s = Schema::logging();
+    enc(&entry(), &mut s, true).unwrap();
+    let bq = s.to_bq();
+    let back = Schema::from_bq(&bq);
+    assert_eq!(back.columns, s.columns);
+    assert!(back.root.get("insertId").unwrap().fixed);
+    assert!(back.root.get("jsonPayload").unwrap().fixed);
+    let v = serde_json::to_value(&bq).unwrap();
+    let names: Vec<&str> = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "timestamp",
+        "receiveTimestamp",
+        "severity",
+        "logName",
+        "insertId",
+        "resource",
+        "jsonPayload",
+        "textPayload",
+        "httpRequest",
+        "labels",
+        "trace",
+        "spanId",
+        "sourceLocation",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    let ts = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "timestamp")
+        .unwrap();
+    assert_eq!(ts["type"], "TIMESTAMP");
+}
+
+#[test]
+fn table_names() {
+    let t = TableTemplate::parse("{log_id}").unwrap();
+    assert_eq!(
+        t.render(&json!({"logName": "projects/p/logs/stdout"})),
+        "stdout"
+    );
+    assert_eq!(
+        t.render(&json!({"logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity"})),
+        "cloudaudit_googleapis_com_activity"
+    );
+    assert_eq!(t.render(&json!({})), "unknown_log");
+    let t = TableTemplate::parse("app_{resource.labels.container_name}").unwrap();
+    assert_eq!(
+        t.render(&json!({"resource": {"labels": {"container_name": "django-api"}}})),
+        "app_django_api"
+    );
+    assert!(TableTemplate::parse("logs").unwrap().is_fixed());
+    assert!(TableTemplate::parse("{oops").is_err());
+    assert!(TableTemplate::parse("").is_err());
+    assert!(TableTemplate::parse("a}").is_err());
+
+    let e = json!({"logName": "projects/p/logs/stderr", "timestamp": "2025-11-30T23:59:59.9Z"});
+    let tpl = TableTemplate::parse("{log_id}").unwrap();
+    assert_eq!(table::route(&tpl, Partitioning::Day, &e).0, "stderr");
+    let (name, day) = table::route(&tpl, Partitioning::Sharded, &e);
+    assert_eq!(name, "stderr_20251130");
+    let exp = table::shard_expiration(day.unwrap(), 90).unwrap();
+    assert_eq!(exp.to_rfc3339(), "2026-03-01T00:00:00+00:00");
+    assert!(table::shard_expiration(day.unwrap(), 0).is_none());
+}
+
+#[test]
+fn retry_classification() {
+    assert!(service::retriable_status(429));
+    assert!(service::retriable_status(500));
+    assert!(service::retriable_status(503));
+    assert!(!service::retriable_status(400));
+    assert!(!service::retriable_status(403));
+    assert!(matches!(
+        classify_response(503, b"<html>bad gateway</html>"),
+        SendError::Retriable(_)
+    ));
+    assert!(matches!(
+        classify_response(429, b"{}"),
+        SendError::Retriable(_)
+    ));
+    assert!(matches!(
+        classify_response(403, br#"{"error":{"code":403,"message":"Exceeded rate limits","errors":[{"reason":"rateLimitExceeded"}]}}"#),
+        SendError::Retriable(_)
+    ));
+    assert!(matches!(
+        classify_response(403, br#"{"error":{"code":403,"message":"Access Denied","errors":[{"reason":"accessDenied"}]}}"#),
+        SendError::Fatal(_)
+    ));
+    assert_eq!(classify_response(404, b"{}"), SendError::NotFound);
+    assert_eq!(classify_response(413, b""), SendError::TooLarge);
+    assert!(matches!(
+        classify_response(400, br#"{"error":{"message":"bad"}}"#),
+        SendError::Fatal(_)
+    ));
+
+    let body = br#"{"kind":"bigquery#tableDataInsertAllResponse","insertErrors":[
+        {"index":1,"errors":[{"reason":"invalid","location":"jsonPayload.n","message":"Cannot convert value to integer"}]},
+        {"index":2,"errors":[{"reason":"stopped","message":""}]},
+        {"index":3,"errors":[{"reason":"invalid","location":"jsonPayload.new","message":"no such field: new."}]}]}"#;
+    let f = row_failures(body).unwrap();
+    assert_eq!(f.len(), 3);
+    assert_eq!((f[0].index, f[0].retriable), (1, false));
+    assert!(
+        f[0].reason.contains("invalid") && f[0].reason.contains("jsonPayload.n"),
+        "{}",
+        f[0].reason
+    );
+    assert!(f[1].retriable, "stopped rows are retried");
+    assert!(
+        f[2].retriable,
+        "columns not yet visible after a patch are retried"
+    );
+    assert!(row_failures(b"{}").unwrap().is_empty());
+}
+
+#[test]
+fn backoff_grows_with_jitter_and_stops_at_the_deadline() {
+    let mut b = Backoff::new(std::time::Duration::from_secs(3600));
+    let d1 = b.next_delay().unwrap();
+    let d2 = b.next_delay().unwrap();
+    let d3 = b.next_delay().unwrap();
+    assert!(d1 >= Backoff::FIRST / 2 && d1 <= Backoff::FIRST);
+    assert!(d2 >= Backoff::FIRST && d2 <= Backoff::FIRST * 2);
+    assert!(d3 >= Backoff::FIRST * 2 && d3 <= Backoff::FIRST * 4);
+    for _ in 0..20 {
+        assert!(b.next_delay().unwrap() <= Backoff::MAX);
+    }
+    let mut b = Backoff::new(std::time::Duration::ZERO);
+    assert!(b.next_delay().is_none());
+}
+
+#[test]
+fn rows_and_bodies() {
+    let mut body = Vec::new();
+    append_row(&mut body, Some("id\"1"), br#"{"a":1}"#);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v, json!({"insertId": "id\"1", "json": {"a": 1}}));
+    assert!(body.len() <= 7 + encoder::row_overhead(Some("id\"1")));
+}
+
+#[test]
+fn config_validation_names_fields() {
+    let c: Config = toml::from_str(
+        r#"project = "p"
+dataset = "bad-name"
+auth = "key_file"
+batch_max_bytes = 20000000
+endpoint = "localhost:9050""#,
+    )
+    .unwrap();
+    let errs: Vec<String> = c.validate().into_iter().map(|e| format!("{e:?}")).collect();
+    for f in ["dataset", "key_file", "batch_max_bytes", "endpoint"] {
+        assert!(errs.iter().any(|e| e.contains(f)), "{f} not in {errs:?}");
+    }
+    let ok: Config = toml::from_str("project = \"p\"\ndataset = \"d\"").unwrap();
+    assert!(ok.validate().is_empty());
+    assert_eq!(ok.table, "{log_id}");
+    assert_eq!(ok.expiration_days, 90);
+    assert_eq!(ok.batch_max_rows, 500);
+    assert_eq!(ok.base_url(), "https://bigquery.googleapis.com/bigquery/v2");
+    assert!(toml::from_str::<Config>("project = \"p\"\ndataset = \"d\"\nbogus = 1").is_err());
+    let t: Config = toml::from_str("project = \"p\"\ndataset = \"d\"\ntoken = \"s3cr3t\"").unwrap();
+    assert!(!format!("{t:?}").contains("s3cr3t"));
+}

@@ -1,0 +1,570 @@
+//! The BigQuery sink against the local-bigquery emulator
+//! (`SLUICE_TEST_BIGQUERY`, started by `scripts/test-services.sh`).
+//!
+//! Each test drives the real `sluice run` binary (stdin source ->
+//! bigquery sink) into its own dataset, then reads back through the REST
+//! API (`tables.get`, `jobs.query`) and, once, Google's `bq` CLI as a user
+//! would.
+//!
+//! The outage test puts a loopback TCP proxy between sluice and the
+//! emulator and cuts it mid-run (accepted connections are closed at once,
+//! live ones are killed), instead of restarting the shared emulator under
+//! the other tests' feet; for sluice that is the same failure: connection
+//! errors until the service is back.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{require_service, sluice_bin, write_pipeline};
+
+const PROJECT: &str = "test-project";
+
+fn endpoint() -> String {
+    require_service("SLUICE_TEST_BIGQUERY")
+}
+
+/// A dataset name no other test (or earlier run) uses.
+fn unique_dataset(tag: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "sluice_it_{tag}_{}_{}",
+        std::process::id(),
+        n % 1_000_000_000
+    )
+}
+
+fn pipeline(
+    dir: &std::path::Path,
+    ds: &str,
+    endpoint: &str,
+    extra: &str,
+    format: &str,
+) -> std::path::PathBuf {
+    write_pipeline(
+        dir,
+        "bq.toml",
+        &format!(
+            r#"[global]
+data_dir = "{data}"
+shutdown_grace_secs = 120
+
+[sources.in]
+type = "stdin"
+format = "{format}"
+
+[sinks.bq]
+type = "bigquery"
+inputs = ["in"]
+project = "{PROJECT}"
+dataset = "{ds}"
+endpoint = "{endpoint}"
+auth = "token"
+token = "fake"
+batch_timeout_ms = 200
+allow_unredacted = true
+{extra}
+
+[dead_letter]
+path = "{data}/deadletter.ndjson"
+allow_unredacted = true
+"#,
+            data = dir.display()
+        ),
+    )
+}
+
+/// Runs `sluice run PIPELINE` with `input` on stdin; returns (exit ok, stderr).
+fn run_with_input(pipeline: &std::path::Path, input: &[u8]) -> (bool, String) {
+    let mut child = spawn(pipeline);
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn spawn(pipeline: &std::path::Path) -> Child {
+    Command::new(sluice_bin())
+        .args(["run", pipeline.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sluice starts")
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// `n` CRI lines shaped like the license API's logs, timestamped now (so
+/// the rows fall inside the 90-day partition window).
+fn license_lines(n: usize, salt: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 400);
+    let base = chrono::Utc::now();
+    for i in 0..n {
+        let t = (base + chrono::Duration::microseconds(i as i64))
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let app = json!({
+            "severity": if i % 10 == 0 { "WARNING" } else { "INFO" },
+            "message": "License acquisition request",
+            "user_id": format!("550e8400-e29b-41d4-a716-{:012}", i),
+            "tenant_id": "660e8400-e29b-41d4-a716-446655440001",
+            "seats": i % 50,
+            "run": salt,
+            "httpRequest": {"requestMethod": "POST", "requestUrl": "/api/v1/licenses/acquire",
+                            "status": 200, "latency": "0.153s"},
+        });
+        writeln!(out, "{t} stdout F {app}").unwrap();
+    }
+    out
+}
+
+/// REST helpers (the emulator accepts any bearer token).
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn get(url: &str) -> (u16, Value) {
+    rt().block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .bearer_auth("fake")
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    })
+}
+
+fn query(sql: &str) -> Value {
+    let url = format!("{}/bigquery/v2/projects/{PROJECT}/queries", endpoint());
+    rt().block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .bearer_auth("fake")
+            .json(&json!({"query": sql, "useLegacySql": false, "timeoutMs": 60000}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert!(status.is_success(), "query failed: {v}");
+        v
+    })
+}
+
+fn count(sql: &str) -> u64 {
+    let v = query(sql);
+    v["rows"][0]["f"][0]["v"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no count in {v}"))
+        .parse()
+        .unwrap()
+}
+
+fn table(ds: &str, t: &str) -> (u16, Value) {
+    get(&format!(
+        "{}/bigquery/v2/projects/{PROJECT}/datasets/{ds}/tables/{t}",
+        endpoint()
+    ))
+}
+
+/// Google's `bq` CLI, pointed at the emulator.
+fn bq_query(sql: &str) -> Value {
+    let bq = std::env::var("SLUICE_TEST_BQ_CLI").unwrap_or_else(|_| "bq".into());
+    let out = Command::new(&bq)
+        .args([
+            "--api",
+            &endpoint(),
+            "--project_id",
+            PROJECT,
+            "--oauth_access_token=fake",
+            "--quiet",
+            "--headless",
+            "query",
+            "--nouse_legacy_sql",
+            "--format=json",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{bq}` (Google Cloud SDK's bq CLI): {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bq failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = text
+        .find('[')
+        .unwrap_or_else(|| panic!("no JSON from bq: {text}"));
+    serde_json::from_str(text[start..].trim()).unwrap()
+}
+
+#[test]
+fn table_is_created_day_partitioned_with_90_day_expiration() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("part");
+    let p = pipeline(dir.path(), &ds, &ep, "", "auto");
+    let (ok, err) = run_with_input(&p, &license_lines(20, "part"));
+    assert!(ok, "sluice failed: {err}");
+
+    let (status, t) = table(&ds, "stdout");
+    assert_eq!(status, 200, "tables.get: {t}");
+    let tp = &t["timePartitioning"];
+    assert_eq!(tp["type"], "DAY", "{t}");
+    assert_eq!(tp["field"], "timestamp", "{t}");
+    let exp = tp["expirationMs"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| tp["expirationMs"].to_string());
+    assert_eq!(exp, "7776000000", "{t}");
+    let fields: Vec<&str> = t["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for f in [
+        "timestamp",
+        "receiveTimestamp",
+        "severity",
+        "logName",
+        "insertId",
+        "resource",
+        "jsonPayload",
+        "httpRequest",
+    ] {
+        assert!(fields.contains(&f), "{f} not in {fields:?}");
+    }
+    let ts = t["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "timestamp")
+        .unwrap();
+    assert_eq!(ts["type"], "TIMESTAMP");
+    assert_eq!(count(&format!("SELECT COUNT(*) FROM `{ds}.stdout`")), 20);
+    // New payload fields became columns; values kept their types.
+    let v = query(&format!(
+        "SELECT jsonPayload.seats, httpRequest.latency FROM `{ds}.stdout` WHERE jsonPayload.seats = 7"
+    ));
+    assert_eq!(v["rows"][0]["f"][0]["v"], "7", "{v}");
+    assert_eq!(
+        v["rows"][0]["f"][1]["v"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        0.153
+    );
+}
+
+#[test]
+fn sharded_tables_get_date_suffix_and_expiration() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("shard");
+    let p = pipeline(dir.path(), &ds, &ep, "partitioning = \"sharded\"", "auto");
+    let (ok, err) = run_with_input(&p, &license_lines(5, "shard"));
+    assert!(ok, "sluice failed: {err}");
+    let day = chrono::Utc::now().date_naive();
+    let name = format!("stdout_{}", day.format("%Y%m%d"));
+    let (status, t) = table(&ds, &name);
+    assert_eq!(status, 200, "tables.get {name}: {t}");
+    let exp: i64 = t["expirationTime"]
+        .as_str()
+        .map(|s| s.parse().unwrap())
+        .unwrap_or_else(|| panic!("no expirationTime: {t}"));
+    let want = (day.and_hms_opt(0, 0, 0).unwrap().and_utc() + chrono::Duration::days(91))
+        .timestamp_millis();
+    assert_eq!(exp, want);
+    assert!(t.get("timePartitioning").is_none_or(Value::is_null), "{t}");
+}
+
+#[test]
+fn hundred_thousand_events_land_exactly_once() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("bulk");
+    let p = pipeline(dir.path(), &ds, &ep, "", "auto");
+    let input = license_lines(100_000, "bulk");
+    let (ok, err) = run_with_input(&p, &input);
+    assert!(ok, "sluice failed: {err}");
+    // Read back as a user would, with Google's bq CLI.
+    let rows = bq_query(&format!(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT insertId) AS ids FROM `{ds}.stdout`"
+    ));
+    assert_eq!(rows[0]["n"], "100000", "{rows}");
+    assert_eq!(rows[0]["ids"], "100000", "{rows}");
+    assert!(
+        !dir.path().join("deadletter.ndjson").exists(),
+        "nothing should be dead-lettered"
+    );
+}
+
+/// BigQuery de-duplicates by insertId on a best-effort basis for about a
+/// minute (the emulator: exactly 60 s), so the replay runs right after.
+#[test]
+fn replaying_the_same_input_adds_no_rows() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("replay");
+    let p = pipeline(dir.path(), &ds, &ep, "", "auto");
+    let input = license_lines(2000, "replay");
+    let (ok, err) = run_with_input(&p, &input);
+    assert!(ok, "sluice failed: {err}");
+    assert_eq!(count(&format!("SELECT COUNT(*) FROM `{ds}.stdout`")), 2000);
+    // The same bytes again: the same insertIds, so BigQuery drops them all.
+    let (ok, err) = run_with_input(&p, &input);
+    assert!(ok, "sluice failed on replay: {err}");
+    assert_eq!(count(&format!("SELECT COUNT(*) FROM `{ds}.stdout`")), 2000);
+}
+
+/// A loopback TCP proxy that can be cut (connections refused/killed) and
+/// restored.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    forwarded: Arc<AtomicU64>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Proxy {
+    fn start(target: std::net::SocketAddr) -> Proxy {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(AtomicU64::new(0));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let (u, g, r, f) = (
+            up.clone(),
+            generation.clone(),
+            refused.clone(),
+            forwarded.clone(),
+        );
+        rt.spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !u.load(Ordering::SeqCst) {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    drop(inbound);
+                    continue;
+                }
+                let my_gen = g.load(Ordering::SeqCst);
+                let (g, f) = (g.clone(), f.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    f.fetch_add(1, Ordering::SeqCst);
+                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                    let cut = async {
+                        while g.load(Ordering::SeqCst) == my_gen {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! { _ = copy => {}, _ = cut => {} }
+                });
+            }
+        });
+        Proxy {
+            port,
+            up,
+            generation,
+            refused,
+            forwarded,
+            _rt: rt,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn bigquery_outage_mid_run_loses_nothing() {
+    let ep = endpoint();
+    let target: std::net::SocketAddr = ep
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("SLUICE_TEST_BIGQUERY is http://IP:PORT");
+    let proxy = Proxy::start(target);
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("outage");
+    let p = pipeline(
+        dir.path(),
+        &ds,
+        &format!("http://127.0.0.1:{}", proxy.port),
+        "batch_max_rows = 200",
+        "auto",
+    );
+    let input = license_lines(3000, "outage");
+    let half = input.len() / 2;
+    let cut_at = input[..half].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+
+    let mut child = spawn(&p);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&input[..cut_at]).unwrap();
+    stdin.flush().unwrap();
+    // Wait until sluice is talking to BigQuery, then cut it off.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.forwarded.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.cut();
+    // The rest from another thread: while BigQuery is unreachable sluice
+    // stops reading (backpressure), so this write blocks until the restore.
+    let rest = input[cut_at..].to_vec();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(&rest).unwrap();
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let refused = proxy.refused.load(Ordering::SeqCst);
+    proxy.restore();
+    writer.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sluice failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        refused > 0,
+        "the outage was never noticed: sluice made no request while the proxy was down"
+    );
+    assert_eq!(count(&format!("SELECT COUNT(*) FROM `{ds}.stdout`")), 3000);
+    assert_eq!(
+        count(&format!(
+            "SELECT COUNT(DISTINCT insertId) FROM `{ds}.stdout`"
+        )),
+        3000
+    );
+}
+
+#[test]
+fn schema_violations_go_to_dead_letter_and_the_rest_land() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("viol");
+    let p = pipeline(dir.path(), &ds, &ep, "table = \"violations\"", "ndjson");
+    let now = now_rfc3339();
+    let mut input = Vec::new();
+    for i in 0..50 {
+        writeln!(
+            input,
+            "{}",
+            json!({"severity": "INFO", "timestamp": now, "message": "ok", "count": i, "n": i})
+        )
+        .unwrap();
+    }
+    // Client-side: `count` is an INTEGER column by now.
+    writeln!(
+        input,
+        "{}",
+        json!({"severity": "INFO", "timestamp": now, "message": "bad type", "count": "many"})
+    )
+    .unwrap();
+    // Server-side: a LogEntry whose receiveTimestamp is no time; only
+    // BigQuery finds out (insertErrors).
+    writeln!(
+        input,
+        "{}",
+        json!({"logName": "projects/p/logs/x", "timestamp": now, "receiveTimestamp": "not a time",
+        "jsonPayload": {"message": "bad time"}})
+    )
+    .unwrap();
+    let (ok, err) = run_with_input(&p, &input);
+    assert!(ok, "sluice failed: {err}");
+
+    assert_eq!(
+        count(&format!("SELECT COUNT(*) FROM `{ds}.violations`")),
+        50
+    );
+    let dl = crate::support::read_ndjson(&dir.path().join("deadletter.ndjson"));
+    assert_eq!(dl.len(), 2, "{dl:?}");
+    let reasons: Vec<&str> = dl.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("jsonPayload.count") && r.contains("INTEGER")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("bigquery ")),
+        "{reasons:?}"
+    );
+    assert!(dl.iter().all(|r| r["component"] == "bq"), "{dl:?}");
+}
+
+#[test]
+fn dry_run_writes_rows_as_insert_all_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::support::sluice(&[
+        "dry-run",
+        crate::support::repo()
+            .join("pipelines/dry-run.toml")
+            .to_str()
+            .unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--input",
+        crate::support::fixtures()
+            .join("containers")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows =
+        crate::support::read_ndjson(&dir.path().join("bigquery/coditect_logs/stdout.ndjson"));
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert!(r["insertId"].as_str().is_some_and(|s| s.len() == 32), "{r}");
+        assert_eq!(r["resource"]["type"], "k8s_container");
+        // Normalized, typed like the table would be.
+        if let Some(h) = r.get("httpRequest") {
+            assert!(h["latency"].is_f64() || h["latency"].is_null(), "{r}");
+        }
+    }
+}
