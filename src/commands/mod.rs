@@ -1,6 +1,7 @@
 //! One module per subcommand. These are the edge of the program: they use
 //! `anyhow` for errors and return the process exit code.
 
+pub mod backfill;
 pub mod dry_run;
 pub mod run;
 pub mod validate;

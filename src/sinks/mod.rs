@@ -9,6 +9,7 @@
 pub mod blackhole;
 pub mod console;
 pub mod file;
+pub mod gcs;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -28,6 +29,7 @@ pub enum SinkConfig {
     Blackhole(blackhole::Config),
     Console(console::Config),
     File(file::Config),
+    Gcs(gcs::Config),
 }
 
 impl SinkConfig {
@@ -36,6 +38,7 @@ impl SinkConfig {
             SinkConfig::Blackhole(_) => "blackhole",
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
+            SinkConfig::Gcs(_) => "gcs",
         }
     }
 
@@ -43,6 +46,7 @@ impl SinkConfig {
         match self {
             SinkConfig::Blackhole(_) | SinkConfig::Console(_) => Vec::new(),
             SinkConfig::File(c) => c.validate(),
+            SinkConfig::Gcs(c) => c.validate(),
         }
     }
 
@@ -54,6 +58,7 @@ impl SinkConfig {
             SinkConfig::Blackhole(_) => Box::new(blackhole::Blackhole),
             SinkConfig::Console(_) => Box::new(console::Console),
             SinkConfig::File(c) => Box::new(file::FileSink::new(c.clone())),
+            SinkConfig::Gcs(c) => Box::new(gcs::GcsSink::build(c, name, cx)?),
         })
     }
 }

@@ -5,6 +5,7 @@
 //! [`Source`], then one variant in [`SourceConfig`] and one arm in each
 //! `match` below; the compiler points at any arm you miss.
 
+pub mod archive;
 mod emit;
 pub mod replay;
 pub mod stdin;
@@ -28,12 +29,14 @@ pub trait Source: Send {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceConfig {
+    Archive(archive::Config),
     Stdin(stdin::Config),
 }
 
 impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
+            SourceConfig::Archive(_) => "archive",
             SourceConfig::Stdin(_) => "stdin",
         }
     }
@@ -41,6 +44,7 @@ impl SourceConfig {
     /// Checks that need no IO; errors name the field.
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
+            SourceConfig::Archive(c) => c.validate(),
             SourceConfig::Stdin(c) => c.validate(),
         }
     }
@@ -48,6 +52,7 @@ impl SourceConfig {
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         let _ = name;
         Ok(match self {
+            SourceConfig::Archive(c) => Box::new(archive::Archive::build(c, name, cx)?),
             SourceConfig::Stdin(c) => Box::new(stdin::Stdin::new(c.clone(), cx)),
         })
     }

@@ -5,4 +5,6 @@
 
 mod support;
 
+mod archive;
 mod config_cli;
+mod gcs_xml_server;
