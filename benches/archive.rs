@@ -80,6 +80,7 @@ fn entries(n: usize, hours: usize, seed: u64) -> Vec<Value> {
         .map(|i| {
             let hour = (i * hours / n.max(1)) % 24;
             let ms = r.next() % 3_600_000;
+            let status = [200, 200, 201, 403, 404, 500][(r.next() % 6) as usize];
             json!({
                 "insertId": format!("{:032x}", (r.next() as u128) << 64 | r.next() as u128),
                 "timestamp": format!("2025-11-30T{hour:02}:{:02}:{:02}.{:03}Z", ms / 60_000, ms / 1000 % 60, ms % 1000),
@@ -95,7 +96,7 @@ fn entries(n: usize, hours: usize, seed: u64) -> Vec<Value> {
                 "trace": format!("projects/coditect-cloud-infra/traces/{:016x}{:016x}", r.next(), r.next()),
                 "spanId": format!("{:016x}", r.next()),
                 "httpRequest": {"requestMethod": r.pick(&methods), "requestUrl": r.pick(&urls),
-                    "status": [200, 200, 201, 403, 404, 500][(r.next() % 6) as usize],
+                    "status": status,
                     "latency": format!("0.{:03}s", r.next() % 1000), "remoteIp": "[REDACTED:ip]",
                     "userAgent": "CODITECT/1.8.0 (Linux; Python 3.11)", "responseSize": (r.next() % 10_000).to_string()},
                 "jsonPayload": {"message": r.pick(&messages), "user_id": r.uuid(), "tenant_id": r.uuid(),

@@ -464,24 +464,27 @@ allow_unredacted = true
                     .map(String::as_str),
                 Some("0")
             );
-            assert!(!r
+            assert!(r
                 .headers
                 .get("authorization")
-                .is_some_and(|a| a.len() > "Bearer ".len()));
+                .is_none_or(|a| a.len() <= "Bearer ".len()));
         }
 
         // The read side over the same XML API: list + get.
+        // (No routing here: stdin entries are not k8s_container entries.)
         let table = dir.path().join(format!("{bucket}-bf.ndjson"));
         let data = dir.path().join(format!("{bucket}-bf-data"));
         let from = format!("gs://{bucket}/logs");
-        let url = server.url();
-        let mut env = backfill_env(data.to_str().unwrap(), table.to_str().unwrap());
-        env.push(("SLUICE_GCS_ENDPOINT", &url));
-        env.push(("SLUICE_ROUTE_QUERY", "severity>=\"DEFAULT\""));
-        let pipeline = repo().join("pipelines/backfill.toml");
+        let pipeline = plain_backfill_pipeline(
+            dir.path(),
+            &format!("{bucket}-bf.toml"),
+            &table,
+            &data,
+            Some(&server.url()),
+        );
         let r = report(&run_ok(
             &["backfill", pipeline.to_str().unwrap(), "--from", &from],
-            &env,
+            &[],
         ));
         assert_eq!(r["objects"]["done"], keys.len());
         assert_eq!(by_insert_id(&read_ndjson(&table)), by_insert_id(&all));
@@ -761,13 +764,20 @@ fn only_state_file(data: &Path) -> Option<PathBuf> {
 }
 
 /// A minimal backfill pipeline: archive -> table, no routing.
-fn plain_backfill_pipeline(dir: &Path, name: &str, table: &Path, data: &Path) -> PathBuf {
+fn plain_backfill_pipeline(
+    dir: &Path,
+    name: &str,
+    table: &Path,
+    data: &Path,
+    endpoint: Option<&str>,
+) -> PathBuf {
     write_pipeline(
         dir,
         name,
         &format!(
-            "[global]\ndata_dir = \"{}\"\nbatch_max_events = 200\nchannel_capacity = 2\n\n[sources.archive]\ntype = \"archive\"\nprefetch = 2\n\n[sinks.table]\ntype = \"file\"\ninputs = [\"archive\"]\npath = \"{}\"\nallow_unredacted = true\n\n[dead_letter]\nallow_unredacted = true\n",
+            "[global]\ndata_dir = \"{}\"\nbatch_max_events = 200\nchannel_capacity = 2\n\n[sources.archive]\ntype = \"archive\"\nprefetch = 2\nendpoint = \"{}\"\n\n[sinks.table]\ntype = \"file\"\ninputs = [\"archive\"]\npath = \"{}\"\nallow_unredacted = true\n\n[dead_letter]\nallow_unredacted = true\n",
             data.display(),
+            endpoint.unwrap_or_default(),
             table.display()
         ),
     )
@@ -781,7 +791,7 @@ fn backfill_killed_with_sigkill_resumes_without_loss_or_rereading() {
     let all_ids: BTreeSet<String> = expected.values().flatten().cloned().collect();
     let table = dir.path().join("table.ndjson");
     let data = dir.path().join("data");
-    let p = plain_backfill_pipeline(dir.path(), "bf.toml", &table, &data);
+    let p = plain_backfill_pipeline(dir.path(), "bf.toml", &table, &data, None);
     let args = [
         "backfill",
         p.to_str().unwrap(),
@@ -861,7 +871,7 @@ fn shards_cover_every_object_exactly_once() {
     for i in 0..3 {
         let table = dir.path().join(format!("t{i}.ndjson"));
         let data = dir.path().join(format!("d{i}"));
-        let p = plain_backfill_pipeline(dir.path(), &format!("s{i}.toml"), &table, &data);
+        let p = plain_backfill_pipeline(dir.path(), &format!("s{i}.toml"), &table, &data, None);
         let shard = format!("{i}/3");
         let from = format!("file://{}", arch.display());
         let r = report(&run_ok(

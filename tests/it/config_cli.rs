@@ -22,7 +22,7 @@ fn validate_names_key_and_line() {
 
 #[test]
 fn validate_accepts_shipped_pipelines() {
-    for p in ["pipelines/dry-run.toml"] {
+    for p in ["pipelines/dry-run.toml", "pipelines/backfill.toml"] {
         let path = crate::support::repo().join(p);
         let out = sluice(&["validate", path.to_str().unwrap()]);
         assert!(

@@ -21,7 +21,7 @@ pub enum Codec {
 enum State {
     /// Fewer than 4 bytes seen yet.
     Sniffing(Vec<u8>),
-    Gzip(flate2::write::MultiGzDecoder<Vec<u8>>),
+    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
     Zstd(Box<zstd::stream::write::Decoder<'static, Vec<u8>>>),
     Plain,
 }
@@ -55,8 +55,8 @@ impl Inflater {
 
     fn decide(&mut self, head: &[u8]) -> std::io::Result<()> {
         self.state = if head.starts_with(&GZIP_MAGIC) {
-            State::Gzip(flate2::write::MultiGzDecoder::new(Vec::with_capacity(
-                256 * 1024,
+            State::Gzip(Box::new(flate2::write::MultiGzDecoder::new(
+                Vec::with_capacity(256 * 1024),
             )))
         } else if head.starts_with(&ZSTD_MAGIC) {
             State::Zstd(Box::new(zstd::stream::write::Decoder::new(
