@@ -160,14 +160,15 @@ async fn watch(p: Arc<Progress>, started: Instant, stop: CancellationToken) {
 }
 
 async fn bar(p: Arc<Progress>, stop: CancellationToken) {
-    let pb = indicatif::ProgressBar::new(0);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
-        )
-        .expect("the template is valid")
-        .progress_chars("=> "),
-    );
+    // A spinner while listing (no total yet), then a bar over stored bytes.
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message("listing objects");
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    let mut styled = false;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tokio::select! {
@@ -175,8 +176,14 @@ async fn bar(p: Arc<Progress>, stop: CancellationToken) {
             _ = tick.tick() => {}
         }
         let s = p.snapshot();
-        if s.listed {
+        if !s.listed {
+            pb.tick();
+            continue;
+        }
+        if !styled {
+            pb.set_style(style.clone());
             pb.set_length(s.bytes_total);
+            styled = true;
         }
         pb.set_position(s.bytes_read);
         pb.set_message(format!(
