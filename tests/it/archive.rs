@@ -688,6 +688,11 @@ fn backfill_reads_fake_gcs_server_and_never_downloads_outside_the_range() {
     ));
     assert_eq!(r["outcome"], "completed");
     assert_eq!(r["objects"]["done"], objects.len());
+    // The gzip bytes as stored came over the wire: the server would have
+    // decompressed them ("decompressive transcoding") for a client that
+    // does not send `Accept-Encoding: gzip`.
+    let stored: usize = objects.iter().map(|(_, b)| b.len()).sum();
+    assert_eq!(r["bytes"]["stored"], stored);
     assert_eq!(
         table.rows(),
         live.table.rows(),
