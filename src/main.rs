@@ -51,6 +51,30 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Replay archived logs (GCS or a folder) through a pipeline whose
+    /// source has type = "archive"; resumable, shardable.
+    Backfill {
+        pipeline: PathBuf,
+        /// gs://BUCKET/PREFIX, file:///DIR or a folder.
+        #[arg(long)]
+        from: String,
+        /// Earliest event time to replay (RFC 3339, inclusive).
+        #[arg(long)]
+        start: Option<String>,
+        /// Event time to stop before (RFC 3339, exclusive).
+        #[arg(long)]
+        end: Option<String>,
+        /// I/N: this worker's share of the objects (e.g. a Kubernetes
+        /// Indexed Job's completion index and completion count).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Write what would be sent under --out instead of sending it.
+        #[arg(long, requires = "out")]
+        dry_run: bool,
+        /// Output folder of --dry-run (bigquery/, gcs/, deadletter.ndjson, summary.json).
+        #[arg(long, requires = "dry_run")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -65,6 +89,22 @@ fn main() -> ExitCode {
             inputs,
         } => commands::dry_run::run(pipeline.as_deref(), &out, &inputs),
         Command::Audit { paths } => commands::audit::run(&paths),
+        Command::Backfill {
+            pipeline,
+            from,
+            start,
+            end,
+            shard,
+            dry_run: _,
+            out,
+        } => commands::backfill::run(&commands::backfill::Args {
+            pipeline,
+            from,
+            start,
+            end,
+            shard,
+            dry_run_out: out,
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),

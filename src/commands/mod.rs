@@ -2,6 +2,7 @@
 //! `anyhow` for errors and return the process exit code.
 
 pub mod audit;
+pub mod backfill;
 pub mod dry_run;
 pub mod run;
 pub mod validate;

@@ -10,6 +10,7 @@ pub mod bigquery;
 pub mod blackhole;
 pub mod console;
 pub mod file;
+pub mod gcs;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -30,6 +31,7 @@ pub enum SinkConfig {
     Blackhole(blackhole::Config),
     Console(console::Config),
     File(file::Config),
+    Gcs(gcs::Config),
 }
 
 impl SinkConfig {
@@ -39,6 +41,7 @@ impl SinkConfig {
             SinkConfig::Blackhole(_) => "blackhole",
             SinkConfig::Console(_) => "console",
             SinkConfig::File(_) => "file",
+            SinkConfig::Gcs(_) => "gcs",
         }
     }
 
@@ -47,6 +50,7 @@ impl SinkConfig {
             SinkConfig::Blackhole(_) | SinkConfig::Console(_) => Vec::new(),
             SinkConfig::File(c) => c.validate(),
             SinkConfig::Bigquery(c) => c.validate(),
+            SinkConfig::Gcs(c) => c.validate(),
         }
     }
 
@@ -59,6 +63,7 @@ impl SinkConfig {
             SinkConfig::Blackhole(_) => Box::new(blackhole::Blackhole),
             SinkConfig::Console(_) => Box::new(console::Console),
             SinkConfig::File(c) => Box::new(file::FileSink::new(c.clone())),
+            SinkConfig::Gcs(c) => Box::new(gcs::GcsSink::build(c, name, cx)?),
         })
     }
 }

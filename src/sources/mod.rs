@@ -5,6 +5,7 @@
 //! [`Source`], then one variant in [`SourceConfig`] and one arm in each
 //! `match` below; the compiler points at any arm you miss.
 
+pub mod archive;
 mod emit;
 pub mod file;
 pub mod replay;
@@ -29,6 +30,7 @@ pub trait Source: Send {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceConfig {
+    Archive(archive::Config),
     Stdin(stdin::Config),
     File(file::Config),
 }
@@ -36,6 +38,7 @@ pub enum SourceConfig {
 impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
+            SourceConfig::Archive(_) => "archive",
             SourceConfig::Stdin(_) => "stdin",
             SourceConfig::File(_) => "file",
         }
@@ -44,6 +47,7 @@ impl SourceConfig {
     /// Checks that need no IO; errors name the field.
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
+            SourceConfig::Archive(c) => c.validate(),
             SourceConfig::Stdin(c) => c.validate(),
             SourceConfig::File(c) => c.validate(),
         }
@@ -51,6 +55,7 @@ impl SourceConfig {
 
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         Ok(match self {
+            SourceConfig::Archive(c) => Box::new(archive::Archive::build(c, name, cx)?),
             SourceConfig::Stdin(c) => Box::new(stdin::Stdin::new(c.clone(), cx)),
             SourceConfig::File(c) => Box::new(file::FileSource::new(c.clone(), name, cx)?),
         })

@@ -25,6 +25,7 @@ fn validate_accepts_shipped_pipelines() {
     for p in [
         "pipelines/dry-run.toml",
         "pipelines/gke-node.toml",
+        "pipelines/backfill.toml",
         "benches/pipelines/filter-blackhole.toml",
         "benches/pipelines/redact-blackhole.toml",
     ] {

@@ -5,9 +5,11 @@
 
 mod support;
 
+mod archive;
 mod bigquery;
 mod config_cli;
 mod deploy;
 mod dry_run;
 mod file_source;
+mod gcs_xml_server;
 mod node_metadata;

@@ -1,0 +1,319 @@
+//! Archive throughput, one core each side (`cargo bench --bench archive`).
+//!
+//! - write: LogEntries -> NDJSON -> compressed objects (the `gcs` sink's
+//!   batcher and encoder, no upload), gzip at the default level and zstd.
+//!   Target: at least 100 MiB/s of NDJSON per core with gzip.
+//! - read: a `file://` archive -> `archive` source (list, download, gunzip,
+//!   parse, batch, acknowledge, record state) -> blackhole, through the real
+//!   topology on a current-thread runtime. Target: at least 300 MiB/s of
+//!   decompressed NDJSON per core. The gunzip and parse stages are also
+//!   timed alone, to show where the time goes.
+//!
+//! The data: realistic LogEntries (license API requests with httpRequest,
+//! UUIDs, trace ids, varied messages) from a fixed-seed generator, so runs
+//! are comparable. Prints MiB/s and events/s.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sluice::event::{Batch, Event};
+use sluice::sinks::gcs::encoder::Compression;
+use sluice::sinks::gcs::key::{KeyTemplate, DATE_LAYOUT};
+use sluice::sinks::gcs::upload::UploadPlan;
+use sluice::sinks::gcs::{Batcher, Settings};
+use sluice::sources::archive::read::Inflater;
+use sluice::sources::archive::Progress;
+use sluice::sources::SourceConfig;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+    fn uuid(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            a >> 32,
+            a & 0xffff,
+            (a >> 16) & 0xfff,
+            b & 0xfff,
+            b >> 16
+        )
+    }
+}
+
+/// `n` LogEntries over `hours` hours of 2025-11-30.
+fn entries(n: usize, hours: usize, seed: u64) -> Vec<Value> {
+    let mut r = Rng(seed | 1);
+    let messages = [
+        "License acquisition request",
+        "License acquisition failed",
+        "Heartbeat received",
+        "Session started",
+        "Session ended",
+        "Token refreshed",
+        "Rate limit exceeded for tenant",
+        "Database query slow",
+    ];
+    let methods = ["GET", "POST", "PUT", "DELETE"];
+    let urls = [
+        "/api/v1/licenses/acquire",
+        "/api/v1/licenses/heartbeat",
+        "/api/v1/sessions",
+        "/healthz",
+    ];
+    let sev = ["INFO", "INFO", "INFO", "WARNING", "ERROR", "DEBUG"];
+    (0..n)
+        .map(|i| {
+            let hour = (i * hours / n.max(1)) % 24;
+            let ms = r.next() % 3_600_000;
+            let status = [200, 200, 201, 403, 404, 500][(r.next() % 6) as usize];
+            json!({
+                "insertId": format!("{:032x}", (r.next() as u128) << 64 | r.next() as u128),
+                "timestamp": format!("2025-11-30T{hour:02}:{:02}:{:02}.{:03}Z", ms / 60_000, ms / 1000 % 60, ms % 1000),
+                "receiveTimestamp": format!("2025-11-30T{hour:02}:{:02}:{:02}.{:03}Z", ms / 60_000, ms / 1000 % 60, (ms + 7) % 1000),
+                "severity": r.pick(&sev),
+                "logName": "projects/coditect-cloud-infra/logs/stdout",
+                "resource": {"type": "k8s_container", "labels": {
+                    "project_id": "coditect-cloud-infra", "location": "us-central1",
+                    "cluster_name": "production-gke-cluster", "namespace_name": "coditect",
+                    "pod_name": format!("license-api-7d8f9c6b4-{:05x}", r.next() % 0xfffff),
+                    "container_name": "django"}},
+                "labels": {"k8s.io/container_id": format!("{:016x}", r.next())},
+                "trace": format!("projects/coditect-cloud-infra/traces/{:016x}{:016x}", r.next(), r.next()),
+                "spanId": format!("{:016x}", r.next()),
+                "httpRequest": {"requestMethod": r.pick(&methods), "requestUrl": r.pick(&urls),
+                    "status": status,
+                    "latency": format!("0.{:03}s", r.next() % 1000), "remoteIp": "[REDACTED:ip]",
+                    "userAgent": "CODITECT/1.8.0 (Linux; Python 3.11)", "responseSize": (r.next() % 10_000).to_string()},
+                "jsonPayload": {"message": r.pick(&messages), "user_id": r.uuid(), "tenant_id": r.uuid(),
+                    "request_id": r.uuid(), "duration_ms": r.next() % 5000, "attempt": r.next() % 4}
+            })
+        })
+        .collect()
+}
+
+fn ndjson_len(v: &[Value]) -> usize {
+    v.iter()
+        .map(|e| serde_json::to_vec(e).unwrap().len() + 1)
+        .sum()
+}
+
+fn settings(c: Compression) -> Settings {
+    Settings {
+        template: KeyTemplate::parse(&format!("{DATE_LAYOUT}{}", c.extension())).unwrap(),
+        node: "bench-node".into(),
+        compression: c,
+        level: c.default_level(),
+        max_bytes: 64 << 20,
+        max_age: Duration::from_secs(3600),
+        max_in_flight: 4,
+        plan: UploadPlan::default(),
+    }
+}
+
+fn line(what: &str, bytes: f64, events: f64, secs: f64) {
+    println!(
+        "{what:<44} {:>8.1} MiB/s {:>10.0} events/s   ({:.1} MiB, {events} events, {secs:.3} s)",
+        bytes / MIB / secs,
+        events / secs,
+        bytes / MIB
+    );
+}
+
+fn bench_write(data: &[Value]) {
+    let raw = ndjson_len(data) as f64;
+    for c in [Compression::Gzip, Compression::Zstd] {
+        let mut best = f64::MAX;
+        let mut out_bytes = 0;
+        for _ in 0..3 {
+            let batches: Vec<Batch> = data
+                .chunks(1000)
+                .map(|c| Batch::new(c.iter().map(|l| Event::new(l.clone(), 0)).collect()))
+                .collect();
+            let t = Instant::now();
+            let mut b = Batcher::new(settings(c));
+            for batch in batches {
+                b.add(batch).unwrap();
+            }
+            let objs = b.close(true).unwrap();
+            best = best.min(t.elapsed().as_secs_f64());
+            out_bytes = objs.iter().map(|o| o.0.body.len()).sum();
+        }
+        line(
+            &format!(
+                "write: encode + {c:?} level {} (ratio {:.1}x)",
+                c.default_level(),
+                raw / out_bytes as f64
+            ),
+            raw,
+            data.len() as f64,
+            best,
+        );
+    }
+}
+
+/// Writes the archive as the sink would, in objects of about 4 MiB raw.
+fn write_archive(dir: &Path, data: &[Value]) -> usize {
+    let mut s = settings(Compression::Gzip);
+    s.max_bytes = 4 << 20;
+    let mut b = Batcher::new(s);
+    let mut n = 0;
+    for chunk in data.chunks(1000) {
+        b.add(Batch::new(
+            chunk.iter().map(|l| Event::new(l.clone(), 0)).collect(),
+        ))
+        .unwrap();
+        for (obj, _, _) in b.close(false).unwrap() {
+            let p = dir.join(&obj.key);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::File::create(&p)
+                .unwrap()
+                .write_all(&obj.body)
+                .unwrap();
+            n += 1;
+        }
+    }
+    for (obj, _, _) in b.close(true).unwrap() {
+        let p = dir.join(&obj.key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, &obj.body).unwrap();
+        n += 1;
+    }
+    n
+}
+
+fn bench_read_stages(dir: &Path) {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let t = Instant::now();
+    let mut raw_total = 0usize;
+    let mut raws = Vec::new();
+    for f in &files {
+        let mut inf = Inflater::new();
+        let mut out = Vec::new();
+        for chunk in f.chunks(256 * 1024) {
+            inf.push(chunk, &mut out).unwrap();
+        }
+        inf.finish(&mut out).unwrap();
+        raw_total += out.len();
+        raws.push(out);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let events: usize = raws
+        .iter()
+        .map(|r| r.iter().filter(|b| **b == b'\n').count())
+        .sum();
+    line(
+        "read stage: gunzip only",
+        raw_total as f64,
+        events as f64,
+        secs,
+    );
+
+    let origin = sluice::node::NodeInfo::default().generic_origin("bench".into());
+    let t = Instant::now();
+    let mut out = Vec::new();
+    let mut n = 0;
+    for r in &raws {
+        let mut d =
+            sluice::decode::Decoder::new(sluice::decode::Format::Ndjson, origin.clone(), 1 << 20);
+        let now = chrono::Utc::now();
+        for l in r.split(|b| *b == b'\n') {
+            d.push_line(l, now, &mut out);
+            n += out.len();
+            out.clear();
+        }
+    }
+    line(
+        "read stage: parse NDJSON into LogEntries only",
+        raw_total as f64,
+        n as f64,
+        t.elapsed().as_secs_f64(),
+    );
+}
+
+fn bench_read_source(dir: &Path, state: &Path) {
+    let text = format!(
+        "[global]\ndata_dir = \"{}\"\nbatch_max_events = 1000\n\n[sources.archive]\ntype = \"archive\"\nfrom = \"file://{}\"\n\n[sinks.null]\ntype = \"blackhole\"\ninputs = [\"archive\"]\nallow_unredacted = true\n\n[dead_letter]\nallow_unredacted = true\n",
+        state.display(),
+        dir.display()
+    );
+    let mut cfg = sluice::config::load_str(&text, Path::new("bench.toml"), |_| None).unwrap();
+    let progress = Arc::new(Progress::default());
+    if let Some(SourceConfig::Archive(c)) = cfg.sources.get_mut("archive") {
+        c.progress = Some(progress.clone());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let outcome = rt.block_on(async {
+        let cx = sluice::topology::BuildContext {
+            global: cfg.global.clone(),
+            node: sluice::node::NodeInfo::default(),
+            telemetry: sluice::telemetry::Telemetry::new(),
+            dry_run: None,
+        };
+        let running =
+            sluice::topology::build(&cfg, &cx, tokio_util::sync::CancellationToken::new()).unwrap();
+        running.run_until(std::future::pending()).await
+    });
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(outcome, sluice::topology::Outcome::Completed);
+    let s = progress.snapshot();
+    assert_eq!(s.objects_done, s.objects_total);
+    line(
+        &format!("read: backfill source, {} objects, 1 core", s.objects_total),
+        s.raw_bytes as f64,
+        s.events as f64,
+        secs,
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a plain `cargo test --benches` run
+    // passes nothing and just checks that this builds and runs small.
+    let full = std::env::args().any(|a| a == "--bench");
+    let n = if full { 200_000 } else { 5_000 };
+    let data = entries(n, 6, 0x5eed);
+    println!(
+        "archive benchmark: {n} LogEntries, {:.1} MiB of NDJSON",
+        ndjson_len(&data) as f64 / MIB
+    );
+    bench_write(&data);
+
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("archive");
+    let objects = write_archive(&arch, &data);
+    println!("archive written: {objects} objects");
+    bench_read_stages(&arch);
+    for run in 0..2 {
+        // Each run gets its own state folder, so both read everything.
+        bench_read_source(&arch, &dir.path().join(format!("state-{run}")));
+    }
+}

@@ -1,0 +1,316 @@
+//! `type = "gcs"`: the archive. Every event, as NDJSON LogEntries,
+//! compressed, in objects keyed by event time and node
+//! (`logs/%Y/%m/%d/%H/{node}-{uuid}.ndjson.gz` by default).
+//!
+//! Events are grouped by their rendered key without the `{uuid}` (so with
+//! the default layout one object holds one hour of one node), appended to
+//! that group's streaming compressor, and the object is closed when it
+//! reaches `batch_max_bytes` or its first event is `batch_max_age_secs`
+//! old, or when the input ends. A closed object is uploaded (create-only,
+//! multipart when large, retried; see `upload.rs`) while new batches keep
+//! arriving, up to `max_in_flight` at once. Its events are acknowledged
+//! `Delivered` only once the object is finalized; an upload that fails for
+//! good settles them `Errored` and stops the pipeline, so no source
+//! checkpoint passes data that is not in the archive.
+//!
+//! The bucket can be a local folder (`file:///DIR`), through the same code
+//! (object_store's local filesystem, with fsync). In a dry run objects go to
+//! `DIR/gcs/BUCKET/KEY`, byte for byte what would be uploaded; only the
+//! object metadata (`Content-Type`, `Content-Encoding`, `Cache-Control`)
+//! has no place in a folder.
+
+pub mod config;
+pub mod encoder;
+pub mod key;
+pub mod store;
+pub mod upload;
+
+pub use config::Config;
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::time::Instant;
+
+use self::encoder::{Compression, ObjectEncoder};
+use self::key::KeyTemplate;
+use self::store::Opened;
+use self::upload::{Object, UploadError, UploadPlan};
+use super::{encode_ndjson, Sink};
+use crate::event::finalization::Finalizers;
+use crate::event::log_entry::parse_rfc3339;
+use crate::event::{Batch, EventStatus};
+use crate::topology::{BuildContext, BuildError, ComponentError, SinkContext, SinkInput};
+
+/// Everything the sink needs at run time, resolved from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub template: KeyTemplate,
+    pub node: String,
+    pub compression: Compression,
+    pub level: i32,
+    pub max_bytes: u64,
+    pub max_age: Duration,
+    pub max_in_flight: usize,
+    pub plan: UploadPlan,
+}
+
+pub struct GcsSink {
+    settings: Settings,
+    target: Opened,
+}
+
+impl GcsSink {
+    /// Builds against GCS, the local folder, or in a dry run the
+    /// `DIR/gcs/BUCKET` folder (no socket is opened then).
+    pub fn build(cfg: &Config, name: &str, cx: &BuildContext) -> Result<GcsSink, BuildError> {
+        let err = |m: String| BuildError::new("sink", name, m);
+        let loc = cfg.location().map_err(|m| err(format!("bucket {m}")))?;
+        let target = match &cx.dry_run {
+            Some(plan) => {
+                store::open_local(&plan.out_dir.join("gcs").join(loc.dry_run_name()), true)
+            }
+            None => store::open(&loc, &cfg.connection(), true),
+        }
+        .map_err(|e| err(e.to_string()))?;
+        let template =
+            KeyTemplate::parse(&cfg.key_template()).map_err(|m| err(format!("key {m}")))?;
+        let settings = Settings {
+            template,
+            node: cx.node.node_or_default().to_string(),
+            compression: cfg.compression,
+            level: cfg.level(),
+            max_bytes: cfg.batch_max_bytes,
+            max_age: Duration::from_secs(cfg.batch_max_age_secs),
+            max_in_flight: cfg.max_in_flight.max(1),
+            plan: cfg.upload_plan(),
+        };
+        Ok(GcsSink { settings, target })
+    }
+
+    /// A sink over any store (tests, benchmarks).
+    pub fn with_target(settings: Settings, target: Opened) -> GcsSink {
+        GcsSink { settings, target }
+    }
+}
+
+/// One object being filled.
+struct Open {
+    encoder: ObjectEncoder,
+    fins: Finalizers,
+    events: u64,
+    /// A time inside the group, to render the final key.
+    time: DateTime<Utc>,
+    opened: Instant,
+}
+
+type Done = (Result<u32, UploadError>, Finalizers, u64, u64);
+
+/// The grouping and encoding half of the sink, without IO.
+pub struct Batcher {
+    settings: Settings,
+    open: HashMap<String, Open>,
+    /// `YYYY-MM-DDTHH:MM` -> group, so most events skip rendering a key.
+    buckets: HashMap<String, (String, DateTime<Utc>)>,
+    /// Per-batch scratch: group -> (NDJSON, finalizers, events, a time).
+    scratch: HashMap<String, (Vec<u8>, Finalizers, u64, DateTime<Utc>)>,
+}
+
+impl Batcher {
+    pub fn new(settings: Settings) -> Batcher {
+        Batcher {
+            settings,
+            open: HashMap::new(),
+            buckets: HashMap::new(),
+            scratch: HashMap::new(),
+        }
+    }
+
+    fn group_of(&mut self, ts: Option<&str>) -> (String, DateTime<Utc>) {
+        if let Some(b) = ts.and_then(key::fast_bucket) {
+            if let Some(g) = self.buckets.get(b) {
+                return g.clone();
+            }
+            let t = ts.and_then(parse_rfc3339).unwrap_or_else(Utc::now);
+            let g = self.settings.template.render(t, &self.settings.node, "");
+            if self.buckets.len() > 4096 {
+                self.buckets.clear();
+            }
+            self.buckets.insert(b.to_string(), (g.clone(), t));
+            return (g, t);
+        }
+        // Not canonical UTC (or missing): parse, or file it under now.
+        let t = ts.and_then(parse_rfc3339).unwrap_or_else(Utc::now);
+        (self.settings.template.render(t, &self.settings.node, ""), t)
+    }
+
+    /// Encodes a batch into the open objects.
+    pub fn add(&mut self, batch: Batch) -> std::io::Result<()> {
+        for mut e in batch.events {
+            let ts = e.log.get("timestamp").and_then(|v| v.as_str());
+            let (group, t) = self.group_of(ts);
+            let s = self
+                .scratch
+                .entry(group)
+                .or_insert_with(|| (Vec::with_capacity(64 * 1024), Finalizers::default(), 0, t));
+            encode_ndjson(&mut s.0, &e.log);
+            s.1.push(e.take_finalizer());
+            s.2 += 1;
+        }
+        for (group, (buf, fins, n, t)) in self.scratch.drain() {
+            let o = match self.open.entry(group) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(Open {
+                    encoder: ObjectEncoder::new(self.settings.compression, self.settings.level)?,
+                    fins: Finalizers::default(),
+                    events: 0,
+                    time: t,
+                    opened: Instant::now(),
+                }),
+            };
+            o.encoder.write(&buf)?;
+            o.fins.extend(fins);
+            o.events += n;
+        }
+        Ok(())
+    }
+
+    /// When the oldest open object must close.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.open
+            .values()
+            .map(|o| o.opened + self.settings.max_age)
+            .min()
+    }
+
+    /// Closes objects that are full or old enough (all of them when
+    /// `all`), returning them ready to upload with their finalizers.
+    pub fn close(&mut self, all: bool) -> std::io::Result<Vec<(Object, Finalizers, u64)>> {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, o)| {
+                all || o.encoder.raw_len() >= self.settings.max_bytes
+                    || now >= o.opened + self.settings.max_age
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut out = Vec::with_capacity(due.len());
+        for g in due {
+            let o = self.open.remove(&g).expect("collected from the map above");
+            let id = uuid::Uuid::new_v4().to_string();
+            let key = self
+                .settings
+                .template
+                .render(o.time, &self.settings.node, &id);
+            let body = Bytes::from(o.encoder.finish()?);
+            out.push((
+                Object {
+                    key,
+                    body,
+                    content_encoding: self.settings.compression.content_encoding(),
+                },
+                o.fins,
+                o.events,
+            ));
+        }
+        Ok(out)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
+#[async_trait]
+impl Sink for GcsSink {
+    async fn run(
+        self: Box<Self>,
+        mut input: SinkInput,
+        cx: SinkContext,
+    ) -> Result<(), ComponentError> {
+        let GcsSink { settings, target } = *self;
+        let max_in_flight = settings.max_in_flight;
+        let plan = Arc::new(settings.plan.clone());
+        let mut batcher = Batcher::new(settings);
+        let mut inflight: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
+        let io_err =
+            |e: std::io::Error| ComponentError::new(format!("sink {}: compress", cx.name), e);
+        let mut input_open = true;
+        while input_open || !batcher.is_empty() || !inflight.is_empty() {
+            if input_open {
+                let deadline = batcher.next_deadline();
+                tokio::select! {
+                    biased;
+                    Some(done) = inflight.next(), if !inflight.is_empty() => {
+                        settle(done, &cx)?;
+                        continue;
+                    }
+                    b = input.next() => match b {
+                        Some(batch) => {
+                            cx.stats.received(batch.len() as u64, batch.bytes());
+                            batcher.add(batch).map_err(io_err)?;
+                        }
+                        None => input_open = false,
+                    },
+                    _ = sleep_until(deadline), if deadline.is_some() => {}
+                }
+            }
+            for (obj, fins, n) in batcher.close(!input_open).map_err(io_err)? {
+                while inflight.len() >= max_in_flight {
+                    let done = inflight.next().await.expect("the set is not empty");
+                    settle(done, &cx)?;
+                }
+                let target = target.clone();
+                let plan = plan.clone();
+                inflight.push(Box::pin(async move {
+                    let bytes = obj.body.len() as u64;
+                    (upload::upload(&target, &obj, &plan).await, fins, n, bytes)
+                }));
+            }
+            if !input_open {
+                while let Some(done) = inflight.next().await {
+                    settle(done, &cx)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn settle(done: Done, cx: &SinkContext) -> Result<(), ComponentError> {
+    let (res, fins, events, bytes) = done;
+    match res {
+        Ok(attempts) => {
+            fins.settle(EventStatus::Delivered);
+            cx.stats.sent(events, bytes);
+            if attempts > 1 {
+                tracing::info!(component = %cx.name, attempts, "archive object uploaded after retries");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            fins.settle(EventStatus::Errored);
+            cx.stats.errored(events);
+            Err(ComponentError::new(format!("sink {}", cx.name), e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
