@@ -87,6 +87,8 @@ pub struct Telemetry {
     components: Mutex<BTreeMap<String, Arc<ComponentStats>>>,
     redactions: Mutex<BTreeMap<String, u64>>,
     dead_letters: AtomicU64,
+    /// Derived metrics, gauges and readiness (see `extras.rs`).
+    pub(super) extras: super::extras::Extras,
 }
 
 impl Telemetry {

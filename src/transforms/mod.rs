@@ -7,6 +7,7 @@
 //! the topology from sizes, so transforms do not count them.
 
 pub mod filter;
+pub mod log_metrics;
 
 use std::sync::Arc;
 
@@ -29,18 +30,30 @@ pub trait Transform: Send {
 #[serde(rename_all = "snake_case")]
 pub enum TransformConfig {
     Filter(filter::Config),
+    LogMetrics(log_metrics::Config),
 }
 
 impl TransformConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             TransformConfig::Filter(_) => "filter",
+            TransformConfig::LogMetrics(_) => "log_metrics",
         }
     }
 
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
             TransformConfig::Filter(c) => c.validate(),
+            TransformConfig::LogMetrics(c) => c.validate(),
+        }
+    }
+
+    /// Gives components that name files the pipeline file's folder, so
+    /// relative paths mean "next to the pipeline".
+    pub fn resolve_paths(&mut self, base: Option<&std::path::Path>) {
+        match self {
+            TransformConfig::Filter(_) => {}
+            TransformConfig::LogMetrics(c) => c.resolve_paths(base),
         }
     }
 
@@ -58,10 +71,13 @@ impl TransformConfig {
     }
 
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
-        let _ = cx;
         Ok(match self {
             TransformConfig::Filter(c) => Box::new(
                 c.build()
+                    .map_err(|e| BuildError::new("transform", name, e))?,
+            ),
+            TransformConfig::LogMetrics(c) => Box::new(
+                c.build(name, &cx.telemetry)
                     .map_err(|e| BuildError::new("transform", name, e))?,
             ),
         })

@@ -14,7 +14,10 @@ fn validate_names_key_and_line() {
     let out = sluice(&["validate", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml:3: `sources.in.max_line_bytes`"), "{err}");
+    assert!(
+        err.contains("bad.toml:3: `sources.in.max_line_bytes`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -22,6 +25,10 @@ fn validate_accepts_shipped_pipelines() {
     for p in ["pipelines/dry-run.toml"] {
         let path = crate::support::repo().join(p);
         let out = sluice(&["validate", path.to_str().unwrap()]);
-        assert!(out.status.success(), "{p}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -6,3 +6,4 @@
 mod support;
 
 mod config_cli;
+mod log_metrics;

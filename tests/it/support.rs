@@ -21,7 +21,10 @@ pub fn fixtures() -> PathBuf {
 
 /// Runs `sluice ARGS...` to completion.
 pub fn sluice(args: &[&str]) -> Output {
-    Command::new(sluice_bin()).args(args).output().expect("the sluice binary runs")
+    Command::new(sluice_bin())
+        .args(args)
+        .output()
+        .expect("the sluice binary runs")
 }
 
 /// The address of a test service from its environment variable, set by
@@ -47,10 +50,13 @@ pub fn write_pipeline(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Reads an NDJSON file into values (panics with the line on bad JSON).
 pub fn read_ndjson(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1))
+        })
         .collect()
 }
