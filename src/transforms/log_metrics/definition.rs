@@ -163,7 +163,7 @@ impl BucketOptions {
         }
         let bounds: Vec<f64> = if let Some(l) = &self.linear_buckets {
             check_count(l.num_finite_buckets, "linearBuckets")?;
-            if !(l.width > 0.0 && l.width.is_finite()) || !l.offset.is_finite() {
+            if !(l.width > 0.0 && l.width.is_finite() && l.offset.is_finite()) {
                 return Err("linearBuckets.width must be > 0 and offset finite".into());
             }
             (0..=l.num_finite_buckets)
@@ -171,9 +171,8 @@ impl BucketOptions {
                 .collect()
         } else if let Some(e) = &self.exponential_buckets {
             check_count(e.num_finite_buckets, "exponentialBuckets")?;
-            if !(e.growth_factor > 1.0 && e.growth_factor.is_finite())
-                || !(e.scale > 0.0 && e.scale.is_finite())
-            {
+            let growth_ok = e.growth_factor > 1.0 && e.growth_factor.is_finite();
+            if !(growth_ok && e.scale > 0.0 && e.scale.is_finite()) {
                 return Err("exponentialBuckets.growthFactor must be > 1 and scale > 0".into());
             }
             (0..=e.num_finite_buckets)

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use regex::Regex;
+use regex::{CaptureLocations, Regex};
 use serde_json::Value;
 
 use crate::logging_query::FieldPath;
@@ -21,6 +21,8 @@ use crate::logging_query::FieldPath;
 pub struct Extractor {
     field: FieldPath,
     regex: Option<Regex>,
+    /// Reused match positions, so a regex match does not allocate.
+    locs: Option<CaptureLocations>,
 }
 
 /// Why an extractor expression was refused. Names positions and shapes,
@@ -62,7 +64,11 @@ impl Extractor {
             if rest.is_some() {
                 return Err(ExtractError::Arity);
             }
-            return Ok(Extractor { field, regex: None });
+            return Ok(Extractor {
+                field,
+                regex: None,
+                locs: None,
+            });
         }
         if !func.eq_ignore_ascii_case("REGEXP_EXTRACT") {
             return Err(ExtractError::Function(func.to_string()));
@@ -77,13 +83,14 @@ impl Extractor {
         }
         Ok(Extractor {
             field,
+            locs: Some(regex.capture_locations()),
             regex: Some(regex),
         })
     }
 
     /// Appends the extracted text to `out`; false (with `out` unchanged)
     /// when the field is missing, not a scalar, or the regex does not match.
-    pub fn extract_into(&self, entry: &Value, out: &mut String) -> bool {
+    pub fn extract_into(&mut self, entry: &Value, out: &mut String) -> bool {
         let Some(v) = self.field.lookup(entry) else {
             return false;
         };
@@ -96,19 +103,18 @@ impl Extractor {
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Null | Value::Array(_) | Value::Object(_) => return false,
         }
-        let Some(re) = &self.regex else {
+        let (Some(re), Some(locs)) = (&self.regex, &mut self.locs) else {
             return true;
         };
         let matched = re
-            .captures(&out[start..])
-            .and_then(|c| c.get(1))
-            .map(|m| (start + m.start(), start + m.end()));
+            .captures_read(locs, &out[start..])
+            .and_then(|_| locs.get(1))
+            .map(|(a, b)| (start + a, start + b));
         match matched {
             Some((a, b)) => {
-                // Keep only the capture: shift it to `start` and truncate.
-                let cap = out[a..b].to_string();
-                out.truncate(start);
-                out.push_str(&cap);
+                // Keep only the capture, moved to `start`, in place.
+                out.truncate(b);
+                out.replace_range(start..a, "");
                 true
             }
             None => {
@@ -121,7 +127,7 @@ impl Extractor {
     /// The extracted value as a number: JSON numbers directly, strings
     /// (or regex captures) parsed as a double. `None` when extraction or
     /// conversion fails, or the number is not finite.
-    pub fn extract_number(&self, entry: &Value, scratch: &mut String) -> Option<f64> {
+    pub fn extract_number(&mut self, entry: &Value, scratch: &mut String) -> Option<f64> {
         if self.regex.is_none() {
             if let Some(Value::Number(n)) = self.field.lookup(entry) {
                 return n.as_f64().filter(|f| f.is_finite());
@@ -197,7 +203,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn text(x: &Extractor, v: &Value) -> Option<String> {
+    fn text(x: &mut Extractor, v: &Value) -> Option<String> {
         let mut s = String::from("prefix|");
         x.extract_into(v, &mut s)
             .then(|| s["prefix|".len()..].to_string())
@@ -206,35 +212,37 @@ mod tests {
     #[test]
     fn extract_scalars() {
         let e = json!({"httpRequest": {"status": 503, "latency": "0.153s"}, "b": true, "o": {}});
-        let x = Extractor::parse("EXTRACT(httpRequest.status)").unwrap();
-        assert_eq!(text(&x, &e).as_deref(), Some("503"));
+        let mut x = Extractor::parse("EXTRACT(httpRequest.status)").unwrap();
+        assert_eq!(text(&mut x, &e).as_deref(), Some("503"));
         assert_eq!(x.extract_number(&e, &mut String::new()), Some(503.0));
-        let b = Extractor::parse("extract( b )").unwrap();
-        assert_eq!(text(&b, &e).as_deref(), Some("true"));
+        let mut b = Extractor::parse("extract( b )").unwrap();
+        assert_eq!(text(&mut b, &e).as_deref(), Some("true"));
         assert_eq!(b.extract_number(&e, &mut String::new()), None);
-        let o = Extractor::parse("EXTRACT(o)").unwrap();
-        assert_eq!(text(&o, &e), None);
-        let missing = Extractor::parse("EXTRACT(jsonPayload.nope)").unwrap();
-        assert_eq!(text(&missing, &e), None);
+        let mut o = Extractor::parse("EXTRACT(o)").unwrap();
+        assert_eq!(text(&mut o, &e), None);
+        let mut missing = Extractor::parse("EXTRACT(jsonPayload.nope)").unwrap();
+        assert_eq!(text(&mut missing, &e), None);
     }
 
     #[test]
     fn regexp_extract_takes_the_group() {
         let e = json!({"httpRequest": {"latency": "0.153s", "status": 404}});
-        let x = Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.latency, "([0-9.]+)s")"#).unwrap();
-        assert_eq!(text(&x, &e).as_deref(), Some("0.153"));
+        let mut x =
+            Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.latency, "([0-9.]+)s")"#).unwrap();
+        assert_eq!(text(&mut x, &e).as_deref(), Some("0.153"));
         assert_eq!(x.extract_number(&e, &mut String::new()), Some(0.153));
         // Numbers are converted to text before the regex applies.
-        let d = Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.status, "(\d)\d\d")"#).unwrap();
-        assert_eq!(text(&d, &e).as_deref(), Some("4"));
-        let no = Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.latency, "(ms)")"#).unwrap();
-        assert_eq!(text(&no, &e), None);
+        let mut d = Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.status, "(\d)\d\d")"#).unwrap();
+        assert_eq!(text(&mut d, &e).as_deref(), Some("4"));
+        let mut no = Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.latency, "(ms)")"#).unwrap();
+        assert_eq!(text(&mut no, &e), None);
         assert_eq!(no.extract_number(&e, &mut String::new()), None);
         // A comma inside the quoted regex is not an argument separator.
-        let c = Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.latency, "([0-9]{1,3})")"#).unwrap();
-        assert_eq!(text(&c, &e).as_deref(), Some("0"));
-        let q = Extractor::parse(r#"REGEXP_EXTRACT(a, "\"(.)\"")"#).unwrap();
-        assert_eq!(text(&q, &json!({"a": "x\"y\"z"})).as_deref(), Some("y"));
+        let mut c =
+            Extractor::parse(r#"REGEXP_EXTRACT(httpRequest.latency, "([0-9]{1,3})")"#).unwrap();
+        assert_eq!(text(&mut c, &e).as_deref(), Some("0"));
+        let mut q = Extractor::parse(r#"REGEXP_EXTRACT(a, "\"(.)\"")"#).unwrap();
+        assert_eq!(text(&mut q, &json!({"a": "x\"y\"z"})).as_deref(), Some("y"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use super::definition::{Compiled, Kind};
 
@@ -56,8 +57,10 @@ impl Series {
 #[derive(Debug)]
 struct Metric {
     def: Compiled,
-    /// Encoded label set -> index into `series`.
-    index: HashMap<Box<str>, u32>,
+    /// Encoded label set -> index into `series`. xxh3 rather than SipHash:
+    /// this lookup runs for every matching entry, and a flooding attacker
+    /// gains nothing from collisions beyond what the series cap allows.
+    index: HashMap<Box<str>, u32, Xxh3DefaultBuilder>,
     series: Vec<Series>,
     overflow: Option<Series>,
     /// Entries folded into the overflow series; shared with telemetry.
@@ -89,7 +92,7 @@ impl Registry {
                 let overflowed = overflow_counter(&def.prom_name);
                 let mut m = Metric {
                     def,
-                    index: HashMap::new(),
+                    index: HashMap::default(),
                     series: Vec::new(),
                     overflow: None,
                     overflowed,
@@ -121,7 +124,7 @@ impl Registry {
             if !m.def.filter.matches(entry) {
                 continue;
             }
-            let value = match &m.def.kind {
+            let value = match &mut m.def.kind {
                 Kind::Counter => 0.0,
                 Kind::Histogram { value, .. } => {
                     match value.extract_number(entry, &mut self.value) {
@@ -136,7 +139,7 @@ impl Registry {
             // two label sets encode alike.
             self.key.clear();
             self.cuts.clear();
-            for x in &m.def.labels {
+            for x in &mut m.def.labels {
                 let len_at = self.key.len();
                 self.key.push_str("00000000:");
                 let start = self.key.len();
