@@ -28,15 +28,83 @@ pub const BUNDLED_INPUTS: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The shipped log-based metric definitions (`pipelines/metrics/`), for
+/// the built-in pipeline, which has no folder of its own to find them in.
+pub const BUNDLED_METRICS: &[(&str, &str)] = &[
+    (
+        "error_entries.yaml",
+        include_str!("../../pipelines/metrics/error_entries.yaml"),
+    ),
+    (
+        "http_errors.yaml",
+        include_str!("../../pipelines/metrics/http_errors.yaml"),
+    ),
+    (
+        "http_request_latency.yaml",
+        include_str!("../../pipelines/metrics/http_request_latency.yaml"),
+    ),
+    (
+        "http_requests.yaml",
+        include_str!("../../pipelines/metrics/http_requests.yaml"),
+    ),
+    (
+        "license_acquisition_failures.yaml",
+        include_str!("../../pipelines/metrics/license_acquisition_failures.yaml"),
+    ),
+];
+
+/// A temporary folder holding [`BUNDLED_METRICS`], removed on drop.
+struct BundledMetrics(PathBuf);
+
+impl BundledMetrics {
+    fn write() -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("sluice-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, text) in BUNDLED_METRICS {
+            std::fs::write(dir.join(name), text)
+                .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+        }
+        Ok(BundledMetrics(dir))
+    }
+}
+
+impl Drop for BundledMetrics {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8> {
+    let mut _bundled = None;
     let cfg: PipelineConfig = match pipeline {
         Some(p) => super::load(p)?,
-        None => crate::config::load_str(
-            DEFAULT_PIPELINE,
-            Path::new("<built-in dry-run.toml>"),
-            |k| std::env::var(k).ok(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => {
+            // The built-in pipeline reads its metric definitions from
+            // SLUICE_METRICS_DIR; unless the user points it elsewhere, that
+            // is a temporary copy of the bundled ones.
+            let metrics_dir = match std::env::var("SLUICE_METRICS_DIR") {
+                Ok(d) => d,
+                Err(_) => {
+                    let b = BundledMetrics::write()?;
+                    let d = b.0.display().to_string();
+                    _bundled = Some(b);
+                    d
+                }
+            };
+            crate::config::load_str(
+                DEFAULT_PIPELINE,
+                Path::new("<built-in dry-run.toml>"),
+                |k| {
+                    if k == "SLUICE_METRICS_DIR" {
+                        Some(metrics_dir.clone())
+                    } else {
+                        std::env::var(k).ok()
+                    }
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
     };
     let mut plan_inputs = Input::expand(inputs).context("reading --input")?;
     if pipeline.is_none() && plan_inputs.is_empty() {
@@ -66,6 +134,12 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
     let summary_path = out.join("summary.json");
     std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    // The derived metrics as Prometheus would scrape them at this moment.
+    let mut prom = String::new();
+    telemetry.render_derived(&mut prom);
+    let prom_path = out.join("metrics.prom");
+    std::fs::write(&prom_path, prom)
+        .with_context(|| format!("cannot write {}", prom_path.display()))?;
     eprintln!("dry run finished: {}", out.display());
     for (name, s) in telemetry.components() {
         eprintln!(

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::node::{metadata, NodeInfo};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{server, Exporter, Telemetry};
 use crate::topology::{self, BuildContext, Outcome};
 
 pub fn run(path: &Path) -> Result<u8> {
@@ -24,19 +24,65 @@ pub fn run(path: &Path) -> Result<u8> {
         let node = discovery.info;
         std::fs::create_dir_all(&cfg.global.data_dir)
             .with_context(|| format!("cannot create data_dir {}", cfg.global.data_dir.display()))?;
+        let telemetry = Telemetry::new();
         let cx = BuildContext {
             global: cfg.global.clone(),
             node,
-            telemetry: Telemetry::new(),
+            telemetry: telemetry.clone(),
             dry_run: None,
         };
         let root = CancellationToken::new();
         let running = topology::build(&cfg, &cx, root.clone())?;
+        let endpoints = Endpoints::start(&cfg.global.metrics_address, telemetry).await;
         tracing::info!(pipeline = %path.display(), "pipeline running");
         let outcome = running.run_until(shutdown_signal()).await;
+        endpoints.stop().await;
         report(&outcome);
         Ok(outcome.exit_code() as u8)
     })
+}
+
+/// The `/metrics` and `/health/*` server, owned by `run` and stopped after
+/// the pipeline has drained (so the last scrape sees final counts).
+struct Endpoints {
+    stop: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Endpoints {
+    /// Binds `address`. A bind failure is logged, not fatal: losing the
+    /// metrics endpoint must not stop log delivery, and the failed
+    /// readiness probe and missing scrape make it visible to the operator.
+    async fn start(address: &str, telemetry: std::sync::Arc<Telemetry>) -> Endpoints {
+        let stop = CancellationToken::new();
+        let exporter = std::sync::Arc::new(Exporter::install(telemetry));
+        let task = match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => {
+                let bound = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|_| address.to_string());
+                tracing::info!(address = %bound, "serving /metrics, /health/live and /health/ready");
+                Some(tokio::spawn(server::serve(
+                    listener,
+                    exporter,
+                    stop.clone(),
+                )))
+            }
+            Err(e) => {
+                tracing::error!(address = %address, error = %e, "cannot serve /metrics and /health; running without them");
+                None
+            }
+        };
+        Endpoints { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        if let Some(t) = self.task {
+            let _ = t.await;
+        }
+    }
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

@@ -312,7 +312,8 @@ impl Builder<'_> {
                     }
                     "transforms" => {
                         let inputs = self.inputs(&key, &mut body);
-                        if let Some(c) = self.component::<TransformConfig>(&key, body) {
+                        if let Some(mut c) = self.component::<TransformConfig>(&key, body) {
+                            c.resolve_paths(path.parent());
                             for e in c.validate() {
                                 self.err(&[&kind, &name, &e.field], e.message);
                             }

@@ -5,7 +5,12 @@
 //! Prometheus endpoint (`sluice run`) can never disagree. Logs and metric
 //! labels carry component names, kinds and counts, never event content.
 
+pub mod exporter;
+mod extras;
 pub mod logging;
+pub mod server;
 mod stats;
 
+pub use exporter::{is_internal_name, record_request_latency, Exporter};
+pub use extras::{DerivedMetrics, FillProbe};
 pub use stats::{ComponentStats, StatsSnapshot, Telemetry};

@@ -87,7 +87,8 @@ pub struct Telemetry {
     components: Mutex<BTreeMap<String, Arc<ComponentStats>>>,
     redactions: Mutex<BTreeMap<String, u64>>,
     dead_letters: AtomicU64,
-    source_lag: Mutex<BTreeMap<String, u64>>,
+    /// Derived metrics, gauges and readiness (see `extras.rs`).
+    pub(super) extras: super::extras::Extras,
 }
 
 impl Telemetry {
@@ -120,27 +121,6 @@ impl Telemetry {
 
     pub fn dead_lettered(&self, n: u64) {
         self.dead_letters.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Bytes a source has read access to but not yet delivered (for the
-    /// file source: file sizes minus checkpoints). A gauge, set by the
-    /// source; the metrics endpoint exports it.
-    pub fn set_source_lag(&self, name: &str, bytes: u64) {
-        let mut map = self.source_lag.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get_mut(name) {
-            Some(v) => *v = bytes,
-            None => {
-                map.insert(name.to_string(), bytes);
-            }
-        }
-    }
-
-    /// Every source's lag in bytes, by source name.
-    pub fn source_lags(&self) -> BTreeMap<String, u64> {
-        self.source_lag
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
     }
 
     pub fn dead_letter_count(&self) -> u64 {

@@ -108,6 +108,7 @@ pub fn build(
         .chain(cfg.sinks.iter().map(|(n, s)| (n, &s.inputs)));
     for (name, inputs) in consumers {
         let (tx, rx) = mpsc::channel::<Batch>(cap);
+        watch_fill(&telemetry, name, &tx);
         consumer_rx.insert(name.clone(), rx);
         let mut seen = Vec::new();
         for i in inputs.iter().map(resolve) {
@@ -163,7 +164,11 @@ pub fn build(
             telemetry: telemetry.clone(),
             batch_max_events: cfg.global.batch_max_events.max(1),
         };
-        running.spawn(format!("source {name}"), source.run(scx));
+        telemetry.expect_ready(&name);
+        running.spawn(
+            format!("source {name}"),
+            announce(telemetry.clone(), name.clone(), source.run(scx)),
+        );
     }
     for (name, t) in &cfg.transforms {
         let transform = t.inner.build(name, cx)?;
@@ -195,7 +200,15 @@ pub fn build(
             stats: st,
             telemetry: telemetry.clone(),
         };
-        running.spawn(format!("sink {name}"), sink.run(SinkInput(rx), scx));
+        telemetry.expect_ready(name);
+        running.spawn(
+            format!("sink {name}"),
+            announce(
+                telemetry.clone(),
+                name.clone(),
+                sink.run(SinkInput(rx), scx),
+            ),
+        );
     }
     drop(producer_tx);
     drop(dead_letter);
@@ -206,6 +219,31 @@ pub fn build(
     };
     running.spawn("dead_letter".to_string(), writer.run(dl_rx));
     Ok(running)
+}
+
+/// Marks a component started (ready, unless its build deferred readiness
+/// with `Telemetry::defer_ready`) when its task first runs.
+async fn announce<F: std::future::Future>(
+    telemetry: Arc<Telemetry>,
+    name: String,
+    fut: F,
+) -> F::Output {
+    telemetry.component_started(&name);
+    fut.await
+}
+
+/// Exposes how many batches wait in `consumer`'s input channel. The probe
+/// holds a weak sender, so it never keeps a channel open.
+fn watch_fill(telemetry: &Telemetry, consumer: &str, tx: &mpsc::Sender<Batch>) {
+    let weak = tx.downgrade();
+    let max = tx.max_capacity();
+    telemetry.watch_channel(
+        consumer,
+        Box::new(move || match weak.upgrade() {
+            Some(tx) => (tx.max_capacity() - tx.capacity(), tx.max_capacity()),
+            None => (0, max),
+        }),
+    );
 }
 
 async fn run_transform(

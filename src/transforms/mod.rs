@@ -7,6 +7,7 @@
 //! the topology from sizes, so transforms do not count them.
 
 pub mod filter;
+pub mod log_metrics;
 pub mod redact;
 pub mod redact_stage;
 
@@ -32,6 +33,7 @@ pub trait Transform: Send {
 pub enum TransformConfig {
     Filter(filter::Config),
     Redact(Box<redact::RedactConfig>),
+    LogMetrics(log_metrics::Config),
 }
 
 impl TransformConfig {
@@ -39,6 +41,7 @@ impl TransformConfig {
         match self {
             TransformConfig::Filter(_) => "filter",
             TransformConfig::Redact(_) => "redact",
+            TransformConfig::LogMetrics(_) => "log_metrics",
         }
     }
 
@@ -46,6 +49,16 @@ impl TransformConfig {
         match self {
             TransformConfig::Filter(c) => c.validate(),
             TransformConfig::Redact(c) => redact_stage::validate(c),
+            TransformConfig::LogMetrics(c) => c.validate(),
+        }
+    }
+
+    /// Gives components that name files the pipeline file's folder, so
+    /// relative paths mean "next to the pipeline".
+    pub fn resolve_paths(&mut self, base: Option<&std::path::Path>) {
+        match self {
+            TransformConfig::Filter(_) | TransformConfig::Redact(_) => {}
+            TransformConfig::LogMetrics(c) => c.resolve_paths(base),
         }
     }
 
@@ -69,7 +82,6 @@ impl TransformConfig {
     }
 
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
-        let _ = cx;
         let fail = |e: String| BuildError::new("transform", name, e);
         Ok(match self {
             TransformConfig::Filter(c) => Box::new(c.build().map_err(fail)?),
@@ -77,6 +89,7 @@ impl TransformConfig {
                 let engine = redact_stage::build_redactor(c).map_err(fail)?;
                 Box::new(redact_stage::Redact::new(Arc::new(engine)))
             }
+            TransformConfig::LogMetrics(c) => Box::new(c.build(name, &cx.telemetry).map_err(fail)?),
         })
     }
 }

@@ -12,4 +12,5 @@ mod deploy;
 mod dry_run;
 mod file_source;
 mod gcs_xml_server;
+mod log_metrics;
 mod node_metadata;

@@ -1,0 +1,213 @@
+//! What `/metrics` and `/health/ready` need beyond the component counters:
+//! derived (log-based) metrics, their overflow counts, source lag, channel
+//! fill, and the readiness registry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::Telemetry;
+
+/// Metrics rendered as-is into the Prometheus text output (the
+/// `log_metrics` transform's registries).
+pub trait DerivedMetrics: Send + Sync {
+    /// Appends complete families (HELP, TYPE, samples).
+    fn render(&self, out: &mut String);
+    /// The family names it renders, to refuse collisions.
+    fn names(&self) -> Vec<String>;
+}
+
+/// Current and maximum fill of a channel, in batches.
+pub type FillProbe = Box<dyn Fn() -> (usize, usize) + Send + Sync>;
+
+#[derive(Default)]
+pub(crate) struct Extras {
+    derived: Mutex<Vec<(String, Arc<dyn DerivedMetrics>)>>,
+    overflow: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    source_lag: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    channels: Mutex<Vec<(String, FillProbe)>>,
+    readiness: Mutex<Readiness>,
+}
+
+#[derive(Default)]
+struct Readiness {
+    expected: BTreeSet<String>,
+    /// Components that report readiness themselves (`mark_ready`) instead
+    /// of being ready as soon as their task starts.
+    deferred: BTreeSet<String>,
+    ready: BTreeSet<String>,
+}
+
+impl fmt::Debug for Extras {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extras").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Telemetry holds plain counters; a panic elsewhere leaves them usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Telemetry {
+    /// Registers a component's derived metrics for `/metrics` and
+    /// `metrics.prom`. Refuses a family name another component already
+    /// renders, so the text output never repeats a family.
+    pub fn add_derived_metrics(
+        &self,
+        component: &str,
+        metrics: Arc<dyn DerivedMetrics>,
+    ) -> Result<(), String> {
+        let mut all = lock(&self.extras.derived);
+        let new = metrics.names();
+        for (other, m) in all.iter() {
+            if let Some(n) = m.names().iter().find(|n| new.contains(n)) {
+                return Err(format!(
+                    "metric `{n}` is already defined by transform `{other}`"
+                ));
+            }
+        }
+        all.push((component.to_string(), metrics));
+        Ok(())
+    }
+
+    /// Appends every derived metric, Prometheus text format.
+    pub fn render_derived(&self, out: &mut String) {
+        for (_, m) in lock(&self.extras.derived).iter() {
+            m.render(out);
+        }
+    }
+
+    /// The shared count of entries folded into a derived metric's
+    /// `__overflow__` series.
+    pub fn log_metric_overflow(&self, metric: &str) -> Arc<AtomicU64> {
+        lock(&self.extras.overflow)
+            .entry(metric.to_string())
+            .or_default()
+            .clone()
+    }
+
+    pub(crate) fn overflow_counts(&self) -> Vec<(String, u64)> {
+        lock(&self.extras.overflow)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// How far a source is behind its input, in bytes (file: size minus
+    /// read offset, summed over files).
+    pub fn set_source_lag(&self, component: &str, bytes: u64) {
+        let mut map = lock(&self.extras.source_lag);
+        match map.get(component) {
+            Some(g) => g.store(bytes, Ordering::Relaxed),
+            None => {
+                map.insert(component.to_string(), Arc::new(AtomicU64::new(bytes)));
+            }
+        }
+    }
+
+    /// Every source's lag in bytes, by source name.
+    pub fn source_lags(&self) -> std::collections::BTreeMap<String, u64> {
+        lock(&self.extras.source_lag)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Registers a probe of the input channel of `consumer`.
+    pub fn watch_channel(&self, consumer: &str, probe: FillProbe) {
+        lock(&self.extras.channels).push((consumer.to_string(), probe));
+    }
+
+    /// `(consumer, queued batches, capacity)` for every watched channel.
+    pub(crate) fn channel_fill(&self) -> Vec<(String, usize, usize)> {
+        lock(&self.extras.channels)
+            .iter()
+            .map(|(n, p)| {
+                let (used, cap) = p();
+                (n.clone(), used, cap)
+            })
+            .collect()
+    }
+
+    /// The topology calls this for every source and sink: the pipeline is
+    /// ready once each of them is.
+    pub fn expect_ready(&self, component: &str) {
+        lock(&self.extras.readiness)
+            .expected
+            .insert(component.to_string());
+    }
+
+    /// Called by a component's `build` when it will call [`mark_ready`]
+    /// itself (e.g. a sink, once it has connected). Otherwise a component
+    /// is ready as soon as its task is running.
+    ///
+    /// [`mark_ready`]: Telemetry::mark_ready
+    pub fn defer_ready(&self, component: &str) {
+        lock(&self.extras.readiness)
+            .deferred
+            .insert(component.to_string());
+    }
+
+    pub fn mark_ready(&self, component: &str) {
+        lock(&self.extras.readiness)
+            .ready
+            .insert(component.to_string());
+    }
+
+    /// The topology calls this when a component's task starts.
+    pub fn component_started(&self, component: &str) {
+        let mut r = lock(&self.extras.readiness);
+        if !r.deferred.contains(component) {
+            r.ready.insert(component.to_string());
+        }
+    }
+
+    /// Ready: at least one component registered and all of them ready.
+    pub fn is_ready(&self) -> bool {
+        let r = lock(&self.extras.readiness);
+        !r.expected.is_empty() && r.expected.iter().all(|c| r.ready.contains(c))
+    }
+
+    /// Components not ready yet (for `/health/ready`'s body).
+    pub fn not_ready(&self) -> Vec<String> {
+        let r = lock(&self.extras.readiness);
+        r.expected
+            .iter()
+            .filter(|c| !r.ready.contains(*c))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_waits_for_every_component() {
+        let t = Telemetry::new();
+        assert!(!t.is_ready(), "nothing registered is not ready");
+        t.expect_ready("src");
+        t.expect_ready("bq");
+        t.defer_ready("bq");
+        t.component_started("src");
+        t.component_started("bq");
+        assert!(!t.is_ready());
+        assert_eq!(t.not_ready(), ["bq"]);
+        t.mark_ready("bq");
+        assert!(t.is_ready());
+    }
+
+    #[test]
+    fn source_lag_is_a_gauge() {
+        let t = Telemetry::new();
+        t.set_source_lag("files", 10);
+        t.set_source_lag("files", 4);
+        assert_eq!(
+            t.source_lags().into_iter().collect::<Vec<_>>(),
+            vec![("files".to_string(), 4)]
+        );
+    }
+}
