@@ -6,6 +6,9 @@
 //! `match` below; the compiler points at any arm you miss.
 
 mod emit;
+pub mod kafka;
+mod message;
+pub mod pubsub;
 pub mod replay;
 pub mod stdin;
 
@@ -29,12 +32,16 @@ pub trait Source: Send {
 #[serde(rename_all = "snake_case")]
 pub enum SourceConfig {
     Stdin(stdin::Config),
+    Pubsub(pubsub::Config),
+    Kafka(kafka::Config),
 }
 
 impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::Stdin(_) => "stdin",
+            SourceConfig::Pubsub(_) => "pubsub",
+            SourceConfig::Kafka(_) => "kafka",
         }
     }
 
@@ -42,13 +49,16 @@ impl SourceConfig {
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
             SourceConfig::Stdin(c) => c.validate(),
+            SourceConfig::Pubsub(c) => c.validate(),
+            SourceConfig::Kafka(c) => c.validate(),
         }
     }
 
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
-        let _ = name;
         Ok(match self {
             SourceConfig::Stdin(c) => Box::new(stdin::Stdin::new(c.clone(), cx)),
+            SourceConfig::Pubsub(c) => Box::new(pubsub::Pubsub::new(c.clone(), cx)),
+            SourceConfig::Kafka(c) => Box::new(kafka::Kafka::new(c.clone(), cx, name)?),
         })
     }
 }

@@ -5,4 +5,7 @@
 
 mod support;
 
+mod brokers;
 mod config_cli;
+mod kafka;
+mod pubsub;
