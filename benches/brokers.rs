@@ -67,16 +67,44 @@ fn rest_call(host: &str, method: &str, path: &str, body: &Value) -> Value {
     let mut s = TcpStream::connect(host).expect("emulator reachable");
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
     s.write_all(&body).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let (head, body) = read_response(&mut s);
     assert!(head.contains(" 200 "), "{method} {path}: {head}");
-    serde_json::from_str(body).unwrap_or(Value::Null)
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// Reads one HTTP response: the emulator keeps connections open even when
+/// asked to close, so the body ends at its `content-length`.
+fn read_response(s: &mut TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).expect("response from the emulator");
+        assert!(n > 0, "the emulator closed the connection mid-response");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).expect("response body from the emulator");
+        assert!(n > 0, "the emulator closed the connection mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+    (head, body)
 }
 
 /// Runs the pipeline until the sink has `n` events (timed from the first

@@ -75,6 +75,8 @@ pub trait Destination {
     fn sink_toml(&self) -> String;
     /// The insertId of every row landed so far, duplicates included.
     fn insert_ids(&self) -> Vec<String>;
+    /// Rows landed so far, duplicates included; cheap enough to poll.
+    fn count(&self) -> usize;
 }
 
 /// A `file` sink writing NDJSON under a folder.
@@ -110,6 +112,10 @@ impl Destination for FileDestination {
                     .to_string()
             })
             .collect()
+    }
+
+    fn count(&self) -> usize {
+        std::fs::read(self.path()).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
     }
 }
 
@@ -236,7 +242,7 @@ impl Drop for Sluice {
     }
 }
 
-/// Waits until `cond` holds, checking every 50 ms; panics with `what`
+/// Waits until `cond` holds, checking every 20 ms; panics with `what`
 /// (and the sluice log) after `timeout`.
 pub fn wait_for(
     what: &str,
@@ -252,7 +258,7 @@ pub fn wait_for(
             "timed out waiting for {what}; sluice log:\n{}",
             sluice.log_text()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

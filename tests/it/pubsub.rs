@@ -27,15 +27,12 @@ fn rest(host: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
     s.write_all(&body).unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let text = String::from_utf8_lossy(&resp);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let (head, body) = read_response(&mut s);
     let status: u16 = head
         .split_whitespace()
         .nth(1)
@@ -44,9 +41,39 @@ fn rest(host: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
     let v = if body.trim().is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_string()))
+        serde_json::from_str(&body).unwrap_or(Value::String(body.clone()))
     };
     (status, v)
+}
+
+/// Reads one HTTP response: the emulator keeps connections open even when
+/// asked to close, so the body ends at its `content-length`.
+fn read_response(s: &mut TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).expect("response from the emulator");
+        assert!(n > 0, "the emulator closed the connection mid-response");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).expect("response body from the emulator");
+        assert!(n > 0, "the emulator closed the connection mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+    (head, body)
 }
 
 /// A topic and a subscription on it (ack deadline 10 s).
@@ -158,7 +185,7 @@ fn pubsub_kill9_and_restart_lands_every_event_once_by_insert_id() {
         "half the events",
         Duration::from_secs(120),
         &mut first,
-        || dest.insert_ids().len() >= 25_000,
+        || dest.count() >= 25_000,
     );
     first.kill9();
     let at_kill = distinct(&dest);
