@@ -411,7 +411,7 @@ impl Source for Kafka {
                 biased;
                 _ = cx.shutdown.cancelled() => break,
                 _ = commit_tick.tick() => {
-                    let commits = lock().to_commit();
+                    let commits = lock().take_commits();
                     if !commits.is_empty() {
                         if let Err(e) = consumer.commit(&tpl_of(&commits), CommitMode::Async) {
                             tracing::warn!(component = %cx.name, error = %e, "offset commit failed; retrying with the next commit");
@@ -476,7 +476,7 @@ impl Source for Kafka {
         for (_, r) in waiting.drain(..) {
             lock().abandon(&r);
         }
-        let commits = lock().to_commit();
+        let commits = lock().take_commits();
         let name = cx.name.clone();
         close(consumer, commits, name).await;
         Ok(())

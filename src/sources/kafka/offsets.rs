@@ -251,7 +251,7 @@ impl Tracker {
     }
 
     /// Offsets that advanced since the last commit; marks them committed.
-    pub fn to_commit(&mut self) -> Vec<(Tp, i64)> {
+    pub fn take_commits(&mut self) -> Vec<(Tp, i64)> {
         let mut out = Vec::new();
         for (tp, p) in &mut self.parts {
             if let Some(c) = p.committable.filter(|c| Some(*c) > p.committed) {
@@ -329,12 +329,12 @@ mod tests {
         settle(b, true);
         settle(c, true);
         t.poll();
-        assert!(t.to_commit().is_empty(), "0..9 is not acknowledged yet");
+        assert!(t.take_commits().is_empty(), "0..9 is not acknowledged yet");
         settle(a, true);
         let (delivered, retries) = t.poll();
         assert_eq!((delivered, retries.len()), (10, 0));
-        assert_eq!(t.to_commit(), vec![(tp(0), 30)]);
-        assert!(t.to_commit().is_empty(), "nothing new");
+        assert_eq!(t.take_commits(), vec![(tp(0), 30)]);
+        assert!(t.take_commits().is_empty(), "nothing new");
         assert_eq!((t.messages, t.bytes), (0, 0));
     }
 
@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(retries.len(), 1);
         assert_eq!(retries[0].records.len(), 5);
         assert_eq!(retries[0].attempts, 1);
-        assert!(t.to_commit().is_empty());
+        assert!(t.take_commits().is_empty());
         assert_eq!(t.messages, 5, "the failed records are still in flight");
         // Emit the retry again, same chunks.
         let r = retries.into_iter().next().unwrap();
@@ -364,7 +364,7 @@ mod tests {
         });
         settle(n, true);
         t.poll();
-        assert_eq!(t.to_commit(), vec![(tp(0), 10)]);
+        assert_eq!(t.take_commits(), vec![(tp(0), 10)]);
         assert_eq!(t.messages, 0);
     }
 
@@ -384,7 +384,7 @@ mod tests {
         settle(c, true); // late ack of the old generation
         settle(b, false);
         let (_, retries) = t.poll();
-        assert!(t.to_commit().iter().all(|(p, _)| p != &tp(0)));
+        assert!(t.take_commits().iter().all(|(p, _)| p != &tp(0)));
         assert_eq!(retries.len(), 1, "partition 1 is still owned");
         assert_eq!(retries[0].records[0].partition, 1);
         assert_eq!(t.messages, 5, "only partition 1's records remain");

@@ -100,23 +100,24 @@ impl Config {
         if self.project.trim().is_empty() {
             e.push(FieldError::new("project", "must not be empty"));
         }
-        match self.subscription.split_once("/subscriptions/") {
-            _ if self.subscription.trim().is_empty() => {
-                e.push(FieldError::new("subscription", "must not be empty"))
+        let sub = self.subscription.trim();
+        let full_ok = |(prefix, id): (&str, &str)| {
+            prefix == format!("projects/{}", self.project) && !id.is_empty() && !id.contains('/')
+        };
+        if sub.is_empty() {
+            e.push(FieldError::new("subscription", "must not be empty"));
+        } else if let Some(parts) = sub.split_once("/subscriptions/") {
+            if !full_ok(parts) {
+                e.push(FieldError::new(
+                    "subscription",
+                    "a full name must be `projects/PROJECT/subscriptions/ID` with this source's `project`",
+                ));
             }
-            Some((prefix, id)) => {
-                if prefix != format!("projects/{}", self.project) || id.is_empty() {
-                    e.push(FieldError::new(
-                        "subscription",
-                        "a full name must be `projects/PROJECT/subscriptions/ID` with this source's `project`",
-                    ));
-                }
-            }
-            None if self.subscription.contains('/') => e.push(FieldError::new(
+        } else if sub.contains('/') {
+            e.push(FieldError::new(
                 "subscription",
                 "must be an id or `projects/PROJECT/subscriptions/ID`",
-            )),
-            None => {}
+            ));
         }
         if !(10..=600).contains(&self.ack_deadline_secs) {
             e.push(FieldError::new(
