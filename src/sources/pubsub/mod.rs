@@ -4,9 +4,9 @@
 //! Delivery: at least once. Each message gets its own
 //! [`BatchNotifier`](crate::event::BatchNotifier); when it resolves
 //! `Delivered` the message's ack id is acked, otherwise it is nacked
-//! (`modifyAckDeadline` 0) so Pub/Sub redelivers it, and the source backs
-//! off before reading more (a failing sink should not turn into a hot
-//! redelivery loop). Redelivered application lines get the same `insertId`
+//! (`modifyAckDeadline`) so Pub/Sub redelivers it: at once after a single
+//! failure, then with a growing delay (up to 10 s) while failures continue,
+//! so a sink outage does not become a hot redelivery loop. Redelivered application lines get the same `insertId`
 //! (the subscription path and message id are the identity, see
 //! [`MessageShaper`]), LogEntries keep theirs, so BigQuery de-duplicates.
 //! A poison message (not a JSON object, malformed JSON) goes to the
@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -204,11 +204,19 @@ impl Pubsub {
 const IDS_PER_REQUEST: usize = 1000;
 /// How often acks and nacks are sent.
 const ACK_FLUSH: Duration = Duration::from_millis(100);
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Longest redelivery delay asked for a failed message.
+const NACK_DELAY_MAX_SECS: i32 = 10;
 
 /// One message's outcome: its ack id and its event's status.
 type Pending = BoxFuture<'static, (String, BatchStatus)>;
+
+/// Redelivery delay after `failures` earlier consecutive failures.
+fn nack_delay(failures: u32) -> i32 {
+    match failures {
+        0 => 0,
+        n => (1i32 << (n - 1).min(4)).min(NACK_DELAY_MAX_SECS),
+    }
+}
 
 /// Ack bookkeeping of the source loop.
 struct Acks {
@@ -219,7 +227,10 @@ struct Acks {
     outstanding: HashMap<String, usize>,
     outstanding_bytes: usize,
     to_ack: Vec<String>,
-    to_nack: Vec<String>,
+    /// Ack ids to hand back, with the redelivery delay (seconds).
+    to_nack: Vec<(String, i32)>,
+    /// Failures since the last delivered message: sets the delay.
+    failures: u32,
     name: std::sync::Arc<str>,
 }
 
@@ -229,17 +240,21 @@ impl Acks {
         self.outstanding.insert(ack_id, bytes);
     }
 
-    /// Returns whether the message was delivered.
-    fn resolved(&mut self, ack_id: String, status: BatchStatus) -> bool {
+    fn resolved(&mut self, ack_id: String, status: BatchStatus) {
         if let Some(b) = self.outstanding.remove(&ack_id) {
             self.outstanding_bytes -= b;
         }
         if status == BatchStatus::Delivered {
+            self.failures = 0;
             self.to_ack.push(ack_id);
-            true
         } else {
-            self.to_nack.push(ack_id);
-            false
+            // 0 s for the first failure (a blip), then 1, 2, 4, 8, 10 s:
+            // a failing sink gets its messages back at a bounded rate
+            // instead of in a hot loop, and the source keeps reading (a
+            // stalled reader would let buffered messages expire and come
+            // back twice).
+            self.to_nack.push((ack_id, nack_delay(self.failures)));
+            self.failures = self.failures.saturating_add(1);
         }
     }
 
@@ -255,8 +270,12 @@ impl Acks {
                 tracing::warn!(component = %self.name, messages = ids.len(), code = ?e.code(), "acknowledge failed; Pub/Sub will redeliver");
             }
         }
-        let nacks = std::mem::take(&mut self.to_nack);
-        self.modify(&nacks, 0).await;
+        let mut nacks = std::mem::take(&mut self.to_nack);
+        nacks.sort_by_key(|n| n.1);
+        for group in nacks.chunk_by(|a, b| a.1 == b.1) {
+            let ids: Vec<String> = group.iter().map(|n| n.0.clone()).collect();
+            self.modify(&ids, group[0].1).await;
+        }
     }
 
     /// Extends the deadline of every outstanding message.
@@ -311,6 +330,7 @@ impl Source for Pubsub {
             outstanding_bytes: 0,
             to_ack: Vec::new(),
             to_nack: Vec::new(),
+            failures: 0,
             name: cx.name.clone(),
         };
         let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
@@ -323,24 +343,17 @@ impl Source for Pubsub {
         ));
         extend_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         extend_tick.reset();
-        let mut backoff = Duration::ZERO;
-        let mut resume_at = Instant::now();
         let mut ended = false;
 
         loop {
             let room = acks.outstanding.len() < self.cfg.max_outstanding_messages
                 && acks.outstanding_bytes < self.cfg.max_outstanding_bytes;
-            let can_read = room && !ended && Instant::now() >= resume_at;
+            let can_read = room && !ended;
             tokio::select! {
                 biased;
                 _ = cx.shutdown.cancelled() => break,
                 Some((id, status)) = pending.next(), if !pending.is_empty() => {
-                    if acks.resolved(id, status) {
-                        backoff = Duration::ZERO;
-                    } else {
-                        backoff = (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
-                        resume_at = Instant::now() + backoff;
-                    }
+                    acks.resolved(id, status);
                     if acks.to_ack.len() + acks.to_nack.len() >= IDS_PER_REQUEST {
                         acks.flush().await;
                     }
@@ -350,7 +363,6 @@ impl Source for Pubsub {
                     cx.stats.set_lag(acks.outstanding.len() as u64);
                 }
                 _ = extend_tick.tick() => acks.extend().await,
-                _ = tokio::time::sleep_until(resume_at.into()), if room && !ended && Instant::now() < resume_at => {}
                 m = stream.next(), if can_read => {
                     let Some(first) = m else {
                         ended = true;
@@ -387,7 +399,7 @@ impl Source for Pubsub {
             }
         }
         let left: Vec<String> = acks.outstanding.keys().cloned().collect();
-        acks.to_nack.extend(left);
+        acks.to_nack.extend(left.into_iter().map(|id| (id, 0)));
         acks.outstanding.clear();
         acks.flush().await;
         cx.stats.set_lag(0);
@@ -483,6 +495,12 @@ mod tests {
         "#);
         let fields: Vec<String> = c.validate().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["subscription", "ack_deadline_secs", "endpoint"]);
+    }
+
+    #[test]
+    fn nack_delay_grows_and_is_bounded() {
+        let d: Vec<i32> = (0..8).map(nack_delay).collect();
+        assert_eq!(d, [0, 1, 2, 4, 8, 10, 10, 10]);
     }
 
     #[test]
