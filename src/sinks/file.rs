@@ -3,6 +3,8 @@
 //! e.g. `/var/log/sluice/%Y-%m-%d/%H.ndjson.gz`.
 //!
 //! Each batch is written and flushed before its events are acknowledged.
+//! A failed write settles the batch's events as `Errored` (their sources
+//! deliver them again) and the sink carries on with the next batch.
 //! Gzip files are written as one gzip member per batch, so every flushed
 //! batch is a complete, readable member (gzip readers concatenate members).
 
@@ -87,8 +89,7 @@ impl Sink for FileSink {
         let templated = self.cfg.path.contains('%');
         while let Some(batch) = input.next().await {
             cx.stats.received(batch.len() as u64, batch.bytes());
-            let n = batch.len() as u64;
-            let mut groups: HashMap<PathBuf, (Vec<u8>, Finalizers)> = HashMap::new();
+            let mut groups: HashMap<PathBuf, (Vec<u8>, Finalizers, u64)> = HashMap::new();
             for mut e in batch.events {
                 let path = if templated {
                     render_path(
@@ -100,25 +101,29 @@ impl Sink for FileSink {
                 };
                 let g = groups.entry(path).or_default();
                 g.1.push(e.take_finalizer());
+                g.2 += 1;
                 encode_ndjson(&mut g.0, &e.log);
             }
-            let mut written = 0u64;
-            for (path, (buf, fins)) in groups {
+            let (mut written, mut delivered) = (0u64, 0u64);
+            for (path, (buf, fins, n)) in groups {
                 match write_group(&mut files, &path, &buf, self.cfg.gzip) {
                     Ok(w) => {
                         written += w;
+                        delivered += n;
                         fins.settle(EventStatus::Delivered);
                     }
                     Err(e) => {
+                        // A full disk or a missing directory is an outage,
+                        // not a reason to stop the pipeline: the sources
+                        // deliver these events again (re-read, nack, retry).
+                        tracing::warn!(sink = %cx.name, path = %path.display(), error = %e, events = n, "write failed; events not acknowledged");
+                        cx.stats.errored(n);
                         fins.settle(EventStatus::Errored);
-                        return Err(ComponentError::new(
-                            format!("sink {}: {}", cx.name, path.display()),
-                            e,
-                        ));
+                        files.remove(&path);
                     }
                 }
             }
-            cx.stats.sent(n, written);
+            cx.stats.sent(delivered, written);
             // Keep at most a handful of files open: old hours are done.
             if files.len() > 16 {
                 files.clear();

@@ -8,6 +8,9 @@
 pub mod archive;
 mod emit;
 pub mod file;
+pub mod kafka;
+mod message;
+pub mod pubsub;
 pub mod replay;
 pub mod stdin;
 
@@ -33,6 +36,8 @@ pub enum SourceConfig {
     Archive(archive::Config),
     Stdin(stdin::Config),
     File(file::Config),
+    Pubsub(pubsub::Config),
+    Kafka(kafka::Config),
 }
 
 impl SourceConfig {
@@ -41,6 +46,8 @@ impl SourceConfig {
             SourceConfig::Archive(_) => "archive",
             SourceConfig::Stdin(_) => "stdin",
             SourceConfig::File(_) => "file",
+            SourceConfig::Pubsub(_) => "pubsub",
+            SourceConfig::Kafka(_) => "kafka",
         }
     }
 
@@ -50,6 +57,8 @@ impl SourceConfig {
             SourceConfig::Archive(c) => c.validate(),
             SourceConfig::Stdin(c) => c.validate(),
             SourceConfig::File(c) => c.validate(),
+            SourceConfig::Pubsub(c) => c.validate(),
+            SourceConfig::Kafka(c) => c.validate(),
         }
     }
 
@@ -58,6 +67,8 @@ impl SourceConfig {
             SourceConfig::Archive(c) => Box::new(archive::Archive::build(c, name, cx)?),
             SourceConfig::Stdin(c) => Box::new(stdin::Stdin::new(c.clone(), cx)),
             SourceConfig::File(c) => Box::new(file::FileSource::new(c.clone(), name, cx)?),
+            SourceConfig::Pubsub(c) => Box::new(pubsub::Pubsub::new(c.clone(), cx)),
+            SourceConfig::Kafka(c) => Box::new(kafka::Kafka::new(c.clone(), cx, name)?),
         })
     }
 }

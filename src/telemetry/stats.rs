@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -16,6 +16,9 @@ pub struct ComponentStats {
     errors: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    /// Messages a broker source has not yet committed/acknowledged
+    /// (Kafka: high watermark - committed; Pub/Sub: outstanding). -1: none.
+    lag: AtomicI64,
 }
 
 /// A point-in-time copy, in the shape `summary.json` documents.
@@ -30,6 +33,9 @@ pub struct StatsSnapshot {
     pub errors: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Source lag, for sources that report one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
 }
 
 impl ComponentStats {
@@ -44,6 +50,7 @@ impl ComponentStats {
             errors: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            lag: AtomicI64::new(-1),
         }
     }
 
@@ -67,6 +74,18 @@ impl ComponentStats {
         self.errors.fetch_add(events, Ordering::Relaxed);
     }
 
+    /// Sets the source's current lag (a gauge, not a counter).
+    pub fn set_lag(&self, messages: u64) {
+        self.lag.store(
+            i64::try_from(messages).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn lag(&self) -> Option<u64> {
+        u64::try_from(self.lag.load(Ordering::Relaxed)).ok()
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             kind: self.kind,
@@ -77,6 +96,7 @@ impl ComponentStats {
             errors: self.errors.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            lag: self.lag(),
         }
     }
 }

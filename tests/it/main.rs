@@ -7,10 +7,13 @@ mod support;
 
 mod archive;
 mod bigquery;
+mod brokers;
 mod config_cli;
 mod deploy;
 mod dry_run;
 mod file_source;
 mod gcs_xml_server;
+mod kafka;
 mod log_metrics;
 mod node_metadata;
+mod pubsub;

@@ -1,0 +1,287 @@
+//! The `pubsub` source against Google's Pub/Sub emulator
+//! (`PUBSUB_EMULATOR_HOST`, started by `scripts/test-services.sh`).
+//! Topics and subscriptions are created per test through the emulator's
+//! REST API, with unique names.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::brokers::{
+    assert_exactly_once_by_insert_id, dead_letters, fixtures, pipeline, unique, wait_for,
+    Destination, FileDestination, Sluice,
+};
+use crate::support::require_service;
+
+const PROJECT: &str = "test-project";
+
+/// A minimal HTTP/1.0 client for the emulator's REST API (one request per
+/// connection; HTTP/1.0 keeps the response unchunked).
+fn rest(host: &str, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let body = serde_json::to_vec(body).unwrap();
+    let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let (head, body) = read_response(&mut s);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad response head: {head}"));
+    let v = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(Value::String(body.clone()))
+    };
+    (status, v)
+}
+
+/// Reads one HTTP response: the emulator keeps connections open even when
+/// asked to close, so the body ends at its `content-length`.
+fn read_response(s: &mut TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).expect("response from the emulator");
+        assert!(n > 0, "the emulator closed the connection mid-response");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).expect("response body from the emulator");
+        assert!(n > 0, "the emulator closed the connection mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+    (head, body)
+}
+
+/// A topic and a subscription on it (ack deadline 10 s).
+fn create_subscription(host: &str, tag: &str) -> (String, String) {
+    let topic = unique(&format!("{tag}-topic"));
+    let sub = unique(&format!("{tag}-sub"));
+    let (c, v) = rest(
+        host,
+        "PUT",
+        &format!("/v1/projects/{PROJECT}/topics/{topic}"),
+        &json!({}),
+    );
+    assert_eq!(c, 200, "create topic: {v}");
+    let (c, v) = rest(
+        host,
+        "PUT",
+        &format!("/v1/projects/{PROJECT}/subscriptions/{sub}"),
+        &json!({"topic": format!("projects/{PROJECT}/topics/{topic}"), "ackDeadlineSeconds": 10}),
+    );
+    assert_eq!(c, 200, "create subscription: {v}");
+    (topic, sub)
+}
+
+/// Publishes payloads (with attributes) and returns their message ids.
+fn publish(host: &str, topic: &str, payloads: &[&[u8]]) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut ids = Vec::with_capacity(payloads.len());
+    for chunk in payloads.chunks(1000) {
+        let messages: Vec<Value> = chunk
+            .iter()
+            .map(|p| json!({"data": b64.encode(p), "attributes": {"origin": "fixture"}}))
+            .collect();
+        let (c, v) = rest(
+            host,
+            "POST",
+            &format!("/v1/projects/{PROJECT}/topics/{topic}:publish"),
+            &json!({"messages": messages}),
+        );
+        assert_eq!(c, 200, "publish: {v}");
+        for id in v["messageIds"].as_array().expect("messageIds") {
+            ids.push(id.as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(ids.len(), payloads.len());
+    ids
+}
+
+/// Messages a synchronous pull returns right now (acked by nobody).
+fn pull_now(host: &str, sub: &str) -> usize {
+    let (c, v) = rest(
+        host,
+        "POST",
+        &format!("/v1/projects/{PROJECT}/subscriptions/{sub}:pull"),
+        &json!({"maxMessages": 1000, "returnImmediately": true}),
+    );
+    assert_eq!(c, 200, "pull: {v}");
+    v["receivedMessages"].as_array().map_or(0, Vec::len)
+}
+
+/// After the subscription's ack deadline, nothing must be left: every
+/// message was acked (none is merely waiting to be redelivered).
+fn assert_subscription_drained(host: &str, sub: &str) {
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(pull_now(host, sub), 0, "messages left unacked on {sub}");
+}
+
+fn source_toml(host: &str, sub: &str) -> String {
+    format!(
+        "[sources.in]\ntype = \"pubsub\"\nproject = \"{PROJECT}\"\nsubscription = \"{sub}\"\n\
+         endpoint = \"{host}\"\nack_deadline_secs = 10\nmax_outstanding_messages = 5000\n"
+    )
+}
+
+/// The insertId each fixture must land with: LogEntries keep theirs,
+/// application lines hash the subscription's full name and message id.
+fn expected_ids(sub: &str, fx: &[crate::brokers::Fixture], msg_ids: &[String]) -> BTreeSet<String> {
+    fx.iter()
+        .zip(msg_ids)
+        .map(|(f, id)| {
+            f.insert_id.clone().unwrap_or_else(|| {
+                let identity = format!("projects/{PROJECT}/subscriptions/{sub}/{id}");
+                sluice::event::insert_id::compute(identity.as_bytes(), &f.payload)
+            })
+        })
+        .collect()
+}
+
+fn distinct(dest: &dyn Destination) -> usize {
+    dest.insert_ids().into_iter().collect::<BTreeSet<_>>().len()
+}
+
+#[test]
+fn pubsub_kill9_and_restart_lands_every_event_once_by_insert_id() {
+    let host = require_service("PUBSUB_EMULATOR_HOST");
+    let dir = tempfile::tempdir().unwrap();
+    let (topic, sub) = create_subscription(&host, "kill9");
+    let fx = fixtures("ps-kill9", 50_000);
+    let payloads: Vec<&[u8]> = fx.iter().map(|f| f.payload.as_slice()).collect();
+    let msg_ids = publish(&host, &topic, &payloads);
+    let expected = expected_ids(&sub, &fx, &msg_ids);
+    assert_eq!(expected.len(), 50_000);
+
+    let dest = FileDestination {
+        dir: dir.path().join("out"),
+    };
+    let p = pipeline(dir.path(), &source_toml(&host, &sub), &dest);
+    let mut first = Sluice::start(&p, dir.path().join("sluice-1.log"));
+    wait_for(
+        "half the events",
+        Duration::from_secs(120),
+        &mut first,
+        || dest.count() >= 25_000,
+    );
+    first.kill9();
+    let at_kill = distinct(&dest);
+    assert!(
+        at_kill < 50_000,
+        "the first run finished before it was killed; nothing was tested"
+    );
+
+    let mut second = Sluice::start(&p, dir.path().join("sluice-2.log"));
+    wait_for("every event", Duration::from_secs(180), &mut second, || {
+        distinct(&dest) >= 50_000
+    });
+    second.stop();
+
+    let landed = assert_exactly_once_by_insert_id(&expected, &dest.insert_ids());
+    println!(
+        "pubsub kill -9: {} distinct at kill, {} rows, {} distinct, {} duplicates",
+        at_kill, landed.rows, landed.distinct, landed.duplicates
+    );
+    // Attributes became labels; LogEntries kept their own resource.
+    let rows = dest.rows();
+    assert!(rows.iter().all(|r| r["labels"]["origin"] == "fixture"));
+    assert!(rows
+        .iter()
+        .filter(|r| r["insertId"].as_str().unwrap().contains("-entry-"))
+        .all(|r| r["resource"]["type"] == "k8s_container"));
+    assert!(dead_letters(dir.path()).is_empty());
+    assert_subscription_drained(&host, &sub);
+}
+
+/// The sink cannot write for 30 s (its folder's place is taken by a
+/// regular file, which stops root too): messages are nacked and delivered
+/// again, none is lost or dead-lettered, and they land once it recovers.
+#[test]
+fn pubsub_sink_outage_redelivers_without_loss() {
+    let host = require_service("PUBSUB_EMULATOR_HOST");
+    let dir = tempfile::tempdir().unwrap();
+    let (topic, sub) = create_subscription(&host, "outage");
+    let fx = fixtures("ps-outage", 2_000);
+    let payloads: Vec<&[u8]> = fx.iter().map(|f| f.payload.as_slice()).collect();
+    let dest = FileDestination {
+        dir: dir.path().join("out"),
+    };
+    std::fs::write(&dest.dir, b"not a directory").unwrap();
+    let p = pipeline(dir.path(), &source_toml(&host, &sub), &dest);
+    let mut s = Sluice::start(&p, dir.path().join("sluice.log"));
+    let msg_ids = publish(&host, &topic, &payloads);
+    let expected = expected_ids(&sub, &fx, &msg_ids);
+
+    crate::brokers::outage(&mut s, dir.path(), &dest.dir);
+    wait_for(
+        "every event after the outage",
+        Duration::from_secs(120),
+        &mut s,
+        || distinct(&dest) >= expected.len(),
+    );
+    s.stop();
+    let landed = assert_exactly_once_by_insert_id(&expected, &dest.insert_ids());
+    println!(
+        "pubsub outage: {} rows, {} duplicates",
+        landed.rows, landed.duplicates
+    );
+    assert!(
+        dead_letters(dir.path()).is_empty(),
+        "nothing is dead-lettered by an outage"
+    );
+    assert_subscription_drained(&host, &sub);
+}
+
+#[test]
+fn pubsub_poison_message_is_dead_lettered_and_acked() {
+    let host = require_service("PUBSUB_EMULATOR_HOST");
+    let dir = tempfile::tempdir().unwrap();
+    let (topic, sub) = create_subscription(&host, "poison");
+    let good = br#"{"severity":"INFO","message":"fine"}"#;
+    let payloads: Vec<&[u8]> = vec![b"plain text, not JSON", br#"{"severity":"INFO","#, good];
+    publish(&host, &topic, &payloads);
+    let dest = FileDestination {
+        dir: dir.path().join("out"),
+    };
+    let p = pipeline(dir.path(), &source_toml(&host, &sub), &dest);
+    let mut s = Sluice::start(&p, dir.path().join("sluice.log"));
+    wait_for(
+        "the good event and two dead letters",
+        Duration::from_secs(60),
+        &mut s,
+        || dest.rows().len() == 1 && dead_letters(dir.path()).len() == 2,
+    );
+    s.stop();
+    let dl = dead_letters(dir.path());
+    let mut reasons: Vec<&str> = dl.iter().map(|d| d["reason"].as_str().unwrap()).collect();
+    reasons.sort();
+    assert!(reasons[0].starts_with("malformed JSON"), "{reasons:?}");
+    assert_eq!(reasons[1], "message is not a JSON object");
+    assert!(dl.iter().all(|d| d["component"] == "in"));
+    assert_eq!(dest.rows()[0]["jsonPayload"]["message"], "fine");
+    assert_subscription_drained(&host, &sub);
+}
