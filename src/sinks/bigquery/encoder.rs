@@ -128,39 +128,44 @@ fn write_record(
         if v.is_null() {
             continue;
         }
-        // Payload records keep their LogEntry names even before they exist.
-        let fixed_hit =
-            rec.get(k).is_some_and(|f| f.fixed) || (top && Schema::payload_field(k).is_some());
-        let name: std::borrow::Cow<'_, str> = if fixed_hit {
-            std::borrow::Cow::Borrowed(k.as_str())
-        } else {
-            match schema::normalize(k) {
-                std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(b),
-                std::borrow::Cow::Owned(mut n) => {
-                    if m.contains_key(&n) || renamed.contains(&n) {
-                        let base = n.clone();
-                        n = (2..)
-                            .map(|i| format!("{base}_{i}"))
-                            .find(|c| !m.contains_key(c) && !renamed.contains(c))
-                            .expect("an unused suffix exists");
+        // One lookup by the raw key serves the common cases: a LogEntry
+        // field, or a key that is already normal.
+        let hit = rec.index_of(k);
+        let payload = top && Schema::payload_field(k).is_some();
+        let (name, idx): (std::borrow::Cow<'_, str>, Option<usize>) =
+            if hit.is_some_and(|i| rec.fields[i].fixed) || payload {
+                // Payload records keep their LogEntry names even before
+                // they exist.
+                (std::borrow::Cow::Borrowed(k.as_str()), hit)
+            } else {
+                match schema::normalize(k) {
+                    std::borrow::Cow::Borrowed(b) => (std::borrow::Cow::Borrowed(b), hit),
+                    std::borrow::Cow::Owned(mut n) => {
+                        if m.contains_key(&n) || renamed.contains(&n) {
+                            let base = n.clone();
+                            n = (2..)
+                                .map(|i| format!("{base}_{i}"))
+                                .find(|c| !m.contains_key(c) && !renamed.contains(c))
+                                .expect("an unused suffix exists");
+                        }
+                        renamed.push(n.clone());
+                        let i = rec.index_of(&n);
+                        (std::borrow::Cow::Owned(n), i)
                     }
-                    renamed.push(n.clone());
-                    std::borrow::Cow::Owned(n)
                 }
-            }
-        };
-        if rec.get(&name).is_none() {
-            match new_field(k, &name, v, string_map, top, depth, cx) {
+            };
+        let idx = match idx {
+            Some(i) => i,
+            None => match new_field(k, &name, v, string_map, top, depth, cx) {
                 Ok(Some(f)) => {
                     rec.push(f);
+                    rec.fields.len() - 1
                 }
                 Ok(None) => continue,
                 Err(e) => return Err(e.at(&name)),
-            }
-        }
-        let f = rec
-            .get_mut(&name)
-            .expect("the field exists or was just added");
+            },
+        };
+        let f = &mut rec.fields[idx];
         if !first {
             out.push(b',');
         }

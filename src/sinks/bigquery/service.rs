@@ -200,6 +200,14 @@ pub struct ErrorItem {
     pub location: String,
 }
 
+/// BigQuery's message up to its first `": "`: BigQuery appends the
+/// offending value after it (`Cannot convert value to timestamp (bad
+/// value): VALUE`), and dead-letter reasons are not redacted, so the value
+/// must not reach them.
+pub fn without_values(message: &str) -> &str {
+    message.split(": ").next().unwrap_or("").trim()
+}
+
 /// Classifies a non-2xx insertAll response from its status and body.
 pub fn classify_response(status: u16, body: &[u8]) -> SendError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
@@ -214,10 +222,11 @@ pub fn classify_response(status: u16, body: &[u8]) -> SendError {
         if reason.is_empty() { "" } else { " " },
         reason
     );
-    let msg = if parsed.error.message.is_empty() {
+    let m = without_values(&parsed.error.message);
+    let msg = if m.is_empty() {
         msg
     } else {
-        format!("{msg}: {}", parsed.error.message)
+        format!("{msg}: {m}")
     };
     if status == 413 || (status == 400 && parsed.error.message.contains("too large")) {
         return SendError::TooLarge;
@@ -282,9 +291,10 @@ pub fn row_failures(body: &[u8]) -> Result<Vec<RowFailure>, String> {
                 if !e.location.is_empty() {
                     s.push_str(&format!(" at `{}`", e.location));
                 }
-                if !e.message.is_empty() {
+                let m = without_values(&e.message);
+                if !m.is_empty() {
                     s.push_str(": ");
-                    s.push_str(&e.message);
+                    s.push_str(m);
                 }
                 s
             })

@@ -129,6 +129,7 @@ impl Sink for BigQuery {
             template: &self.template,
             tables: &mut tables,
             states: HashMap::new(),
+            unreachable: HashMap::new(),
             inflight: JoinSet::new(),
             shared,
         };
@@ -172,6 +173,9 @@ struct Run<'a> {
     template: &'a TableTemplate,
     tables: &'a mut Tables,
     states: HashMap<String, TableState>,
+    /// Tables whose creation kept failing, until when events for them are
+    /// reported `Errored` at once.
+    unreachable: HashMap<String, Instant>,
     inflight: JoinSet<()>,
     shared: Shared,
 }
@@ -181,6 +185,17 @@ impl Run<'_> {
     async fn accept(&mut self, event: Event) -> Result<(), ComponentError> {
         let (table, day) = table::route(self.template, self.cfg.partitioning, &event.log);
         if !self.states.contains_key(&table) {
+            // A table that just failed all its retries: fail fast for a
+            // while instead of retrying for every event.
+            if self
+                .unreachable
+                .get(&table)
+                .is_some_and(|t| Instant::now() < *t)
+            {
+                self.shared.stats.errored(1);
+                event.finalize(EventStatus::Errored);
+                return Ok(());
+            }
             match self.ensure(&table, day).await {
                 Ok(schema) => {
                     self.states.insert(
@@ -201,6 +216,8 @@ impl Run<'_> {
                 Err(ApiError::Retriable(m)) => {
                     tracing::warn!(component = %self.shared.name, table, error = %m,
                         "BigQuery table not reachable; the event is reported as not delivered");
+                    self.unreachable
+                        .insert(table.clone(), Instant::now() + Duration::from_secs(10));
                     self.shared.stats.errored(1);
                     event.finalize(EventStatus::Errored);
                     return Ok(());

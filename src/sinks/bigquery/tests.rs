@@ -304,6 +304,14 @@ fn retry_classification() {
         "columns not yet visible after a patch are retried"
     );
     assert!(row_failures(b"{}").unwrap().is_empty());
+    // Values BigQuery quotes in its messages stay out of the reason.
+    let f = row_failures(br#"{"insertErrors":[{"index":0,"errors":[{"reason":"invalid","location":"receiveTimestamp","message":"Cannot convert value to timestamp (bad value): jane@example.com"}]}]}"#).unwrap();
+    assert!(!f[0].reason.contains("jane"), "{}", f[0].reason);
+    assert!(
+        f[0].reason.contains("Cannot convert value to timestamp"),
+        "{}",
+        f[0].reason
+    );
 }
 
 #[test]
