@@ -31,7 +31,7 @@ fn entries(n: usize) -> Vec<Value> {
             "logName": "projects/coditect-cloud-infra/logs/stdout",
             "timestamp": ts,
             "receiveTimestamp": ts,
-            "severity": if x % 10 == 0 { "WARNING" } else { "INFO" },
+            "severity": if x.is_multiple_of(10) { "WARNING" } else { "INFO" },
             "resource": {"type": "k8s_container", "labels": {
                 "project_id": "coditect-cloud-infra", "location": "us-central1",
                 "cluster_name": "production-gke-cluster", "namespace_name": "coditect",
