@@ -74,19 +74,39 @@ impl Emitter {
     ) -> Result<BatchStatusReceiver, ComponentError> {
         let rx = self.receiver.take().expect("an emitter is flushed once");
         let n = (self.events.len() + self.rejects.len()) as u64;
-        cx.stats.received(n, self.bytes);
-        cx.stats.errored(self.rejects.len() as u64);
-        for (e, reason) in self.rejects.drain(..) {
-            cx.dead_letter.send(&cx.name, e, reason).await;
-        }
-        let events = std::mem::take(&mut self.events);
+        let (events, rejects, bytes) = (
+            std::mem::take(&mut self.events),
+            std::mem::take(&mut self.rejects),
+            self.bytes,
+        );
+        // The emitter's own notifier reference must go before the events
+        // travel, or the batch could not resolve.
         drop(self);
-        cx.out
-            .send(Batch::new(events))
-            .await
-            .map_err(|e| ComponentError::new(format!("source {}", cx.name), e))?;
+        send_read(cx, events, rejects, n, bytes).await?;
         Ok(rx)
     }
+}
+
+/// Hands one source read to the pipeline: counts `received` inputs (and
+/// the rejects as errors), sends the rejects to the dead-letter output and
+/// the events downstream, waiting while downstream is full. Every source
+/// ends a read here, whatever its acknowledgement bookkeeping.
+pub async fn send_read(
+    cx: &mut SourceContext,
+    events: Vec<Event>,
+    rejects: Vec<(Event, String)>,
+    received: u64,
+    bytes: u64,
+) -> Result<(), ComponentError> {
+    cx.stats.received(received, bytes);
+    cx.stats.errored(rejects.len() as u64);
+    for (e, reason) in rejects {
+        cx.dead_letter.send(&cx.name, e, reason).await;
+    }
+    cx.out
+        .send(Batch::new(events))
+        .await
+        .map_err(|e| ComponentError::new(format!("source {}", cx.name), e))
 }
 
 /// Bytes in, batches out: splitter + decoder + emitter for one stream.

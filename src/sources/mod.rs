@@ -14,7 +14,7 @@ pub mod pubsub;
 pub mod replay;
 pub mod stdin;
 
-pub use emit::{Emitter, LineFeeder};
+pub use emit::{send_read, Emitter, LineFeeder};
 
 use async_trait::async_trait;
 use serde::Deserialize;

@@ -52,11 +52,11 @@ use serde_json::json;
 
 use self::offsets::{InFlight, Record, Retry, Tp, Tracker};
 use super::message::MessageShaper;
-use super::Source;
+use super::{send_read, Source};
 use crate::config::FieldError;
 use crate::decode::Decoded;
 use crate::event::log_entry::format_ts;
-use crate::event::{Batch, BatchNotifier, Event};
+use crate::event::{BatchNotifier, Event};
 use crate::node::NodeInfo;
 use crate::telemetry::ComponentStats;
 use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
@@ -535,8 +535,7 @@ impl Kafka {
             }
         }
         drop(notifier);
-        cx.stats.received(r.records.len() as u64, r.bytes as u64);
-        cx.stats.errored(rejects.len() as u64);
+        let (received, bytes) = (r.records.len() as u64, r.bytes as u64);
         tracker
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -547,13 +546,7 @@ impl Kafka {
                 attempts: r.attempts,
                 rx,
             });
-        for (e, reason) in rejects {
-            cx.dead_letter.send(&cx.name, e, reason).await;
-        }
-        cx.out
-            .send(Batch::new(events))
-            .await
-            .map_err(|e| ComponentError::new(format!("source {}", cx.name), e))
+        send_read(cx, events, rejects, received, bytes).await
     }
 }
 

@@ -44,11 +44,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::message::MessageShaper;
-use super::Source;
+use super::{send_read, Source};
 use crate::config::FieldError;
 use crate::decode::Decoded;
 use crate::event::log_entry::format_ts;
-use crate::event::{Batch, BatchNotifier, BatchStatus, Event};
+use crate::event::{BatchNotifier, BatchStatus, Event};
 use crate::node::NodeInfo;
 use crate::topology::{BuildContext, ComponentError, SourceContext};
 
@@ -464,16 +464,8 @@ impl Pubsub {
             acks.received(ack_id.clone(), size);
             pending.push(async move { (ack_id, rx.wait().await) }.boxed());
         }
-        cx.stats
-            .received((events.len() + rejects.len()) as u64, bytes);
-        cx.stats.errored(rejects.len() as u64);
-        for (e, reason) in rejects {
-            cx.dead_letter.send(&cx.name, e, reason).await;
-        }
-        cx.out
-            .send(Batch::new(events))
-            .await
-            .map_err(|e| ComponentError::new(format!("source {}", cx.name), e))
+        let received = (events.len() + rejects.len()) as u64;
+        send_read(cx, events, rejects, received, bytes).await
     }
 }
 
