@@ -21,6 +21,9 @@ use crate::support::{fixtures, repo, require_service, sluice, sluice_bin, write_
 /// name), the app's JSON object (None for a text line) and its severity.
 struct Entry {
     container: String,
+    /// `resource.labels.namespace_name`: from the file name for files,
+    /// empty for stdin (which names no pod).
+    namespace: String,
     json: Option<serde_json::Map<String, Value>>,
     severity: String,
 }
@@ -38,6 +41,7 @@ fn read_cri(files: &[PathBuf]) -> Vec<Entry> {
         // POD_NAMESPACE_CONTAINER-CONTAINERID.log
         let container = name.split('_').nth(2).unwrap();
         let container = &container[..container.rfind('-').unwrap()];
+        let namespace = name.split('_').nth(1).unwrap();
         let bytes = std::fs::read(f).unwrap();
         let mut pending: Vec<u8> = Vec::new();
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -67,6 +71,7 @@ fn read_cri(files: &[PathBuf]) -> Vec<Entry> {
                 .to_uppercase();
             out.push(Entry {
                 container: container.to_string(),
+                namespace: namespace.to_string(),
                 json,
                 severity,
             });
@@ -96,17 +101,23 @@ fn expected(entries: &[Entry]) -> BTreeMap<String, f64> {
     // Bounds from pipelines/metrics/http_request_latency.yaml:
     // exponentialBuckets scale 1/64, growthFactor 2, 12 finite buckets.
     let bounds: Vec<f64> = (0..=12).map(|i| 0.015625 * 2f64.powi(i)).collect();
-    add("http_requests_total".into(), 0.0);
     let latency_re = regex::Regex::new("([0-9.]+)s").unwrap();
     for e in entries {
+        let ns = &e.namespace;
         if let Some(h) = http(e) {
-            add("http_requests_total".into(), 1.0);
+            add(
+                format!("http_requests_total{{namespace_name=\"{ns}\"}}"),
+                1.0,
+            );
             if let Some(s) = h
                 .get("status")
                 .and_then(Value::as_i64)
                 .filter(|s| *s >= 400)
             {
-                add(format!("http_errors_total{{status_code=\"{s}\"}}"), 1.0);
+                add(
+                    format!("http_errors_total{{namespace_name=\"{ns}\",status_code=\"{s}\"}}"),
+                    1.0,
+                );
             }
             let v = h
                 .get("latency")
@@ -117,22 +128,28 @@ fn expected(entries: &[Entry]) -> BTreeMap<String, f64> {
                 for b in &bounds {
                     if v <= *b {
                         add(
-                            format!("http_request_latency_seconds_bucket{{le=\"{b}\"}}"),
+                            format!("http_request_latency_seconds_bucket{{namespace_name=\"{ns}\",le=\"{b}\"}}"),
                             1.0,
                         );
                     } else {
                         add(
-                            format!("http_request_latency_seconds_bucket{{le=\"{b}\"}}"),
+                            format!("http_request_latency_seconds_bucket{{namespace_name=\"{ns}\",le=\"{b}\"}}"),
                             0.0,
                         );
                     }
                 }
                 add(
-                    "http_request_latency_seconds_bucket{le=\"+Inf\"}".into(),
+                    format!("http_request_latency_seconds_bucket{{namespace_name=\"{ns}\",le=\"+Inf\"}}"),
                     1.0,
                 );
-                add("http_request_latency_seconds_sum".into(), v);
-                add("http_request_latency_seconds_count".into(), 1.0);
+                add(
+                    format!("http_request_latency_seconds_sum{{namespace_name=\"{ns}\"}}"),
+                    v,
+                );
+                add(
+                    format!("http_request_latency_seconds_count{{namespace_name=\"{ns}\"}}"),
+                    1.0,
+                );
             }
         }
         let j = e.json.as_ref();
@@ -145,7 +162,7 @@ fn expected(entries: &[Entry]) -> BTreeMap<String, f64> {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             add(
-                format!("license_acquisition_failures_total{{reason=\"{reason}\"}}"),
+                format!("license_acquisition_failures_total{{namespace_name=\"{ns}\",reason=\"{reason}\"}}"),
                 1.0,
             );
         }
@@ -230,7 +247,7 @@ fn dry_run_metrics_match_an_independent_count_of_the_fixtures() {
     // The fixtures exercise every shipped metric.
     for family in [
         "http_errors_total{",
-        "http_requests_total",
+        "http_requests_total{",
         "http_request_latency_seconds_bucket{",
         "license_acquisition_failures_total{",
         "error_entries_total{",
@@ -240,12 +257,15 @@ fn dry_run_metrics_match_an_independent_count_of_the_fixtures() {
             "fixture has no {family}"
         );
     }
-    let sum_key = "http_request_latency_seconds_sum";
-    let (gs, ws) = (got[sum_key], want[sum_key]);
-    assert!((gs - ws).abs() < 1e-9, "latency sum: got {gs}, want {ws}");
+    // Sums of floats: compared with a tolerance, per namespace.
+    let sum_key = "http_request_latency_seconds_sum{";
+    for (k, ws) in want.iter().filter(|(k, _)| k.starts_with(sum_key)) {
+        let gs = got.get(k).copied().unwrap_or(f64::NAN);
+        assert!((gs - ws).abs() < 1e-9, "{k}: got {gs}, want {ws}");
+    }
     let strip = |m: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
         m.iter()
-            .filter(|(k, _)| *k != sum_key)
+            .filter(|(k, _)| !k.starts_with(sum_key))
             .map(|(k, v)| (k.clone(), *v))
             .collect()
     };
@@ -266,8 +286,8 @@ fn built_in_dry_run_writes_metrics_from_the_bundled_definitions() {
     let got = parse_prom(&std::fs::read_to_string(out.path().join("metrics.prom")).unwrap());
     let want = expected(&read_cri(&container_fixtures()));
     assert_eq!(
-        got.get("http_requests_total"),
-        want.get("http_requests_total")
+        family_sum(&got, "http_requests_total{"),
+        family_sum(&want, "http_requests_total{")
     );
     assert!(got
         .keys()
@@ -323,7 +343,7 @@ allow_unredacted = true
 // ---------------------------------------------------------------- sluice run
 
 /// A child process killed (and reaped) when the test ends, pass or fail.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -333,7 +353,7 @@ impl Drop for Guard {
 }
 
 /// `GET path` over HTTP/1.1; returns (status, body).
-fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
@@ -373,7 +393,7 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-fn poll<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn poll<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + deadline;
     loop {
         if let Some(v) = f() {
@@ -463,8 +483,13 @@ fn api_fixture_expectations() -> BTreeMap<String, f64> {
 }
 
 fn http_errors_sum(m: &BTreeMap<String, f64>) -> f64 {
+    family_sum(m, "http_errors_total{")
+}
+
+/// Sum of every series whose `name{labels}` key starts with `prefix`.
+fn family_sum(m: &BTreeMap<String, f64>, prefix: &str) -> f64 {
     m.iter()
-        .filter(|(k, _)| k.starts_with("http_errors_total{"))
+        .filter(|(k, _)| k.starts_with(prefix))
         .map(|(_, v)| v)
         .sum()
 }
@@ -478,7 +503,7 @@ fn live_scrape_is_valid_and_health_endpoints_answer() {
         (get(&addr, "/health/ready").ok()?.0 == 200).then_some(())
     });
     let want = api_fixture_expectations();
-    let requests = want["http_requests_total"];
+    let requests = family_sum(&want, "http_requests_total{");
     let body = poll(
         "every fixture request counted",
         Duration::from_secs(20),
@@ -490,7 +515,7 @@ fn live_scrape_is_valid_and_health_endpoints_answer() {
             let refused = m.get(
             "component_errors_total{component_id=\"in\",component_kind=\"source\",component_type=\"stdin\"}",
         )?;
-            let done = m.get("http_requests_total") == Some(&requests)
+            let done = family_sum(&m, "http_requests_total{") == requests
                 && *refused > 0.0
                 && m.get("dead_letter_events_total") == Some(refused);
             done.then_some(body)

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod alerting;
 mod archive;
 mod bigquery;
 mod brokers;
