@@ -882,3 +882,42 @@ fn alerting_shipped_rules_fire_and_resolve_through_alertmanager() {
 
     drop(sluice_proc);
 }
+
+/// docs/operations.md quotes the shipped rules verbatim, and its command
+/// that wraps them in a ClusterRules resource yields exactly their groups.
+#[test]
+fn alerting_doc_quotes_the_shipped_rules_verbatim() {
+    let rules =
+        std::fs::read_to_string(repo().join("deploy/prometheus/sluice-rules.yaml")).unwrap();
+    let doc = std::fs::read_to_string(repo().join("docs/operations.md")).unwrap();
+    let blocks: Vec<&str> = doc.split("```").skip(1).step_by(2).collect();
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b.strip_prefix("yaml\n") == Some(rules.as_str())),
+        "docs/operations.md must quote deploy/prometheus/sluice-rules.yaml verbatim in a ```yaml block"
+    );
+    let wrap = blocks
+        .iter()
+        .find(|b| b.contains("kind: ClusterRules"))
+        .expect("docs/operations.md shows how to apply the rules as ClusterRules");
+    let script = wrap
+        .strip_prefix("sh\n")
+        .unwrap()
+        .replace("| kubectl apply -f -", "");
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resource: Value = serde_norway::from_slice(&out.stdout).unwrap();
+    let file: Value = serde_norway::from_str(&rules).unwrap();
+    assert_eq!(resource["kind"], "ClusterRules");
+    assert_eq!(resource["apiVersion"], "monitoring.googleapis.com/v1");
+    assert_eq!(resource["spec"]["groups"], file["groups"]);
+}
