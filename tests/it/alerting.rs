@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::log_metrics::{get, poll, Guard};
+use crate::log_metrics::{get, Guard};
 use crate::support::{repo, require_service, sluice_bin};
 
 // ---------------------------------------------------------------- compressed time
@@ -156,7 +156,9 @@ fn api_log(logs: &Path) -> PathBuf {
 /// test's thresholds are not at the mercy of chance.
 fn generate(path: PathBuf, load: Arc<Mutex<Load>>, stop: Arc<AtomicBool>) {
     let (mut n, mut errors, mut failures) = (0u64, 0u64, 0u64);
-    let (mut err_acc, mut slow_acc, mut fail_acc) = (0.0f64, 0.0f64, 0.0f64);
+    // The first 5xx and the first failure come at once, so their series
+    // exist from the start of the quiet phase.
+    let (mut err_acc, mut slow_acc, mut fail_acc) = (0.999f64, 0.0f64, 0.999f64);
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let l = *load.lock().unwrap();
@@ -571,6 +573,16 @@ fn held_at(prom: &str, expr: &str, start: f64, end: f64) -> Vec<f64> {
     times
 }
 
+/// The value of `expr` for the coditect namespace now, if it has one.
+fn instant(prom: &str, expr: &str) -> Option<f64> {
+    let data = prom_api(prom, &format!("/api/v1/query?query={}", url_encode(expr)))?;
+    data["result"].as_array()?.iter().find_map(|s| {
+        (s["metric"]["namespace_name"] == "coditect")
+            .then(|| s["value"][1].as_str()?.parse().ok())
+            .flatten()
+    })
+}
+
 /// What Prometheus and Alertmanager say, for a failure message.
 fn diagnostics(prom: &str, am: &str, hook: &Webhook, sluice_log: &Mutex<Vec<String>>) -> String {
     let alerts = get(prom, "/api/v1/alerts").map(|r| r.1).unwrap_or_default();
@@ -653,49 +665,57 @@ fn alerting_shipped_rules_fire_and_resolve_through_alertmanager() {
     let (sluice_proc, sluice_addr, sluice_log) = start_sluice(dir.path(), &logs);
     let (prom_proc, prom) = start_prometheus(dir.path(), &rules_text, &sluice_addr, &am);
     let diag = || diagnostics(&prom, &am, &hook, &sluice_log);
-    for (what, addr) in [("Alertmanager", &am), ("Prometheus", &prom)] {
-        poll(
-            &format!("{what} /-/ready on {addr}"),
-            Duration::from_secs(30),
-            || (get(addr, "/-/ready").ok()?.0 == 200).then_some(()),
-        );
+    for (what, addr, log) in [
+        ("Alertmanager", &am, "alertmanager.log"),
+        ("Prometheus", &prom, "prometheus.log"),
+    ] {
+        let end = Instant::now() + Duration::from_secs(30);
+        while get(addr, "/-/ready").map(|r| r.0).ok() != Some(200) {
+            assert!(
+                Instant::now() < end,
+                "{what} was not ready on {addr} within 30 s; its log:\n{}",
+                std::fs::read_to_string(dir.path().join(log)).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     assert_loopback_only("Alertmanager", am_proc.0.id(), &am);
     assert_loopback_only("Prometheus", prom_proc.0.id(), &prom);
     let start = unix_now();
 
-    // Prometheus sees sluice's request rate for the namespace: the
-    // pipeline, the scrape and the rate window work.
-    let rate_q = format!(
-        "/api/v1/query?query={}",
-        url_encode("sum by (namespace_name) (rate(http_requests_total[10s]))")
-    );
+    // Prometheus sees every series the rules use, for the namespace: the
+    // pipeline, the scrape and the rate window work, and the quiet phase
+    // below is one the rules do evaluate.
+    let ready = [
+        (
+            "~40 requests/s",
+            "sum by (namespace_name) (rate(http_requests_total[10s])) > 20",
+        ),
+        (
+            "a 5xx share",
+            "sum by (namespace_name) (rate(http_errors_total{status_code=~\"5..\"}[10s])) \
+             / sum by (namespace_name) (rate(http_requests_total[10s]))",
+        ),
+        (
+            "license failures",
+            "sum by (namespace_name) (license_acquisition_failures_total)",
+        ),
+    ];
     let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        let up = prom_api(&prom, &rate_q).and_then(|d| {
-            d["result"].as_array()?.iter().find_map(|s| {
-                (s["metric"]["namespace_name"] == "coditect").then(|| {
-                    s["value"][1]
-                        .as_str()
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .unwrap_or(0.0)
-                })
-            })
-        });
-        if up.is_some_and(|r| r > 20.0) {
-            break;
+    for (what, expr) in ready {
+        while instant(&prom, expr).is_none() {
+            assert!(
+                Instant::now() < end,
+                "Prometheus did not see {what} from sluice for namespace coditect within 30 s \
+                 ({expr})\n{}",
+                diag()
+            );
+            std::thread::sleep(Duration::from_millis(250));
         }
-        assert!(
-            Instant::now() < end,
-            "Prometheus did not see ~40 requests/s from sluice for namespace coditect within 30 s \
-             (last: {up:?})\n{}",
-            diag()
-        );
-        std::thread::sleep(Duration::from_millis(250));
     }
 
-    // Quiet traffic for longer than the longest window + for: nothing may
-    // fire or even go pending.
+    // Traffic pacing: quiet for longer than the longest `for:` (8 s), so
+    // a condition that held on quiet traffic would fire here.
     std::thread::sleep(Duration::from_secs(12));
     let incident = unix_now();
     assert!(
@@ -760,22 +780,34 @@ fn alerting_shipped_rules_fire_and_resolve_through_alertmanager() {
             "{alert}: its condition held during quiet traffic, at {:?} (incident began {incident:.1})",
             held.iter().filter(|t| **t < incident - 1.0).collect::<Vec<_>>()
         );
-        // The run of 1 s steps, uninterrupted, that led to the firing.
-        let mut run_start = None;
-        for w in held.iter().filter(|t| **t <= starts_at + 1.0) {
-            run_start = match run_start {
-                Some((s, last)) if w - last <= 1.5 => Some((s, *w)),
-                _ => Some((*w, *w)),
-            };
-        }
-        let (run_start, _) = run_start.unwrap_or_else(|| {
-            panic!("{alert} fired at {starts_at:.1} but Prometheus never saw its condition hold before")
+        // Not before: the condition first held after the incident began
+        // (query_range and the rule see the same samples; 1.5 s covers the
+        // 1 s evaluation and step granularity).
+        let first = *held.first().unwrap_or_else(|| {
+            panic!("{alert} fired at {starts_at:.1} but Prometheus never saw its condition hold")
         });
         assert!(
-            starts_at >= run_start + rule.hold_secs - 1.5,
-            "{alert} fired at {starts_at:.1}, before its condition held for {} s (from {run_start:.1})",
+            starts_at >= first + rule.hold_secs - 1.5 && starts_at >= incident + rule.hold_secs,
+            "{alert} fired at {starts_at:.1}, before its condition held for {} s (it first held at \
+             {first:.1}; the incident began at {incident:.1})",
             rule.hold_secs
         );
+        // Promptly: within a few evaluations of the start of the run of
+        // steps (gaps of one step at most) during which it fired.
+        let mut runs: Vec<(f64, f64)> = Vec::new();
+        for t in held.iter().copied() {
+            match runs.last_mut() {
+                Some(r) if t - r.1 <= 1.5 => r.1 = t,
+                _ => runs.push((t, t)),
+            }
+        }
+        let (run_start, run_end) = runs
+            .iter()
+            .copied()
+            .find(|(a, b)| *a <= starts_at + 1.0 && *b >= starts_at - 1.5)
+            .unwrap_or_else(|| {
+                panic!("{alert} fired at {starts_at:.1}, when its condition did not hold (held: {runs:?})")
+            });
         assert!(
             starts_at <= run_start + rule.hold_secs + 5.0,
             "{alert} fired at {starts_at:.1}, long after its condition held for {} s (from {run_start:.1})",
@@ -784,11 +816,10 @@ fn alerting_shipped_rules_fire_and_resolve_through_alertmanager() {
         assert!(f.received >= starts_at - 0.5 && f.received >= incident);
         // Resolved: after the traffic calmed and once the condition ended.
         let ends_at = rfc3339(&r.alert["endsAt"]);
-        let last_held = held.iter().copied().fold(f64::MIN, f64::max);
         assert!(
-            r.received > recovery && ends_at > recovery && ends_at >= last_held - 1.5,
+            r.received > recovery && ends_at > recovery && ends_at >= run_end - 2.0,
             "{alert} resolved at {ends_at:.1} (received {:.1}); traffic calmed at {recovery:.1}, \
-             its condition last held at {last_held:.1}",
+             its condition last held at {run_end:.1}",
             r.received
         );
         assert_eq!(r.alert["labels"], f.alert["labels"], "{alert}");
