@@ -260,6 +260,27 @@ check "prometheus listens only on 127.0.0.1" bash -c "ss -ltnpH | grep 'pid=$ppi
 kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
 "$SLUICE_TEST_PROMTOOL" --version 2>&1 | head -n1 | sed 's/^/        /'
 
+# ============================================================ Alertmanager
+section "Alertmanager ($SLUICE_TEST_ALERTMANAGER_BIN)"
+ADIR="$OUT/alertmanager"; mkdir -p "$ADIR/data"
+cat >"$ADIR/alertmanager.yml" <<'EOF'
+route:
+  receiver: none
+receivers:
+  - name: none
+EOF
+APORT=19093
+# --cluster.listen-address= turns the gossip listener (TCP+UDP :9094) off.
+setsid "$SLUICE_TEST_ALERTMANAGER_BIN" --config.file="$ADIR/alertmanager.yml" --storage.path="$ADIR/data" \
+  --web.listen-address="127.0.0.1:$APORT" --cluster.listen-address= </dev/null >"$ADIR/alertmanager.log" 2>&1 &
+apid=$!
+for _ in $(seq 1 100); do curl -fsS -m 2 "http://127.0.0.1:$APORT/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+check "alertmanager /-/ready" curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$APORT/-/ready"
+check "alertmanager listens on 127.0.0.1:$APORT and nothing else" \
+  test "$(ss -ltunpH | grep "pid=$apid," | awk '{print $1, $5}')" == "tcp 127.0.0.1:$APORT"
+kill "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
+"$SLUICE_TEST_ALERTMANAGER_BIN" --version 2>&1 | head -n1 | sed 's/^/        /'
+
 # ============================================================ hadolint
 section "hadolint ($SLUICE_TEST_HADOLINT)"
 printf 'FROM debian:bookworm-slim\nCMD ["true"]\n' >"$OUT/Dockerfile.good"
