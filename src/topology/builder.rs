@@ -13,9 +13,10 @@ use super::dead_letter::{DeadLetterRedactor, DeadLetterSender, Writer};
 use super::output::Output;
 use super::running::Running;
 use crate::config::{GlobalConfig, PipelineConfig};
+use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
 use crate::node::NodeInfo;
-use crate::sources::{replay, Source};
+use crate::sources::{replay, DryRunInput, Source};
 use crate::telemetry::{ComponentStats, Telemetry};
 use crate::transforms::Transform;
 
@@ -34,6 +35,27 @@ pub struct BuildContext {
     pub node: NodeInfo,
     pub telemetry: Arc<Telemetry>,
     pub dry_run: Option<DryRunPlan>,
+}
+
+impl BuildContext {
+    /// The context of a dry run. What components keep under `data_dir`
+    /// (backfill resume files) goes to `OUT/state` instead, so a dry run
+    /// writes nothing outside its output folder and never marks real work
+    /// done.
+    pub fn for_dry_run(
+        mut global: GlobalConfig,
+        node: NodeInfo,
+        telemetry: Arc<Telemetry>,
+        plan: DryRunPlan,
+    ) -> Self {
+        global.data_dir = plan.out_dir.join("state");
+        BuildContext {
+            global,
+            node,
+            telemetry,
+            dry_run: Some(plan),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,38 +86,7 @@ pub fn build(
     let cap = cfg.global.channel_capacity.max(1);
     let telemetry = cx.telemetry.clone();
 
-    // In a dry run with inputs, one replay source stands in for all sources.
-    let mut sources: BTreeMap<String, Box<dyn Source>> = BTreeMap::new();
-    let mut source_types: BTreeMap<String, &'static str> = BTreeMap::new();
-    let mut rename: BTreeMap<String, String> = BTreeMap::new();
-    match cx.dry_run.as_ref().filter(|d| !d.inputs.is_empty()) {
-        Some(plan) => {
-            let name = cfg
-                .sources
-                .keys()
-                .next()
-                .cloned()
-                .unwrap_or_else(|| "input".into());
-            for s in cfg.sources.keys() {
-                rename.insert(s.clone(), name.clone());
-            }
-            sources.insert(
-                name.clone(),
-                Box::new(replay::Replay::new(
-                    plan.inputs.clone(),
-                    cx.node.clone(),
-                    crate::sources::stdin::default_max_line_bytes(),
-                )),
-            );
-            source_types.insert(name, "replay");
-        }
-        None => {
-            for (name, c) in &cfg.sources {
-                sources.insert(name.clone(), c.build(name, cx)?);
-                source_types.insert(name.clone(), c.type_name());
-            }
-        }
-    }
+    let (sources, rename) = build_sources(cfg, cx)?;
     let resolve = |i: &String| rename.get(i).cloned().unwrap_or_else(|| i.clone());
 
     // One bounded channel per consumer; producers get a sender per consumer.
@@ -148,8 +139,7 @@ pub fn build(
     let stats =
         |name: &str, kind: &'static str, ty: &'static str| telemetry.component(name, kind, ty);
 
-    for (name, source) in sources {
-        let ty = source_types[&name];
+    for (name, (ty, source)) in sources {
         let st = stats(&name, "source", ty);
         let out = Output::new(producer_tx.remove(&name).unwrap_or_default(), st.clone());
         if out.fan_out() == 0 {
@@ -191,7 +181,10 @@ pub fn build(
         );
     }
     for (name, s) in &cfg.sinks {
-        let sink = s.inner.build(name, cx)?;
+        let sink = match &cx.dry_run {
+            Some(plan) => s.inner.build_dry_run(name, cx, &plan.out_dir)?,
+            None => s.inner.build(name, cx)?,
+        };
         let st = stats(name, "sink", s.inner.type_name());
         let rx = consumer_rx.remove(name).expect("every sink has a channel");
         let scx = SinkContext {
@@ -219,6 +212,70 @@ pub fn build(
     };
     running.spawn("dead_letter".to_string(), writer.run(dl_rx));
     Ok(running)
+}
+
+/// Built sources by name (with their type, for telemetry), and the
+/// renaming of configured source names to the ones that stand in for them.
+type Sources = (
+    BTreeMap<String, (&'static str, Box<dyn Source>)>,
+    BTreeMap<String, String>,
+);
+
+/// Builds the sources, or in a dry run what stands in for them: one replay
+/// of the `--input` files for all of them, else each source's
+/// [`DryRunInput`]. This is the one place a dry run's inputs are decided,
+/// so no source can open a socket or tail forever in a dry run.
+fn build_sources(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Sources, BuildError> {
+    let mut sources = BTreeMap::new();
+    let mut rename = BTreeMap::new();
+    let Some(plan) = &cx.dry_run else {
+        for (name, c) in &cfg.sources {
+            sources.insert(name.clone(), (c.type_name(), c.build(name, cx)?));
+        }
+        return Ok((sources, rename));
+    };
+    if !plan.inputs.is_empty() {
+        let name = cfg
+            .sources
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "input".into());
+        for s in cfg.sources.keys() {
+            rename.insert(s.clone(), name.clone());
+        }
+        let replay = replay::Replay::new(
+            plan.inputs.clone(),
+            cx.node.clone(),
+            Format::Auto,
+            crate::sources::stdin::default_max_line_bytes(),
+        );
+        sources.insert(name, ("replay", Box::new(replay) as Box<dyn Source>));
+        return Ok((sources, rename));
+    }
+    for (name, c) in &cfg.sources {
+        let built: (&'static str, Box<dyn Source>) = match c.dry_run_input() {
+            DryRunInput::AsIs => (c.type_name(), c.build(name, cx)?),
+            DryRunInput::Files {
+                paths,
+                format,
+                max_line_bytes,
+            } => {
+                let inputs = paths.into_iter().map(replay::Input::File).collect();
+                let replay = replay::Replay::new(inputs, cx.node.clone(), format, max_line_bytes);
+                ("replay", Box::new(replay))
+            }
+            DryRunInput::Network { reads, instead } => {
+                return Err(BuildError::new(
+                    "source",
+                    name,
+                    format!("reads {reads}, and a dry run opens no network connection: {instead}"),
+                ))
+            }
+        };
+        sources.insert(name.clone(), built);
+    }
+    Ok((sources, rename))
 }
 
 /// Marks a component started (ready, unless its build deferred readiness
