@@ -51,7 +51,6 @@ impl Sink for DryRun {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| ComponentError::new(ctx(self.dir.display().to_string()), e))?;
         while let Some(batch) = input.next().await {
-            cx.stats.received(batch.len() as u64, batch.bytes());
             let mut fins = Finalizers::default();
             let (mut sent, mut bytes) = (0u64, 0u64);
             for e in batch.events {

@@ -145,7 +145,6 @@ impl Sink for BigQuery {
                 b = input.next(), if run.inflight.len() < cfg.concurrency => {
                     match b {
                         Some(batch) => {
-                            cx.stats.received(batch.len() as u64, batch.bytes());
                             run.recreate_missing().await;
                             for e in batch.events {
                                 run.accept(e).await?;

@@ -276,7 +276,6 @@ impl Sink for GcsSink {
                     }
                     b = input.next() => match b {
                         Some(batch) => {
-                            cx.stats.received(batch.len() as u64, batch.bytes());
                             batcher.add(batch).map_err(io_err)?;
                         }
                         None => input_open = false,
