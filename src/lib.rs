@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for the map of this crate and its invariants.
 
 pub mod audit;
+pub(crate) mod backoff;
 pub mod commands;
 pub mod config;
 pub mod decode;

@@ -46,28 +46,28 @@ pub fn run(args: &Args) -> Result<u8> {
     let progress = Arc::new(Progress::default());
     let source_name = configure(&mut cfg, args, &progress)?;
     let node = NodeInfo::from_env();
-    let dry_run = match &args.dry_run_out {
+    let telemetry = Telemetry::new();
+    let cx = match &args.dry_run_out {
         Some(out) => {
             std::fs::create_dir_all(out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
-            Some(DryRunPlan {
+            let plan = DryRunPlan {
                 out_dir: out.clone(),
                 inputs: Vec::new(),
-            })
+            };
+            BuildContext::for_dry_run(cfg.global.clone(), node, telemetry.clone(), plan)
         }
         None => {
             std::fs::create_dir_all(&cfg.global.data_dir).with_context(|| {
                 format!("cannot create data_dir {}", cfg.global.data_dir.display())
             })?;
-            None
+            BuildContext {
+                global: cfg.global.clone(),
+                node,
+                telemetry: telemetry.clone(),
+                dry_run: None,
+            }
         }
-    };
-    let telemetry = Telemetry::new();
-    let cx = BuildContext {
-        global: cfg.global.clone(),
-        node,
-        telemetry: telemetry.clone(),
-        dry_run,
     };
     let state_file = match &cfg.sources[&source_name] {
         SourceConfig::Archive(c) => {

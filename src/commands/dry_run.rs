@@ -117,15 +117,15 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
     let rt = super::runtime()?;
     let telemetry = Telemetry::new();
     let outcome = rt.block_on(async {
-        let cx = BuildContext {
-            global: cfg.global.clone(),
-            node: NodeInfo::from_env(),
-            telemetry: telemetry.clone(),
-            dry_run: Some(DryRunPlan {
+        let cx = BuildContext::for_dry_run(
+            cfg.global.clone(),
+            NodeInfo::from_env(),
+            telemetry.clone(),
+            DryRunPlan {
                 out_dir: out.to_path_buf(),
                 inputs: plan_inputs,
-            }),
-        };
+            },
+        );
         let running = topology::build(&cfg, &cx, CancellationToken::new())?;
         anyhow::Ok(running.run_until(super::run::shutdown_signal()).await)
     })?;

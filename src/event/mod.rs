@@ -75,12 +75,6 @@ impl Event {
         self.finalizer.take()
     }
 
-    /// Attaches a finalizer (used when re-assembling events, e.g. CRI
-    /// partial lines, where the first part's finalizer is kept).
-    pub fn set_finalizer(&mut self, f: Option<EventFinalizer>) {
-        self.finalizer = f;
-    }
-
     /// The `insertId` of this entry, if set.
     pub fn insert_id(&self) -> Option<&str> {
         self.log.get("insertId").and_then(Value::as_str)

@@ -188,7 +188,8 @@ pub async fn get_value(
     budget: Duration,
 ) -> Result<Option<String>, FetchError> {
     let deadline = tokio::time::Instant::now() + budget;
-    let mut backoff = Duration::from_millis(100);
+    let schedule = crate::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    let mut failures = 0;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let attempt = left.min(ATTEMPT_TIMEOUT);
@@ -200,11 +201,12 @@ pub async fn get_value(
             Ok(v) => return Ok(v),
             Err(e) if e.transient() => {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                if left <= backoff {
+                failures += 1;
+                let wait = schedule.delay(failures);
+                if left <= wait {
                     return Err(e);
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(1000));
+                tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(e),
         }

@@ -25,7 +25,6 @@ impl Sink for Console {
         let mut stdout = tokio::io::stdout();
         let mut buf = Vec::new();
         while let Some(batch) = input.next().await {
-            cx.stats.received(batch.len() as u64, batch.bytes());
             let n = batch.len() as u64;
             let mut fins = Finalizers::default();
             buf.clear();

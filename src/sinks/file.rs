@@ -88,7 +88,6 @@ impl Sink for FileSink {
         let mut files: HashMap<PathBuf, std::fs::File> = HashMap::new();
         let templated = self.cfg.path.contains('%');
         while let Some(batch) = input.next().await {
-            cx.stats.received(batch.len() as u64, batch.bytes());
             let mut groups: HashMap<PathBuf, (Vec<u8>, Finalizers, u64)> = HashMap::new();
             for mut e in batch.events {
                 let path = if templated {

@@ -16,10 +16,13 @@ pub mod stdin;
 
 pub use emit::{send_read, Emitter, LineFeeder};
 
+use std::path::PathBuf;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::config::FieldError;
+use crate::decode::Format;
 use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
 
 /// A running source. It returns when its input ends or when
@@ -62,6 +65,38 @@ impl SourceConfig {
         }
     }
 
+    /// What stands in for this source in a dry run (see [`DryRunInput`]).
+    /// The match is exhaustive on purpose: a new source type must say how
+    /// it takes part before it compiles, so none slips a socket into a dry
+    /// run.
+    pub fn dry_run_input(&self) -> DryRunInput {
+        match self {
+            SourceConfig::Stdin(_) => DryRunInput::AsIs,
+            SourceConfig::File(c) => DryRunInput::Files {
+                paths: c.matched_now(),
+                format: c.format,
+                max_line_bytes: c.max_line_bytes,
+            },
+            SourceConfig::Archive(c) => match c.selection() {
+                Ok(Some(sel)) if sel.location.is_remote() => DryRunInput::Network {
+                    reads: sel.location.to_string(),
+                    instead: "copy the objects to a folder and pass `--from DIR`",
+                },
+                // A local folder ends and opens no socket; a bad or missing
+                // location is reported by `build`.
+                _ => DryRunInput::AsIs,
+            },
+            SourceConfig::Pubsub(c) => DryRunInput::Network {
+                reads: format!("Pub/Sub subscription {}", c.subscription),
+                instead: "pass `--input FILE` (NDJSON of message bodies) to stand in for it",
+            },
+            SourceConfig::Kafka(c) => DryRunInput::Network {
+                reads: format!("Kafka topics {}", c.topics.join(", ")),
+                instead: "pass `--input FILE` (NDJSON of message values) to stand in for it",
+            },
+        }
+    }
+
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
         Ok(match self {
             SourceConfig::Archive(c) => Box::new(archive::Archive::build(c, name, cx)?),
@@ -71,4 +106,29 @@ impl SourceConfig {
             SourceConfig::Kafka(c) => Box::new(kafka::Kafka::new(c.clone(), cx, name)?),
         })
     }
+}
+
+/// How a source takes part in a dry run, which opens no network connection
+/// and always ends. The topology applies it; sources never look at the
+/// dry-run flag themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DryRunInput {
+    /// Reads local input that ends by itself (stdin to EOF, a local
+    /// archive folder): built as configured.
+    AsIs,
+    /// Tails local files without end: replaced by one read, start to end,
+    /// of the files its globs match now.
+    Files {
+        paths: Vec<PathBuf>,
+        format: Format,
+        max_line_bytes: usize,
+    },
+    /// Reads from the network: refused unless `--input` files stand in for
+    /// every source.
+    Network {
+        /// What it would connect to, for the message (no credentials).
+        reads: String,
+        /// What to do instead.
+        instead: &'static str,
+    },
 }

@@ -55,14 +55,18 @@ fn collect(p: &Path, out: &mut Vec<Input>) -> std::io::Result<()> {
 pub struct Replay {
     inputs: Vec<Input>,
     node: NodeInfo,
+    format: Format,
     max_line_bytes: usize,
 }
 
 impl Replay {
-    pub fn new(inputs: Vec<Input>, node: NodeInfo, max_line_bytes: usize) -> Self {
+    /// `format` is `Auto` for `--input` files (detected per file), or the
+    /// framing of the file source the inputs stand in for.
+    pub fn new(inputs: Vec<Input>, node: NodeInfo, format: Format, max_line_bytes: usize) -> Self {
         Replay {
             inputs,
             node,
+            format,
             max_line_bytes,
         }
     }
@@ -88,7 +92,7 @@ impl Source for Replay {
                 .map_err(|e| ComponentError::new(format!("cannot read {}", name.display()), e))?;
             let logical = name.to_string_lossy().trim_end_matches(".gz").to_string();
             let origin = k8s::origin_for_file(Path::new(&logical), &self.node);
-            let decoder = Decoder::new(Format::Auto, origin, self.max_line_bytes);
+            let decoder = Decoder::new(self.format, origin, self.max_line_bytes);
             let mut feeder = LineFeeder::new(decoder, self.max_line_bytes);
             let mut buf = vec![0u8; 256 * 1024];
             loop {

@@ -13,9 +13,11 @@ use super::dead_letter::{DeadLetterRedactor, DeadLetterSender, Writer};
 use super::output::Output;
 use super::running::Running;
 use crate::config::{GlobalConfig, PipelineConfig};
+use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
 use crate::node::NodeInfo;
-use crate::sources::{replay, Source};
+use crate::sinks::Sink;
+use crate::sources::{replay, DryRunInput, Source};
 use crate::telemetry::{ComponentStats, Telemetry};
 use crate::transforms::Transform;
 
@@ -34,6 +36,27 @@ pub struct BuildContext {
     pub node: NodeInfo,
     pub telemetry: Arc<Telemetry>,
     pub dry_run: Option<DryRunPlan>,
+}
+
+impl BuildContext {
+    /// The context of a dry run. What components keep under `data_dir`
+    /// (backfill resume files) goes to `OUT/state` instead, so a dry run
+    /// writes nothing outside its output folder and never marks real work
+    /// done.
+    pub fn for_dry_run(
+        mut global: GlobalConfig,
+        node: NodeInfo,
+        telemetry: Arc<Telemetry>,
+        plan: DryRunPlan,
+    ) -> Self {
+        global.data_dir = plan.out_dir.join("state");
+        BuildContext {
+            global,
+            node,
+            telemetry,
+            dry_run: Some(plan),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,66 +84,75 @@ pub fn build(
     cx: &BuildContext,
     shutdown: CancellationToken,
 ) -> Result<Running, BuildError> {
-    let cap = cfg.global.channel_capacity.max(1);
-    let telemetry = cx.telemetry.clone();
+    Ok(wire(assemble(cfg, cx)?, &cx.telemetry, shutdown))
+}
 
-    // In a dry run with inputs, one replay source stands in for all sources.
-    let mut sources: BTreeMap<String, Box<dyn Source>> = BTreeMap::new();
-    let mut source_types: BTreeMap<String, &'static str> = BTreeMap::new();
-    let mut rename: BTreeMap<String, String> = BTreeMap::new();
-    match cx.dry_run.as_ref().filter(|d| !d.inputs.is_empty()) {
-        Some(plan) => {
-            let name = cfg
-                .sources
-                .keys()
-                .next()
-                .cloned()
-                .unwrap_or_else(|| "input".into());
-            for s in cfg.sources.keys() {
-                rename.insert(s.clone(), name.clone());
+/// One built component and the names it reads from.
+pub(crate) struct Node<C> {
+    pub ty: &'static str,
+    pub inputs: Vec<String>,
+    pub component: C,
+}
+
+/// Built components, not yet connected: what [`assemble`] makes of a
+/// config, and what the topology's own tests make by hand.
+pub(crate) struct Graph {
+    pub sources: BTreeMap<String, Node<Box<dyn Source>>>,
+    pub transforms: BTreeMap<String, Node<Box<dyn Transform>>>,
+    pub sinks: BTreeMap<String, Node<Box<dyn Sink>>>,
+    pub dead_letter: Writer,
+    pub channel_capacity: usize,
+    pub batch_max_events: usize,
+    pub grace: std::time::Duration,
+}
+
+/// Builds every component of `cfg` (or, in a dry run, what stands in for
+/// it), with inputs renamed to the stand-ins.
+fn assemble(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Graph, BuildError> {
+    let (sources, rename) = build_sources(cfg, cx)?;
+    let resolve = |inputs: &[String]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for i in inputs {
+            let i = rename.get(i).cloned().unwrap_or_else(|| i.clone());
+            if !out.contains(&i) {
+                out.push(i);
             }
-            sources.insert(
-                name.clone(),
-                Box::new(replay::Replay::new(
-                    plan.inputs.clone(),
-                    cx.node.clone(),
-                    crate::sources::stdin::default_max_line_bytes(),
-                )),
-            );
-            source_types.insert(name, "replay");
         }
-        None => {
-            for (name, c) in &cfg.sources {
-                sources.insert(name.clone(), c.build(name, cx)?);
-                source_types.insert(name.clone(), c.type_name());
-            }
-        }
+        out
+    };
+    let sources = sources
+        .into_iter()
+        .map(|(name, (ty, component))| {
+            let node = Node {
+                ty,
+                inputs: Vec::new(),
+                component,
+            };
+            (name, node)
+        })
+        .collect();
+    let mut transforms = BTreeMap::new();
+    for (name, t) in &cfg.transforms {
+        let node = Node {
+            ty: t.inner.type_name(),
+            inputs: resolve(&t.inputs),
+            component: t.inner.build(name, cx)?,
+        };
+        transforms.insert(name.clone(), node);
     }
-    let resolve = |i: &String| rename.get(i).cloned().unwrap_or_else(|| i.clone());
-
-    // One bounded channel per consumer; producers get a sender per consumer.
-    let mut consumer_rx: BTreeMap<String, mpsc::Receiver<Batch>> = BTreeMap::new();
-    let mut producer_tx: BTreeMap<String, Vec<mpsc::Sender<Batch>>> = BTreeMap::new();
-    let consumers = cfg
-        .transforms
-        .iter()
-        .map(|(n, t)| (n, &t.inputs))
-        .chain(cfg.sinks.iter().map(|(n, s)| (n, &s.inputs)));
-    for (name, inputs) in consumers {
-        let (tx, rx) = mpsc::channel::<Batch>(cap);
-        watch_fill(&telemetry, name, &tx);
-        consumer_rx.insert(name.clone(), rx);
-        let mut seen = Vec::new();
-        for i in inputs.iter().map(resolve) {
-            if !seen.contains(&i) {
-                producer_tx.entry(i.clone()).or_default().push(tx.clone());
-                seen.push(i);
-            }
-        }
+    let mut sinks = BTreeMap::new();
+    for (name, s) in &cfg.sinks {
+        let component = match &cx.dry_run {
+            Some(plan) => s.inner.build_dry_run(name, cx, &plan.out_dir)?,
+            None => s.inner.build(name, cx)?,
+        };
+        let node = Node {
+            ty: s.inner.type_name(),
+            inputs: resolve(&s.inputs),
+            component,
+        };
+        sinks.insert(name.clone(), node);
     }
-
-    let (dl_tx, dl_rx) = mpsc::channel(cap * 256);
-    let dead_letter = DeadLetterSender(dl_tx);
     let redactor: Option<Arc<dyn DeadLetterRedactor>> = match &cfg.dead_letter.redact_with {
         Some(r) => {
             let t = cfg.transforms.get(r).ok_or_else(|| {
@@ -136,21 +168,58 @@ pub fn build(
         }
         None => None,
     };
-    let dl_path = match &cx.dry_run {
+    let path = match &cx.dry_run {
         Some(p) => p.out_dir.join("deadletter.ndjson"),
         None => cfg.dead_letter_path(),
     };
+    Ok(Graph {
+        sources,
+        transforms,
+        sinks,
+        dead_letter: Writer {
+            path,
+            redactor,
+            telemetry: cx.telemetry.clone(),
+        },
+        channel_capacity: cfg.global.channel_capacity.max(1),
+        batch_max_events: cfg.global.batch_max_events.max(1),
+        grace: std::time::Duration::from_secs(cfg.global.shutdown_grace_secs),
+    })
+}
 
-    let mut running = Running::new(
-        shutdown.clone(),
-        std::time::Duration::from_secs(cfg.global.shutdown_grace_secs),
-    );
+/// Connects the components with bounded channels and spawns one task
+/// each, plus the dead-letter writer.
+pub(crate) fn wire(
+    graph: Graph,
+    telemetry: &Arc<Telemetry>,
+    shutdown: CancellationToken,
+) -> Running {
+    let cap = graph.channel_capacity;
+    // One bounded channel per consumer; producers get a sender per consumer.
+    let mut consumer_rx: BTreeMap<String, mpsc::Receiver<Batch>> = BTreeMap::new();
+    let mut producer_tx: BTreeMap<String, Vec<mpsc::Sender<Batch>>> = BTreeMap::new();
+    let consumers = graph
+        .transforms
+        .iter()
+        .map(|(n, t)| (n, &t.inputs))
+        .chain(graph.sinks.iter().map(|(n, s)| (n, &s.inputs)));
+    for (name, inputs) in consumers {
+        let (tx, rx) = mpsc::channel::<Batch>(cap);
+        watch_fill(telemetry, name, &tx);
+        consumer_rx.insert(name.clone(), rx);
+        for i in inputs {
+            producer_tx.entry(i.clone()).or_default().push(tx.clone());
+        }
+    }
+
+    let (dl_tx, dl_rx) = mpsc::channel(cap * 256);
+    let dead_letter = DeadLetterSender(dl_tx);
+    let mut running = Running::new(shutdown.clone(), graph.grace);
     let stats =
         |name: &str, kind: &'static str, ty: &'static str| telemetry.component(name, kind, ty);
 
-    for (name, source) in sources {
-        let ty = source_types[&name];
-        let st = stats(&name, "source", ty);
+    for (name, node) in graph.sources {
+        let st = stats(&name, "source", node.ty);
         let out = Output::new(producer_tx.remove(&name).unwrap_or_default(), st.clone());
         if out.fan_out() == 0 {
             tracing::warn!(component = %name, "source has no consumers; its events are discarded");
@@ -162,26 +231,25 @@ pub fn build(
             dead_letter: dead_letter.clone(),
             stats: st,
             telemetry: telemetry.clone(),
-            batch_max_events: cfg.global.batch_max_events.max(1),
+            batch_max_events: graph.batch_max_events,
         };
         telemetry.expect_ready(&name);
         running.spawn(
             format!("source {name}"),
-            announce(telemetry.clone(), name.clone(), source.run(scx)),
+            announce(telemetry.clone(), name.clone(), node.component.run(scx)),
         );
     }
-    for (name, t) in &cfg.transforms {
-        let transform = t.inner.build(name, cx)?;
-        let st = stats(name, "transform", t.inner.type_name());
-        let out = Output::new(producer_tx.remove(name).unwrap_or_default(), st.clone());
+    for (name, node) in graph.transforms {
+        let st = stats(&name, "transform", node.ty);
+        let out = Output::new(producer_tx.remove(&name).unwrap_or_default(), st.clone());
         let rx = consumer_rx
-            .remove(name)
+            .remove(&name)
             .expect("every transform has a channel");
         running.spawn(
             format!("transform {name}"),
             run_transform(
                 Arc::from(name.as_str()),
-                transform,
+                node.component,
                 rx,
                 out,
                 dead_letter.clone(),
@@ -190,35 +258,95 @@ pub fn build(
             ),
         );
     }
-    for (name, s) in &cfg.sinks {
-        let sink = s.inner.build(name, cx)?;
-        let st = stats(name, "sink", s.inner.type_name());
-        let rx = consumer_rx.remove(name).expect("every sink has a channel");
+    for (name, node) in graph.sinks {
+        let st = stats(&name, "sink", node.ty);
+        let rx = consumer_rx.remove(&name).expect("every sink has a channel");
         let scx = SinkContext {
             name: Arc::from(name.as_str()),
             dead_letter: dead_letter.clone(),
             stats: st,
             telemetry: telemetry.clone(),
         };
-        telemetry.expect_ready(name);
+        telemetry.expect_ready(&name);
+        let input = SinkInput::new(rx, scx.stats.clone());
         running.spawn(
             format!("sink {name}"),
             announce(
                 telemetry.clone(),
                 name.clone(),
-                sink.run(SinkInput(rx), scx),
+                node.component.run(input, scx),
             ),
         );
     }
+    // Channels close when their producers end: only the tasks hold senders.
     drop(producer_tx);
     drop(dead_letter);
-    let writer = Writer {
-        path: dl_path,
-        redactor,
-        telemetry: telemetry.clone(),
+    running.spawn("dead_letter".to_string(), graph.dead_letter.run(dl_rx));
+    running
+}
+
+/// Built sources by name (with their type, for telemetry), and the
+/// renaming of configured source names to the ones that stand in for them.
+type Sources = (
+    BTreeMap<String, (&'static str, Box<dyn Source>)>,
+    BTreeMap<String, String>,
+);
+
+/// Builds the sources, or in a dry run what stands in for them: one replay
+/// of the `--input` files for all of them, else each source's
+/// [`DryRunInput`]. This is the one place a dry run's inputs are decided,
+/// so no source can open a socket or tail forever in a dry run.
+fn build_sources(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Sources, BuildError> {
+    let mut sources = BTreeMap::new();
+    let mut rename = BTreeMap::new();
+    let Some(plan) = &cx.dry_run else {
+        for (name, c) in &cfg.sources {
+            sources.insert(name.clone(), (c.type_name(), c.build(name, cx)?));
+        }
+        return Ok((sources, rename));
     };
-    running.spawn("dead_letter".to_string(), writer.run(dl_rx));
-    Ok(running)
+    if !plan.inputs.is_empty() {
+        let name = cfg
+            .sources
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "input".into());
+        for s in cfg.sources.keys() {
+            rename.insert(s.clone(), name.clone());
+        }
+        let replay = replay::Replay::new(
+            plan.inputs.clone(),
+            cx.node.clone(),
+            Format::Auto,
+            crate::sources::stdin::default_max_line_bytes(),
+        );
+        sources.insert(name, ("replay", Box::new(replay) as Box<dyn Source>));
+        return Ok((sources, rename));
+    }
+    for (name, c) in &cfg.sources {
+        let built: (&'static str, Box<dyn Source>) = match c.dry_run_input() {
+            DryRunInput::AsIs => (c.type_name(), c.build(name, cx)?),
+            DryRunInput::Files {
+                paths,
+                format,
+                max_line_bytes,
+            } => {
+                let inputs = paths.into_iter().map(replay::Input::File).collect();
+                let replay = replay::Replay::new(inputs, cx.node.clone(), format, max_line_bytes);
+                ("replay", Box::new(replay))
+            }
+            DryRunInput::Network { reads, instead } => {
+                return Err(BuildError::new(
+                    "source",
+                    name,
+                    format!("reads {reads}, and a dry run opens no network connection: {instead}"),
+                ))
+            }
+        };
+        sources.insert(name.clone(), built);
+    }
+    Ok((sources, rename))
 }
 
 /// Marks a component started (ready, unless its build deferred readiness
@@ -279,13 +407,6 @@ async fn run_transform(
             continue;
         }
         out.send(Batch::new(events))
-            .await
-            .map_err(|e| ComponentError::new(format!("transform {name}"), e))?;
-    }
-    let mut tail = Vec::new();
-    t.finish(&mut tail);
-    if !tail.is_empty() && out.fan_out() > 0 {
-        out.send(Batch::new(tail))
             .await
             .map_err(|e| ComponentError::new(format!("transform {name}"), e))?;
     }

@@ -49,17 +49,22 @@ impl TransformContext {
 }
 
 /// A sink's input: batches from every upstream, in arrival order. `None`
-/// means every upstream is finished: flush and return.
-pub struct SinkInput(pub(crate) mpsc::Receiver<Batch>);
+/// means every upstream is finished: flush and return. It counts what the
+/// sink received (`events_in`, `bytes_in`), so no sink does.
+pub struct SinkInput {
+    rx: mpsc::Receiver<Batch>,
+    stats: Arc<ComponentStats>,
+}
 
 impl SinkInput {
-    pub async fn next(&mut self) -> Option<Batch> {
-        self.0.recv().await
+    pub fn new(rx: mpsc::Receiver<Batch>, stats: Arc<ComponentStats>) -> Self {
+        SinkInput { rx, stats }
     }
 
-    /// A batch if one is ready now (for sinks that coalesce).
-    pub fn try_next(&mut self) -> Option<Batch> {
-        self.0.try_recv().ok()
+    pub async fn next(&mut self) -> Option<Batch> {
+        let batch = self.rx.recv().await?;
+        self.stats.received(batch.len() as u64, batch.bytes());
+        Some(batch)
     }
 }
 

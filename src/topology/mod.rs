@@ -20,3 +20,6 @@ pub use context::{ComponentError, SinkContext, SinkInput, SourceContext, Transfo
 pub use dead_letter::{DeadLetter, DeadLetterRedactor, DeadLetterSender};
 pub use output::Output;
 pub use running::{Outcome, Running};
+
+#[cfg(test)]
+mod tests;

@@ -21,10 +21,6 @@ use crate::topology::{BuildContext, BuildError, DeadLetterRedactor, TransformCon
 
 pub trait Transform: Send {
     fn process(&mut self, batch: Batch, out: &mut Vec<Event>, cx: &mut TransformContext);
-
-    /// Called once when the input is finished, for transforms that hold
-    /// state (none emit events today; the hook keeps that possible).
-    fn finish(&mut self, _out: &mut Vec<Event>) {}
 }
 
 /// `[transforms.NAME]` tables, by `type`.

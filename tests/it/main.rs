@@ -12,6 +12,7 @@ mod brokers;
 mod config_cli;
 mod deploy;
 mod dry_run;
+mod dry_run_offline;
 mod file_source;
 mod gcs_xml_server;
 mod kafka;

@@ -5,9 +5,10 @@
 //! out), under the table name the live sink would use (with the
 //! `_YYYYMMDD` suffix when sharded). The `insertId` insertAll carries
 //! beside each row is the row's own `insertId` column, so it is in the
-//! line. The schema evolves exactly as live (tables start with the Cloud
-//! Logging schema), so type conflicts and `schema_update = "reject"` send
-//! the same rows to dead-letter. No network connection is opened.
+//! line. Rows go through the live sink's own [`encode_row`], so the schema
+//! evolves exactly as live (tables start with the Cloud Logging schema) and
+//! type conflicts, `schema_update = "reject"` and oversize rows send the
+//! same rows to dead-letter. No network connection is opened.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,9 +16,9 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use super::config::{Config, SchemaUpdate};
-use super::encoder;
+use super::config::Config;
 use super::schema::Schema;
+use super::sink::encode_row;
 use super::table::{self, TableTemplate};
 use crate::event::finalization::Finalizers;
 use crate::event::EventStatus;
@@ -45,52 +46,48 @@ impl Sink for DryRun {
         cx: SinkContext,
     ) -> Result<(), ComponentError> {
         let ctx = |what: String| format!("sink {}: {what}", cx.name);
-        let add = self.cfg.schema_update == SchemaUpdate::AddFields;
         let mut schemas: HashMap<String, Schema> = HashMap::new();
         let mut files: HashMap<String, std::io::BufWriter<std::fs::File>> = HashMap::new();
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| ComponentError::new(ctx(self.dir.display().to_string()), e))?;
-        let mut line = Vec::with_capacity(4096);
         while let Some(batch) = input.next().await {
-            cx.stats.received(batch.len() as u64, batch.bytes());
             let mut fins = Finalizers::default();
             let (mut sent, mut bytes) = (0u64, 0u64);
-            for mut e in batch.events {
+            for e in batch.events {
                 let (name, _) = table::route(&self.template, self.cfg.partitioning, &e.log);
                 let schema = schemas.entry(name.clone()).or_insert_with(Schema::logging);
-                line.clear();
-                match encoder::encode(&e.log, schema, add, &mut line) {
-                    Ok(_) => {
-                        line.push(b'\n');
-                        let f = match files.get_mut(&name) {
-                            Some(f) => f,
-                            None => {
-                                let path = self.dir.join(format!("{name}.ndjson"));
-                                let f = std::fs::OpenOptions::new()
-                                    .create(true)
-                                    .append(true)
-                                    .open(&path)
-                                    .map_err(|err| {
-                                        ComponentError::new(ctx(path.display().to_string()), err)
-                                    })?;
-                                files
-                                    .entry(name.clone())
-                                    .or_insert(std::io::BufWriter::new(f))
-                            }
-                        };
-                        f.write_all(&line)
-                            .map_err(|err| ComponentError::new(ctx(name.clone()), err))?;
-                        sent += 1;
-                        bytes += line.len() as u64;
-                        fins.push(e.take_finalizer());
-                    }
-                    Err(err) => {
+                // Nothing to patch in a dry run: the working schema is the table's.
+                let mut dirty = false;
+                let mut row = match encode_row(e, schema, &self.cfg, &mut dirty) {
+                    Ok(row) => row,
+                    Err((e, reason)) => {
                         cx.stats.errored(1);
-                        cx.dead_letter
-                            .send(&cx.name, e, format!("bigquery: {err}"))
-                            .await;
+                        cx.dead_letter.send(&cx.name, e, reason).await;
+                        continue;
                     }
-                }
+                };
+                let f = match files.get_mut(&name) {
+                    Some(f) => f,
+                    None => {
+                        let path = self.dir.join(format!("{name}.ndjson"));
+                        let f = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&path)
+                            .map_err(|err| {
+                                ComponentError::new(ctx(path.display().to_string()), err)
+                            })?;
+                        files
+                            .entry(name.clone())
+                            .or_insert(std::io::BufWriter::new(f))
+                    }
+                };
+                row.json.push(b'\n');
+                f.write_all(&row.json)
+                    .map_err(|err| ComponentError::new(ctx(name.clone()), err))?;
+                sent += 1;
+                bytes += row.json.len() as u64;
+                fins.push(row.event.take_finalizer());
             }
             for (name, f) in files.iter_mut() {
                 f.flush()

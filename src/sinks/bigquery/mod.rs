@@ -35,16 +35,32 @@ mod tests;
 pub use config::Config;
 
 use super::Sink;
-use crate::topology::{BuildContext, BuildError};
+use crate::topology::BuildError;
 
 impl Config {
-    /// The live sink, or the dry-run writer when `cx.dry_run` is set.
-    pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
-        let template = table::TableTemplate::parse(&self.table)
-            .map_err(|m| BuildError::new("sink", name, format!("table: {m}")))?;
-        Ok(match &cx.dry_run {
-            Some(plan) => Box::new(dry_run::DryRun::new(self.clone(), template, &plan.out_dir)),
-            None => Box::new(sink::BigQuery::new(self.clone(), template)),
-        })
+    fn template(&self, name: &str) -> Result<table::TableTemplate, BuildError> {
+        table::TableTemplate::parse(&self.table)
+            .map_err(|m| BuildError::new("sink", name, format!("table: {m}")))
+    }
+
+    /// The live sink.
+    pub fn build(&self, name: &str) -> Result<Box<dyn Sink>, BuildError> {
+        Ok(Box::new(sink::BigQuery::new(
+            self.clone(),
+            self.template(name)?,
+        )))
+    }
+
+    /// The dry-run writer, under `OUT/bigquery/DATASET/`.
+    pub fn build_dry_run(
+        &self,
+        name: &str,
+        out_dir: &std::path::Path,
+    ) -> Result<Box<dyn Sink>, BuildError> {
+        Ok(Box::new(dry_run::DryRun::new(
+            self.clone(),
+            self.template(name)?,
+            out_dir,
+        )))
     }
 }

@@ -17,7 +17,6 @@
 //! streaming backend does not see yet) are retried the same way; other row
 //! errors are final and the row goes to dead-letter with BigQuery's reason.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -406,46 +405,7 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
     s
 }
 
-/// Exponential backoff with jitter, bounded by a deadline.
-pub struct Backoff {
-    next: Duration,
-    deadline: Instant,
-}
-
-impl Backoff {
-    pub const FIRST: Duration = Duration::from_millis(500);
-    pub const MAX: Duration = Duration::from_secs(30);
-
-    pub fn new(max_total: Duration) -> Backoff {
-        Backoff {
-            next: Self::FIRST,
-            deadline: Instant::now() + max_total,
-        }
-    }
-
-    /// The next wait, or `None` once the deadline would be passed.
-    pub fn next_delay(&mut self) -> Option<Duration> {
-        let now = Instant::now();
-        if now >= self.deadline {
-            return None;
-        }
-        let d = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
-        // Full jitter in [d/2, d]: spreads many clients retrying together.
-        let half = d / 2;
-        let jittered = half + half.mul_f64(unit_random());
-        Some(jittered.min(self.deadline - now))
-    }
-}
-
-/// A number in [0, 1) that differs per call; not for cryptography.
-fn unit_random() -> f64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let h = xxhash_rust::xxh3::xxh3_64(&[n.to_le_bytes(), t.to_le_bytes()].concat());
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
+/// BigQuery's retry schedule: 0.5 s doubling to 30 s, jittered, within
+/// `max_retry_secs`.
+pub(crate) const RETRY: crate::backoff::Backoff =
+    crate::backoff::Backoff::new(Duration::from_millis(500), Duration::from_secs(30));

@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use super::config::{Config, SchemaUpdate};
 use super::encoder::{self, append_row, row_overhead, BODY_HEAD, BODY_TAIL};
 use super::schema::Schema;
-use super::service::{self, Api, Backoff, SendError};
+use super::service::{self, Api, SendError, RETRY};
 use super::table::{self, ApiError, TableTemplate, Tables};
 use crate::event::{Event, EventStatus};
 use crate::sinks::Sink;
@@ -145,7 +145,6 @@ impl Sink for BigQuery {
                 b = input.next(), if run.inflight.len() < cfg.concurrency => {
                     match b {
                         Some(batch) => {
-                            cx.stats.received(batch.len() as u64, batch.bytes());
                             run.recreate_missing().await;
                             for e in batch.events {
                                 run.accept(e).await?;
@@ -224,22 +223,10 @@ impl Run<'_> {
                 }
             }
         }
-        let add = self.cfg.schema_update == SchemaUpdate::AddFields;
         let st = self.states.get_mut(&table).expect("inserted above");
-        let mut json = Vec::with_capacity(event.size as usize + 256);
-        match encoder::encode(&event.log, &mut st.schema, add, &mut json) {
-            Ok(enc) => {
-                st.dirty |= enc.added_fields;
-                let row = Row { event, json };
+        match encode_row(event, &mut st.schema, self.cfg, &mut st.dirty) {
+            Ok(row) => {
                 let len = row.wire_len();
-                if len + BODY_HEAD.len() + BODY_TAIL.len() > self.cfg.batch_max_bytes {
-                    let reason = format!(
-                        "row is {len} bytes, more than batch_max_bytes ({})",
-                        self.cfg.batch_max_bytes
-                    );
-                    self.dead_letter(row.event, reason).await;
-                    return Ok(());
-                }
                 if st.pending.bytes + len + BODY_HEAD.len() + BODY_TAIL.len()
                     > self.cfg.batch_max_bytes
                 {
@@ -253,9 +240,7 @@ impl Run<'_> {
                     self.dispatch(&table).await?;
                 }
             }
-            Err(e) => {
-                self.dead_letter(event, format!("bigquery: {e}")).await;
-            }
+            Err((event, reason)) => self.dead_letter(event, reason).await,
         }
         Ok(())
     }
@@ -270,7 +255,7 @@ impl Run<'_> {
 
     /// `tables.get`/create with retries on transient failures.
     async fn ensure(&mut self, table: &str, day: Option<NaiveDate>) -> Result<Schema, ApiError> {
-        let mut backoff = Backoff::new(self.shared.max_retry);
+        let mut backoff = RETRY.within(self.shared.max_retry);
         loop {
             match self.tables.ensure(table, day).await {
                 Err(ApiError::Retriable(m)) => match backoff.next_delay() {
@@ -386,7 +371,7 @@ impl Run<'_> {
     }
 
     async fn patch(&mut self, table: &str) -> Result<(), ApiError> {
-        let mut backoff = Backoff::new(self.shared.max_retry);
+        let mut backoff = RETRY.within(self.shared.max_retry);
         loop {
             let st = self.states.get(table).expect("patch of a known table");
             match self.tables.patch(table, &st.schema).await {
@@ -421,6 +406,40 @@ impl Run<'_> {
     }
 }
 
+/// Encodes `event` as a row against its table's working schema, with the
+/// checks every row passes before it may be sent: the encoder's (type
+/// conflicts; unknown fields under `schema_update = "reject"`) and the size
+/// of one insertAll request. The live sink and the dry-run writer both call
+/// this, so a dry run refuses exactly the rows the live sink would. Sets
+/// `dirty` when the schema gained columns (even if the row is then refused:
+/// the column is in the working schema either way). A refused event comes
+/// back with the dead-letter reason.
+pub(crate) fn encode_row(
+    event: Event,
+    schema: &mut Schema,
+    cfg: &Config,
+    dirty: &mut bool,
+) -> Result<Row, (Event, String)> {
+    let add = cfg.schema_update == SchemaUpdate::AddFields;
+    let mut json = Vec::with_capacity(event.size as usize + 256);
+    match encoder::encode(&event.log, schema, add, &mut json) {
+        Ok(enc) => {
+            *dirty |= enc.added_fields;
+            let row = Row { event, json };
+            let len = row.wire_len();
+            if len + BODY_HEAD.len() + BODY_TAIL.len() > cfg.batch_max_bytes {
+                let reason = format!(
+                    "row is {len} bytes, more than batch_max_bytes ({})",
+                    cfg.batch_max_bytes
+                );
+                return Err((row.event, reason));
+            }
+            Ok(row)
+        }
+        Err(e) => Err((event, format!("bigquery: {e}"))),
+    }
+}
+
 /// Builds an insertAll body from rows.
 pub(crate) fn body(rows: &[Row]) -> bytes::Bytes {
     let n: usize = rows.iter().map(Row::wire_len).sum();
@@ -438,7 +457,7 @@ pub(crate) fn body(rows: &[Row]) -> bytes::Bytes {
 
 /// Sends rows until each has an outcome; settles every event.
 async fn deliver(shared: Shared, table: String, rows: Vec<Row>) {
-    let mut backoff = Backoff::new(shared.max_retry);
+    let mut backoff = RETRY.within(shared.max_retry);
     // Work queue: a batch BigQuery finds too large is split in two.
     let mut queue: Vec<Vec<Row>> = vec![rows];
     while let Some(rows) = queue.pop() {

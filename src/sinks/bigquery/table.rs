@@ -215,12 +215,6 @@ pub enum ApiError {
     Fatal(String),
 }
 
-impl ApiError {
-    pub fn is_retriable(&self) -> bool {
-        matches!(self, ApiError::Retriable(_))
-    }
-}
-
 /// HTTP status of a crate error, when the server answered.
 fn status_of(e: &BQError) -> Option<i64> {
     match e {

@@ -68,20 +68,40 @@ pub struct GcsSink {
 }
 
 impl GcsSink {
-    /// Builds against GCS, the local folder, or in a dry run the
-    /// `DIR/gcs/BUCKET` folder (no socket is opened then).
+    /// Builds against GCS or the local folder the bucket names.
     pub fn build(cfg: &Config, name: &str, cx: &BuildContext) -> Result<GcsSink, BuildError> {
-        let err = |m: String| BuildError::new("sink", name, m);
-        let loc = cfg.location().map_err(|m| err(format!("bucket {m}")))?;
-        let target = match &cx.dry_run {
-            Some(plan) => {
-                store::open_local(&plan.out_dir.join("gcs").join(loc.dry_run_name()), true)
-            }
-            None => store::open(&loc, &cfg.connection(), true),
-        }
-        .map_err(|e| err(e.to_string()))?;
-        let template =
-            KeyTemplate::parse(&cfg.key_template()).map_err(|m| err(format!("key {m}")))?;
+        let loc = cfg
+            .location()
+            .map_err(|m| BuildError::new("sink", name, format!("bucket {m}")))?;
+        let target = store::open(&loc, &cfg.connection(), true)
+            .map_err(|e| BuildError::new("sink", name, e))?;
+        Self::with_config(cfg, name, cx, target)
+    }
+
+    /// The dry-run stand-in: the same sink over the folder
+    /// `OUT/gcs/BUCKET` (no socket is opened).
+    pub fn build_dry_run(
+        cfg: &Config,
+        name: &str,
+        cx: &BuildContext,
+        out_dir: &std::path::Path,
+    ) -> Result<GcsSink, BuildError> {
+        let loc = cfg
+            .location()
+            .map_err(|m| BuildError::new("sink", name, format!("bucket {m}")))?;
+        let target = store::open_local(&out_dir.join("gcs").join(loc.dry_run_name()), true)
+            .map_err(|e| BuildError::new("sink", name, e))?;
+        Self::with_config(cfg, name, cx, target)
+    }
+
+    fn with_config(
+        cfg: &Config,
+        name: &str,
+        cx: &BuildContext,
+        target: Opened,
+    ) -> Result<GcsSink, BuildError> {
+        let template = KeyTemplate::parse(&cfg.key_template())
+            .map_err(|m| BuildError::new("sink", name, format!("key {m}")))?;
         let settings = Settings {
             template,
             node: cx.node.node_or_default().to_string(),
@@ -256,7 +276,6 @@ impl Sink for GcsSink {
                     }
                     b = input.next() => match b {
                         Some(batch) => {
-                            cx.stats.received(batch.len() as u64, batch.bytes());
                             batcher.add(batch).map_err(io_err)?;
                         }
                         None => input_open = false,

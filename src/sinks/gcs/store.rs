@@ -29,6 +29,11 @@ pub enum Location {
 }
 
 impl Location {
+    /// True when reaching it needs the network.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Location::Gcs { .. })
+    }
+
     /// `gs://BUCKET[/PREFIX]`, `file:///DIR` or a plain path.
     pub fn parse(s: &str) -> Result<Location, String> {
         let s = s.trim();

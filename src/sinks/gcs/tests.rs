@@ -93,7 +93,10 @@ async fn one_object_per_hour_acked_after_finalize() {
         let t = Telemetry::new();
         let (tx, rx) = mpsc::channel(4);
         let sink = Box::new(GcsSink::with_target(settings(c), target));
-        let task = tokio::spawn(sink.run(SinkInput(rx), sink_cx(&t)));
+        let task = tokio::spawn(sink.run(
+            SinkInput::new(rx, t.component("archive", "sink", "gcs")),
+            sink_cx(&t),
+        ));
         let (b1, mut r1) = batch(vec![
             entry("2025-11-30T12:00:01Z", 1),
             entry("2025-11-30T13:10:00.5Z", 2),
@@ -150,8 +153,10 @@ async fn closes_by_age_and_by_size() {
     s.max_bytes = 2000;
     let t = Telemetry::new();
     let (tx, rx) = mpsc::channel(4);
-    let task =
-        tokio::spawn(Box::new(GcsSink::with_target(s, target)).run(SinkInput(rx), sink_cx(&t)));
+    let task = tokio::spawn(Box::new(GcsSink::with_target(s, target)).run(
+        SinkInput::new(rx, t.component("archive", "sink", "gcs")),
+        sink_cx(&t),
+    ));
 
     // Age: one small batch, then time passes with the input still open.
     let (b, mut r) = batch(vec![entry("2025-11-30T08:00:00Z", 1)]);
@@ -192,8 +197,10 @@ async fn failed_upload_errors_the_batch_and_the_sink() {
     s.plan.max_attempts = 2;
     let t = Telemetry::new();
     let (tx, rx) = mpsc::channel(4);
-    let task =
-        tokio::spawn(Box::new(GcsSink::with_target(s, target)).run(SinkInput(rx), sink_cx(&t)));
+    let task = tokio::spawn(Box::new(GcsSink::with_target(s, target)).run(
+        SinkInput::new(rx, t.component("archive", "sink", "gcs")),
+        sink_cx(&t),
+    ));
     let (b, r) = batch(vec![entry("2025-11-30T08:00:00Z", 1)]);
     tx.send(b).await.unwrap();
     drop(tx);

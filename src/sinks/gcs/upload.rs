@@ -21,6 +21,7 @@ use object_store::{
 };
 
 use super::store::Opened;
+use crate::backoff::Backoff;
 
 /// Upload settings (from the sink's config).
 #[derive(Debug, Clone)]
@@ -83,7 +84,7 @@ pub fn attributes(content_encoding: Option<&'static str>) -> Attributes {
 /// Uploads `obj`, retrying transient failures. Returns the attempts used.
 pub async fn upload(target: &Opened, obj: &Object, plan: &UploadPlan) -> Result<u32, UploadError> {
     let path = Path::from(obj.key.as_str());
-    let mut backoff = plan.initial_backoff;
+    let schedule = Backoff::new(plan.initial_backoff, plan.max_backoff);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -110,8 +111,7 @@ pub async fn upload(target: &Opened, obj: &Object, plan: &UploadPlan) -> Result<
             });
         }
         tracing::warn!(key = %obj.key, attempt, error = %err, "archive upload failed; retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(plan.max_backoff);
+        tokio::time::sleep(schedule.delay(attempt)).await;
     }
 }
 

@@ -66,8 +66,9 @@ pub struct Config {
     /// `I/N`: read only the objects whose key hashes to I mod N.
     #[serde(default)]
     pub shard: Option<String>,
-    /// Where resume files live; default `DATA_DIR/backfill` (in a dry run,
-    /// `OUT/backfill-state`, so a dry run never marks real work done).
+    /// Where resume files live; default `DATA_DIR/backfill` (in a dry run
+    /// the topology points `DATA_DIR` at `OUT/state`, so a dry run never
+    /// marks real work done).
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
     /// Lines longer than this go to the dead-letter output.
@@ -276,13 +277,12 @@ impl Archive {
     }
 }
 
-/// The resume file for a selection: under `state_dir`, else (dry run)
-/// `OUT/backfill-state`, else `DATA_DIR/backfill`.
+/// The resume file for a selection: under `state_dir`, else
+/// `DATA_DIR/backfill`.
 pub fn state_path(cfg: &Config, selection: &Selection, cx: &BuildContext) -> PathBuf {
-    let dir = match (&cfg.state_dir, &cx.dry_run) {
-        (Some(d), _) => d.clone(),
-        (None, Some(plan)) => plan.out_dir.join("backfill-state"),
-        (None, None) => cx.global.data_dir.join("backfill"),
+    let dir = match &cfg.state_dir {
+        Some(d) => d.clone(),
+        None => cx.global.data_dir.join("backfill"),
     };
     state::path_for(&dir, &selection.identity())
 }

@@ -59,6 +59,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{Emitter, Source};
+use crate::backoff::Backoff;
 use crate::config::FieldError;
 use crate::decode::{k8s, Decoded, Format};
 use crate::event::BatchStatusReceiver;
@@ -188,6 +189,16 @@ impl Config {
             }
         }
         e
+    }
+
+    /// The files the globs match at this moment, sorted (a dry run reads
+    /// these once instead of tailing).
+    pub fn matched_now(&self) -> Vec<PathBuf> {
+        match Globs::new(&self.include, &self.exclude) {
+            Ok(g) => g.scan().into_iter().map(|f| f.path).collect(),
+            // Refused by `validate` before any build.
+            Err(_) => Vec::new(),
+        }
     }
 }
 
@@ -320,9 +331,9 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(Duration::from_secs(60))
-}
+/// How long a file that failed to read waits before it is tried again:
+/// 1 s doubling to a minute.
+const REOPEN: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 
 impl<'a> State<'a> {
     fn load(src: &'a FileSource, name: &'a str) -> Result<State<'a>, ComponentError> {
@@ -560,7 +571,7 @@ impl<'a> State<'a> {
                 Ok(false) => {}
                 Err(f) => {
                     t.failures += 1;
-                    let wait = backoff(t.failures);
+                    let wait = REOPEN.delay(t.failures);
                     tracing::warn!(source = self.name, file = %t.path.display(), status = ?f.status,
                         events = f.events, later_batches = f.discarded, retry_in_secs = wait.as_secs(),
                         "a batch from this file was not delivered; reading again from its checkpoint");

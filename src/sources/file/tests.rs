@@ -248,8 +248,8 @@ fn read_from_end_starts_after_the_last_complete_line() {
 
 #[test]
 fn backoff_doubles_to_a_minute() {
-    assert_eq!(backoff(1), Duration::from_secs(1));
-    assert_eq!(backoff(2), Duration::from_secs(2));
-    assert_eq!(backoff(7), Duration::from_secs(60));
-    assert_eq!(backoff(40), Duration::from_secs(60));
+    assert_eq!(REOPEN.delay(1), Duration::from_secs(1));
+    assert_eq!(REOPEN.delay(2), Duration::from_secs(2));
+    assert_eq!(REOPEN.delay(7), Duration::from_secs(60));
+    assert_eq!(REOPEN.delay(40), Duration::from_secs(60));
 }

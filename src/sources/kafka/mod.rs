@@ -53,6 +53,7 @@ use serde_json::json;
 use self::offsets::{InFlight, Record, Retry, Tp, Tracker};
 use super::message::MessageShaper;
 use super::{send_read, Source};
+use crate::backoff::Backoff;
 use crate::config::FieldError;
 use crate::decode::Decoded;
 use crate::event::log_entry::format_ts;
@@ -334,14 +335,9 @@ fn tpl_of(commits: &[(Tp, i64)]) -> TopicPartitionList {
     tpl
 }
 
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-fn backoff(attempts: u32) -> Duration {
-    BACKOFF_MIN
-        .saturating_mul(1u32 << attempts.min(10))
-        .min(BACKOFF_MAX)
-}
+/// Wait before a failed message is delivered downstream again: 0.1 s
+/// doubling to 5 s.
+const REDELIVER: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 #[async_trait]
 impl Source for Kafka {
@@ -389,7 +385,7 @@ impl Source for Kafka {
             };
             for r in retries {
                 tracing::warn!(component = %cx.name, records = r.records.len(), attempt = r.attempts, "batch not delivered; emitting it again after a backoff");
-                waiting.push((Instant::now() + backoff(r.attempts), r));
+                waiting.push((Instant::now() + REDELIVER.delay(r.attempts + 1), r));
             }
             // Failed batches whose backoff is over go out again first.
             let now = Instant::now();

@@ -204,18 +204,17 @@ impl Pubsub {
 const IDS_PER_REQUEST: usize = 1000;
 /// How often acks and nacks are sent.
 const ACK_FLUSH: Duration = Duration::from_millis(100);
-/// Longest redelivery delay asked for a failed message.
-const NACK_DELAY_MAX_SECS: i32 = 10;
+/// Redelivery delay asked for a failed message: 1 s doubling to 10 s.
+const NACK_DELAY: crate::backoff::Backoff =
+    crate::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
 
 /// One message's outcome: its ack id and its event's status.
 type Pending = BoxFuture<'static, (String, BatchStatus)>;
 
 /// Redelivery delay after `failures` earlier consecutive failures.
 fn nack_delay(failures: u32) -> i32 {
-    match failures {
-        0 => 0,
-        n => (1i32 << (n - 1).min(4)).min(NACK_DELAY_MAX_SECS),
-    }
+    // At most 10: fits.
+    NACK_DELAY.delay(failures).as_secs() as i32
 }
 
 /// Ack bookkeeping of the source loop.
