@@ -191,7 +191,10 @@ fn write_record(
         }
         if top {
             if let (Some(pc), Value::Object(pm)) = (schema::payload_column(k, v), v) {
-                if !pm.iter().any(|(pk, pv)| pk != "@type" && schema::has_leaf(pv)) {
+                if !pm
+                    .iter()
+                    .any(|(pk, pv)| pk != "@type" && schema::has_leaf(pv))
+                {
                     continue;
                 }
                 let (name, kind) = match &pc {
@@ -300,7 +303,10 @@ fn new_field(
         // start empty and fill, with their keys' case, as they are written.
         let record_like = match v {
             Value::Object(_) => Some(false),
-            Value::Array(a) => a.iter().find(|x| !x.is_null()).and_then(|x| x.is_object().then_some(true)),
+            Value::Array(a) => a
+                .iter()
+                .find(|x| !x.is_null())
+                .and_then(|x| x.is_object().then_some(true)),
             _ => None,
         };
         match record_like {

@@ -474,7 +474,10 @@ fn typed_payloads_go_to_the_columns_cloud_logging_uses() {
     };
     assert_eq!(sub(&audit, "requestJson").unwrap()["type"], "STRING");
     assert_eq!(sub(&audit, "numResponseItems").unwrap()["type"], "INTEGER");
-    assert_eq!(sub(&audit, "authorizationInfo").unwrap()["mode"], "REPEATED");
+    assert_eq!(
+        sub(&audit, "authorizationInfo").unwrap()["mode"],
+        "REPEATED"
+    );
     assert!(sub(&audit, "methodname").is_none());
     assert!(col("jsonpayload_type_loadbalancerlogentry").is_some());
     assert!(col("protoPayload").is_none());

@@ -400,22 +400,40 @@ mod tests {
                 "n": "EXTRACT(httpRequest.status)",
                 "b": "EXTRACT(httpRequest.cacheHit)"}});
         let cases: &[(&str, Value, &str)] = &[
-            ("all extract", json!({"jsonPayload": {"s": "x", "t": "id=u1"},
+            (
+                "all extract",
+                json!({"jsonPayload": {"s": "x", "t": "id=u1"},
                 "httpRequest": {"status": 503, "cacheHit": true}}),
-                r#"typed_total{s="x",t="u1",n="503",b="true"} 1"#),
-            ("nothing extracts: typed defaults", json!({}),
-                r#"typed_total{s="",t="",n="0",b="false"} 1"#),
-            ("regex finds nothing: STRING default", json!({"jsonPayload": {"s": "x", "t": "no id"}}),
-                r#"typed_total{s="x",t="",n="0",b="false"} 1"#),
-            ("field is an object: nothing extracted", json!({"jsonPayload": {"s": {"a": 1}},
+                r#"typed_total{s="x",t="u1",n="503",b="true"} 1"#,
+            ),
+            (
+                "nothing extracts: typed defaults",
+                json!({}),
+                r#"typed_total{s="",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "regex finds nothing: STRING default",
+                json!({"jsonPayload": {"s": "x", "t": "no id"}}),
+                r#"typed_total{s="x",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "field is an object: nothing extracted",
+                json!({"jsonPayload": {"s": {"a": 1}},
                 "httpRequest": {"cacheHit": false}}),
-                r#"typed_total{s="",t="",n="0",b="false"} 1"#),
-            ("conversion fails: INT64 and BOOL defaults", json!({
+                r#"typed_total{s="",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "conversion fails: INT64 and BOOL defaults",
+                json!({
                 "httpRequest": {"status": "teapot", "cacheHit": "maybe"}}),
-                r#"typed_total{s="",t="",n="0",b="false"} 1"#),
-            ("conversion succeeds: canonical form", json!({
+                r#"typed_total{s="",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "conversion succeeds: canonical form",
+                json!({
                 "httpRequest": {"status": " 404", "cacheHit": "TRUE"}}),
-                r#"typed_total{s="",t="",n="404",b="true"} 1"#),
+                r#"typed_total{s="",t="",n="404",b="true"} 1"#,
+            ),
         ];
         let mut failures = Vec::new();
         for (what, e, want) in cases {
