@@ -236,11 +236,11 @@ pub enum Rhs {
 #[derive(Debug, Clone)]
 pub enum Lhs {
     Path(FieldPath),
-    /// `cast(field, STRING[, TIMEZONE("+05:00")])`: the field's text; a
-    /// timestamp is re-written in the given UTC offset.
+    /// `cast(field, STRING[, TIMEZONE("America/New_York")])`: the field's
+    /// text; a timestamp is re-written in the given zone.
     Cast {
         path: FieldPath,
-        tz: Option<FixedOffset>,
+        tz: Option<Zone>,
     },
     /// `regexp_extract(field, "re")`: the capture group (or the whole
     /// match when the regex has no group).
@@ -256,6 +256,13 @@ impl Lhs {
             Lhs::Path(p) | Lhs::Cast { path: p, .. } | Lhs::Extract { path: p, .. } => p,
         }
     }
+}
+
+/// The zone of `TIMEZONE()`: a fixed UTC offset or an IANA zone.
+#[derive(Debug, Clone, Copy)]
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
 }
 
 /// A regex with a reusable capture-position buffer, so that extracting a

@@ -10,9 +10,9 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use chrono::{Datelike, Timelike};
+use chrono::{Datelike, Offset, Timelike};
 
-use super::ast::{Cidr, Cmp, Lhs, Lit, Node, Rhs};
+use super::ast::{Cidr, Cmp, Lhs, Lit, Node, Rhs, Zone};
 
 use super::ast::{parse_duration, parse_number, parse_time, severity_level};
 use super::lexer::CmpOp;
@@ -122,26 +122,34 @@ fn eval_cmp(c: &Cmp, e: &Value) -> bool {
 }
 
 /// `cast(field, STRING[, TIMEZONE(z)])`: the value's text, with a timestamp
-/// re-written at offset `tz` (`2025-11-30T07:34:56.789-05:00`). Formatted
-/// on the stack.
-fn cast_text(v: &Value, tz: Option<chrono::FixedOffset>, f: &mut dyn FnMut(&str) -> bool) -> bool {
+/// re-written in zone `tz` with its offset then
+/// (`2025-11-30T07:34:56.789-05:00`). Formatted on the stack.
+fn cast_text(v: &Value, tz: Option<Zone>, f: &mut dyn FnMut(&str) -> bool) -> bool {
     let (Some(tz), Some(t)) = (tz, v.as_str().and_then(parse_time)) else {
         return with_text(v, f);
     };
-    let t = t.with_timezone(&tz);
+    let (local, off) = match tz {
+        Zone::Fixed(z) => {
+            let l = t.with_timezone(&z);
+            (l.naive_local(), z.local_minus_utc())
+        }
+        Zone::Named(z) => {
+            let l = t.with_timezone(&z);
+            (l.naive_local(), l.offset().fix().local_minus_utc())
+        }
+    };
     let mut buf = StackBuf::new();
-    let off = tz.local_minus_utc();
     let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
-    let nanos = t.nanosecond() % 1_000_000_000;
+    let nanos = local.nanosecond() % 1_000_000_000;
     let ok = write!(
         buf,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
     )
     .and_then(|()| match nanos {
         0 => Ok(()),

@@ -46,14 +46,14 @@
 //!   `ip_in_net(field, "cidr")`, `SEARCH([field,] "query")` (tokens as
 //!   BigQuery's LOG_ANALYZER cuts them, backquoted phrases),
 //!   `sample(field, fraction)` (FNV-1a of the value), `source(projects/p)`
-//!   (by `logName`), `cast(field, STRING[, TIMEZONE("±HH:MM")])` and
+//!   (by `logName`), `cast(field, STRING[, TIMEZONE("America/New_York")])`
+//!   (IANA names, UTC or `±HH:MM`) and
 //!   `regexp_extract(field, "re")` on the left of a comparison.
 //! - An empty filter (or only comments) matches everything, like an empty
 //!   sink filter.
 //!
 //! # Not supported
-//! - `cast` to types other than STRING, and IANA zone names in
-//!   `TIMEZONE()` (only UTC and fixed offsets; refused, not approximated).
+//! - `cast` to types other than STRING (refused, not approximated).
 //! - `source()` of a folder, organization or billing account matches only
 //!   entries whose `logName` is under it: the resource hierarchy of a
 //!   project is not known here.

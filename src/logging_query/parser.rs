@@ -7,7 +7,7 @@
 use regex::RegexBuilder;
 use serde_json::Value;
 
-use super::ast::{Captures, Cmp, FieldPath, Lhs, Lit, Node, Rhs};
+use super::ast::{Captures, Cmp, FieldPath, Lhs, Lit, Node, Rhs, Zone};
 
 use super::ast::{parse_cidr, parse_duration, parse_number, parse_time, severity_level};
 use super::fields::{self, Kind, Resolved};
@@ -509,12 +509,15 @@ impl Parser {
                             ));
                         }
                         let z = text_arg("TIMEZONE", &a[0])?;
-                        Some(parse_offset(&z).ok_or_else(|| {
+                        let zone = parse_offset(&z)
+                            .map(Zone::Fixed)
+                            .or_else(|| z.trim().parse::<chrono_tz::Tz>().ok().map(Zone::Named));
+                        Some(zone.ok_or_else(|| {
                             ParseError::new(
                                 a[0].col(),
                                 format!(
-                                    "time zone `{z}` is not supported; use UTC or an offset \
-                                     such as \"-05:00\" (IANA zone names are not supported)"
+                                    "unknown time zone `{z}`; expected an IANA name such as \
+                                     \"America/New_York\", UTC, or an offset such as \"-05:00\""
                                 ),
                             )
                         })?)

@@ -849,6 +849,20 @@ fn google_documented_cases() {
             ts.clone(),
             true,
         ),
+        // The doc's own zone example is an IANA name; the offset follows
+        // summer time.
+        (
+            "LQL cast with an IANA TIMEZONE",
+            r#"cast(timestamp, STRING, TIMEZONE("America/New_York")) =~ "^2025-11-30T07:34:56\.789-05:00$""#,
+            ts.clone(),
+            true,
+        ),
+        (
+            "LQL cast with an IANA TIMEZONE, summer time",
+            r#"cast(timestamp, STRING, TIMEZONE("Europe/Paris")) = "2025-07-01T02:00:00+02:00""#,
+            json!({"timestamp": "2025-07-01T00:00:00Z"}),
+            true,
+        ),
         (
             "LQL cast",
             r#"cast(timestamp, STRING) =~ "^2025-11-30T12""#,
@@ -932,8 +946,12 @@ fn undefined_fields_and_bad_values_are_refused_with_their_column() {
         ("jsonPayload.x > NULL_VALUE", "NULL_VALUE"),
         ("cast(timestamp, INT64) = 1", "INT64"),
         (
-            r#"cast(timestamp, STRING, TIMEZONE("America/New_York")) = "x""#,
-            "\"America",
+            r#"cast(timestamp, STRING, TIMEZONE("Mars/Olympus")) = "x""#,
+            "\"Mars",
+        ),
+        (
+            r#"cast(httpRequest.status, STRING, TIMEZONE("UTC")) = "x""#,
+            "TIMEZONE",
         ),
         (r#"regexp_extract(textPayload, "(a)(b)") = "x""#, "\"(a)"),
         (r#"regexp_extract(textPayload, "(a)")"#, ""),
