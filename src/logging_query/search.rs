@@ -9,6 +9,9 @@
 //! `[ ] < > ( ) { } | ! ; , ' " * & ? + / : = @ . - $ % \ _`).
 //! The percent-encoded delimiters of that analyzer (`%20`, `%2F`, …) are
 //! not split on: the docs do not say whether Cloud Logging applies them.
+//! Without a field, every value of the entry is searched (the docs do not
+//! list the fields a field-less `SEARCH` covers). A term may be found in
+//! one value and the next term in another; a phrase lies within one value.
 
 /// True for a char that separates tokens.
 pub fn is_delim(c: char) -> bool {

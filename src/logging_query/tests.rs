@@ -753,7 +753,9 @@ fn google_documented_cases() {
             false,
         ),
         // LQL "Functions" (SEARCH): tokens, case-insensitive, all terms,
-        // backquotes for an exact phrase; with or without a field.
+        // backquotes for an exact phrase; with or without a field. The doc
+        // does not list which fields a field-less SEARCH covers: here it is
+        // every value of the entry, like a global restriction.
         (
             "LQL SEARCH: token",
             r#"SEARCH("hello")"#,
