@@ -126,7 +126,8 @@ pub fn shape(
         let mut json = parsed;
         app_severity = json.remove("severity");
         app_time = take_time(&mut json);
-        if let Some(h) = json.remove("httpRequest") {
+        if let Some(mut h) = json.remove("httpRequest") {
+            shape_http_request(&mut h);
             entry.insert("httpRequest".into(), h);
         }
         if let Some(Value::Object(l)) = json.remove(LABELS_KEY) {
@@ -217,7 +218,10 @@ fn normalize_entry(
 fn severity_name(v: &Value) -> Option<&'static str> {
     match v {
         Value::String(s) => severity::normalize(s),
-        Value::Number(n) => n.as_i64().and_then(severity::from_number),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => severity::from_number(i),
+            None => n.as_f64().and_then(severity::from_f64),
+        },
         _ => None,
     }
 }
@@ -256,10 +260,88 @@ fn take_time(m: &mut Map<String, Value>) -> Option<DateTime<Utc>> {
     found
 }
 
+/// `timestampSeconds`/`timestampNanos` (or `{seconds, nanos}`), each a
+/// JSON number or a numeric string: proto3 JSON writes int64 as strings.
 fn seconds_nanos(s: Option<&Value>, n: Option<&Value>) -> Option<DateTime<Utc>> {
-    let secs = s?.as_i64().or_else(|| s?.as_str()?.parse().ok())?;
-    let nanos = n.and_then(Value::as_u64).unwrap_or(0);
+    fn int(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+    let secs = int(s?)?;
+    let nanos = match n {
+        None => 0,
+        Some(v) => int(v)?,
+    };
     Utc.timestamp_opt(secs, u32::try_from(nanos).ok()?).single()
+}
+
+/// Converts the typed `HttpRequest` fields to their LogEntry JSON form
+/// (HttpRequest reference; proto3 JSON mapping): `status` (int32) a JSON
+/// integer; `requestSize`, `responseSize`, `cacheFillBytes` (int64) a
+/// decimal string; the cache flags booleans; `latency` (Duration) a
+/// `"1.5s"` string. A value that does not convert is kept as written, so
+/// nothing is lost (the sink reports it if its column refuses it).
+fn shape_http_request(h: &mut Value) {
+    let Value::Object(m) = h else { return };
+    for (k, v) in m.iter_mut() {
+        let new = match (k.as_str(), &*v) {
+            ("status", Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
+            ("status", Value::Number(n)) if !n.is_i64() => n
+                .as_f64()
+                .filter(|x| x.fract() == 0.0 && x.abs() < 1e15)
+                .map(|x| Value::from(x as i64)),
+            ("requestSize" | "responseSize" | "cacheFillBytes", Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|x| x.fract() == 0.0 && x.abs() < 1e15)
+                        .map(|x| x as i64)
+                })
+                .map(|i| Value::String(i.to_string())),
+            ("requestSize" | "responseSize" | "cacheFillBytes", Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .map(|i| i.to_string())
+                .filter(|c| c != s)
+                .map(Value::String),
+            ("cacheLookup" | "cacheHit" | "cacheValidatedWithOriginServer", Value::String(s)) => {
+                match s.trim() {
+                    t if t.eq_ignore_ascii_case("true") => Some(Value::Bool(true)),
+                    t if t.eq_ignore_ascii_case("false") => Some(Value::Bool(false)),
+                    _ => None,
+                }
+            }
+            ("latency", Value::Number(n)) => n
+                .as_f64()
+                .filter(|x| x.is_finite())
+                .map(|x| Value::String(format_duration((x * 1e9).round() as i128))),
+            ("latency", Value::String(s)) => crate::logging_query::parse_duration(s)
+                .map(format_duration)
+                .filter(|f| f != s)
+                .map(Value::String),
+            _ => None,
+        };
+        if let Some(n) = new {
+            *v = n;
+        }
+    }
+}
+
+/// proto3 JSON form of a Duration: seconds with 0, 3, 6 or 9 decimals.
+fn format_duration(nanos: i128) -> String {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    let (secs, frac) = (n / 1_000_000_000, n % 1_000_000_000);
+    match frac {
+        0 => format!("{sign}{secs}s"),
+        f if f % 1_000_000 == 0 => format!("{sign}{secs}.{:03}s", f / 1_000_000),
+        f if f % 1_000 == 0 => format!("{sign}{secs}.{:06}s", f / 1_000),
+        f => format!("{sign}{secs}.{f:09}s"),
+    }
 }
 
 /// Parses RFC 3339 (with any offset) to UTC.
@@ -345,6 +427,171 @@ mod tests {
         assert_eq!(e["insertId"], "keep");
         assert_eq!(e["resource"]["type"], "global");
         assert_eq!(e["jsonPayload"]["x"], 1);
+    }
+
+    /// Special JSON fields as Google's agent shapes them. "Structured
+    /// logging" is <https://cloud.google.com/logging/docs/structured-logging>
+    /// (section "Special JSON fields in messages"); HttpRequest is
+    /// <https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#HttpRequest>.
+    #[test]
+    fn special_fields_as_google_documents() {
+        let cases: &[(&str, &str, &str, Value)] = &[
+            // Structured logging: `logging.googleapis.com/operation` becomes
+            // `operation`, a LogEntryOperation whose `first`/`last` are
+            // booleans; they are not turned into text.
+            (
+                "Structured logging: operation keeps its types",
+                r#"{"logging.googleapis.com/operation":{"id":"op","producer":"p","first":true,"last":false}}"#,
+                "/operation",
+                json!({"id": "op", "producer": "p", "first": true, "last": false}),
+            ),
+            // Structured logging, `severity`: a number maps to the nearest
+            // lower LogSeverity. The page says numbers are accepted; that a
+            // numeric string is read the same way is what the agent's
+            // examples show (the page is silent on strings).
+            (
+                "Structured logging: numeric severity",
+                r#"{"severity":450}"#,
+                "/severity",
+                json!("WARNING"),
+            ),
+            (
+                "Structured logging: numeric string severity",
+                r#"{"severity":"450"}"#,
+                "/severity",
+                json!("WARNING"),
+            ),
+            (
+                "Structured logging: severity above 800",
+                r#"{"severity":900}"#,
+                "/severity",
+                json!("EMERGENCY"),
+            ),
+            (
+                "Structured logging: exact level",
+                r#"{"severity":500}"#,
+                "/severity",
+                json!("ERROR"),
+            ),
+            (
+                "Structured logging: fractional severity",
+                r#"{"severity":199.5}"#,
+                "/severity",
+                json!("DEBUG"),
+            ),
+            // Structured logging, `timestampSeconds`/`timestampNanos`:
+            // proto3 JSON writes int64 as strings, so both forms are read.
+            (
+                "Structured logging: timestampSeconds/Nanos as strings",
+                r#"{"timestampSeconds":"1764506096","timestampNanos":"789000001"}"#,
+                "/timestamp",
+                json!("2025-11-30T12:34:56.789000001Z"),
+            ),
+            (
+                "Structured logging: timestampSeconds/Nanos as numbers",
+                r#"{"timestampSeconds":1764506096,"timestampNanos":5}"#,
+                "/timestamp",
+                json!("2025-11-30T12:34:56.000000005Z"),
+            ),
+            (
+                "Structured logging: timestamp {seconds, nanos} strings",
+                r#"{"timestamp":{"seconds":"1764506096","nanos":"1000"}}"#,
+                "/timestamp",
+                json!("2025-11-30T12:34:56.000001Z"),
+            ),
+            // HttpRequest: `status` is int32.
+            (
+                "HttpRequest: status as a string",
+                r#"{"httpRequest":{"status":"503"}}"#,
+                "/httpRequest/status",
+                json!(503),
+            ),
+            (
+                "HttpRequest: status as a number",
+                r#"{"httpRequest":{"status":404}}"#,
+                "/httpRequest/status",
+                json!(404),
+            ),
+            // HttpRequest: sizes are int64, a decimal string in proto3 JSON.
+            (
+                "HttpRequest: requestSize int64",
+                r#"{"httpRequest":{"requestSize":1234}}"#,
+                "/httpRequest/requestSize",
+                json!("1234"),
+            ),
+            (
+                "HttpRequest: responseSize int64",
+                r#"{"httpRequest":{"responseSize":" 99 "}}"#,
+                "/httpRequest/responseSize",
+                json!("99"),
+            ),
+            (
+                "HttpRequest: cacheFillBytes int64",
+                r#"{"httpRequest":{"cacheFillBytes":"7"}}"#,
+                "/httpRequest/cacheFillBytes",
+                json!("7"),
+            ),
+            // HttpRequest: the cache flags are booleans.
+            (
+                "HttpRequest: cacheHit bool",
+                r#"{"httpRequest":{"cacheHit":"true"}}"#,
+                "/httpRequest/cacheHit",
+                json!(true),
+            ),
+            (
+                "HttpRequest: cacheLookup bool",
+                r#"{"httpRequest":{"cacheLookup":"FALSE"}}"#,
+                "/httpRequest/cacheLookup",
+                json!(false),
+            ),
+            (
+                "HttpRequest: cacheValidatedWithOriginServer bool",
+                r#"{"httpRequest":{"cacheValidatedWithOriginServer":true}}"#,
+                "/httpRequest/cacheValidatedWithOriginServer",
+                json!(true),
+            ),
+            // HttpRequest: latency is a Duration, "0.153s" in JSON. A bare
+            // number is read as seconds (the reference is silent on it).
+            (
+                "HttpRequest: latency Duration string",
+                r#"{"httpRequest":{"latency":"0.153s"}}"#,
+                "/httpRequest/latency",
+                json!("0.153s"),
+            ),
+            (
+                "HttpRequest: latency in ms",
+                r#"{"httpRequest":{"latency":"153ms"}}"#,
+                "/httpRequest/latency",
+                json!("0.153s"),
+            ),
+            (
+                "HttpRequest: latency as seconds",
+                r#"{"httpRequest":{"latency":1.5}}"#,
+                "/httpRequest/latency",
+                json!("1.500s"),
+            ),
+            // What does not convert is kept as written (nothing lost).
+            (
+                "HttpRequest: unconvertible status kept",
+                r#"{"httpRequest":{"status":"teapot"}}"#,
+                "/httpRequest/status",
+                json!("teapot"),
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (doc, input, ptr, want) in cases {
+            let e = shape(
+                line(input.as_bytes(), Some(Stream::Stdout)),
+                &origin(),
+                Utc::now(),
+            )
+            .unwrap_or_else(|err| panic!("{doc}: {err}"));
+            let got = e.pointer(ptr).cloned().unwrap_or(Value::Null);
+            if &got != want {
+                failures.push(format!("{doc}: {input} -> {ptr} = {got}, want {want}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]

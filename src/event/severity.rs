@@ -23,6 +23,11 @@ pub fn normalize(raw: &str) -> Option<&'static str> {
     if let Ok(n) = s.parse::<i64>() {
         return from_number(n);
     }
+    if s.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        if let Ok(x) = s.parse::<f64>() {
+            return from_f64(x);
+        }
+    }
     let mut buf = [0u8; 16];
     if s.len() > buf.len() {
         return None;
@@ -45,13 +50,23 @@ pub fn normalize(raw: &str) -> Option<&'static str> {
     })
 }
 
-/// Cloud Logging's numeric values (0, 100, ... 800) to names.
+/// A numeric severity to the nearest lower LogSeverity (450 -> WARNING),
+/// as Google's agent maps numbers that are not one of the levels
+/// ("Structured logging", special field `severity`). Above 800 is
+/// EMERGENCY; negative numbers have no level.
 pub fn from_number(n: i64) -> Option<&'static str> {
-    if n % 100 == 0 && (0..=800).contains(&n) {
-        Some(NAMES[(n / 100) as usize])
-    } else {
-        None
+    if n < 0 {
+        return None;
     }
+    Some(NAMES[(n / 100).min(8) as usize])
+}
+
+/// Like `from_number` for a JSON number that may be fractional (`450.5`).
+pub fn from_f64(x: f64) -> Option<&'static str> {
+    if !x.is_finite() || x < 0.0 {
+        return None;
+    }
+    from_number(x.floor().min(1e6) as i64)
 }
 
 /// The numeric rank of a canonical or loosely written severity.

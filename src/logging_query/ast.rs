@@ -42,6 +42,15 @@ impl FieldPath {
     /// Builds a path from lexer pieces: bare pieces split on `.`, quoted
     /// pieces are whole segments, and segments must be separated by dots.
     pub(super) fn from_pieces(pieces: &[Piece], col: usize) -> Result<FieldPath, ParseError> {
+        Self::from_pieces_with_cols(pieces, col).map(|(p, _)| p)
+    }
+
+    /// Like `from_pieces`, also returning each segment's 1-based column
+    /// (for errors that name one segment).
+    pub(super) fn from_pieces_with_cols(
+        pieces: &[Piece],
+        col: usize,
+    ) -> Result<(FieldPath, Vec<usize>), ParseError> {
         enum Item {
             Seg(String),
             Dot,
@@ -65,6 +74,7 @@ impl FieldPath {
             }
         }
         let mut segments = Vec::new();
+        let mut cols = Vec::new();
         let mut want_seg = true;
         let mut last_col = col;
         for (item, c) in items {
@@ -72,6 +82,7 @@ impl FieldPath {
             match (item, want_seg) {
                 (Item::Seg(s), true) => {
                     segments.push(s);
+                    cols.push(c);
                     want_seg = false;
                 }
                 (Item::Dot, false) => want_seg = true,
@@ -94,7 +105,7 @@ impl FieldPath {
             };
             return Err(ParseError::new(c, "expected a field name after `.`"));
         }
-        Ok(FieldPath { segments })
+        Ok((FieldPath { segments }, cols))
     }
 
     pub fn segments(&self) -> &[String] {
@@ -108,15 +119,27 @@ impl FieldPath {
         lookup_in(v, &self.segments)
     }
 
-    /// True when the path names exactly `name` (a top-level LogEntry field).
-    pub(super) fn is_single(&self, name: &str) -> bool {
-        self.segments.len() == 1 && self.segments[0] == name
-    }
-
     /// Calls `f` on every non-null value the path reaches, expanding arrays
     /// (at any depth) into their elements; stops at the first `true`.
     pub(super) fn any<'a>(&self, v: &'a Value, f: &mut dyn FnMut(&'a Value) -> bool) -> bool {
         visit(v, &self.segments, f)
+    }
+
+    /// True when the path reaches an explicit JSON `null` (for
+    /// `NULL_VALUE`), looking through arrays like `any`.
+    pub(super) fn reaches_null(&self, v: &Value) -> bool {
+        reaches_null(v, &self.segments)
+    }
+}
+
+fn reaches_null(v: &Value, segs: &[String]) -> bool {
+    match (v, segs.split_first()) {
+        (Value::Null, None) => true,
+        (Value::Array(a), _) => a.iter().any(|e| reaches_null(e, segs)),
+        (Value::Object(m), Some((first, rest))) => {
+            m.get(first).is_some_and(|c| reaches_null(c, rest))
+        }
+        _ => false,
     }
 }
 
@@ -182,25 +205,112 @@ impl Lit {
     }
 }
 
-/// What a comparison's right-hand side compiled to.
+/// What a comparison's right-hand side compiled to: the literal already
+/// converted to the type of the field ("Values and conversions").
 #[derive(Debug, Clone)]
 pub enum Rhs {
     /// `field:*`
     Present,
+    /// `= NULL_VALUE` / `!= NULL_VALUE`: an explicit JSON null.
+    Null,
     /// Ordering/equality on `severity`, by its numeric level.
     Severity(i64),
-    /// Ordering/equality on `timestamp`/`receiveTimestamp`, as instants.
+    /// Ordering/equality on a Timestamp field, as instants.
     Time(DateTime<FixedOffset>),
+    /// Ordering/equality on a Duration field, in nanoseconds.
+    Duration(i128),
+    /// Ordering/equality on a numeric LogEntry field.
+    Num(f64),
+    /// Ordering/equality on a boolean LogEntry field.
+    Bool(bool),
+    /// Ordering/equality on a string LogEntry field: text only, never
+    /// numbers (`"10" < "9"`). Lowercased like `Lit::lower`.
+    Text(String),
     /// `=~` / `!~`
     Regex(Regex),
+    /// Payload values (typed by what is found) and `:`.
     Value(Lit),
+}
+
+/// The left-hand side of a comparison.
+#[derive(Debug, Clone)]
+pub enum Lhs {
+    Path(FieldPath),
+    /// `cast(field, STRING[, TIMEZONE("America/New_York")])`: the field's
+    /// text; a timestamp is re-written in the given zone.
+    Cast {
+        path: FieldPath,
+        tz: Option<Zone>,
+    },
+    /// `regexp_extract(field, "re")`: the capture group (or the whole
+    /// match when the regex has no group).
+    Extract {
+        path: FieldPath,
+        re: Captures,
+    },
+}
+
+impl Lhs {
+    pub fn path(&self) -> &FieldPath {
+        match self {
+            Lhs::Path(p) | Lhs::Cast { path: p, .. } | Lhs::Extract { path: p, .. } => p,
+        }
+    }
+}
+
+/// The zone of `TIMEZONE()`: a fixed UTC offset or an IANA zone.
+#[derive(Debug, Clone, Copy)]
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+/// A regex with a reusable capture-position buffer, so that extracting a
+/// group does not allocate. Each clone of a query gets its own buffer; if
+/// one query is shared between threads and the buffer is busy, the match
+/// falls back to an allocating search rather than waiting.
+#[derive(Debug)]
+pub struct Captures {
+    pub re: Regex,
+    pub locs: std::sync::Mutex<regex::CaptureLocations>,
+}
+
+impl Captures {
+    pub fn new(re: Regex) -> Captures {
+        let locs = std::sync::Mutex::new(re.capture_locations());
+        Captures { re, locs }
+    }
+
+    /// The extracted span of `s`, or `None` when the regex does not match.
+    pub fn extract<'s>(&self, s: &'s str) -> Option<&'s str> {
+        if self.re.captures_len() == 1 {
+            return self.re.find(s).map(|m| m.as_str());
+        }
+        match self.locs.try_lock() {
+            Ok(mut locs) => {
+                self.re.captures_read(&mut locs, s)?;
+                locs.get(1).map(|(a, b)| &s[a..b])
+            }
+            Err(_) => self.re.captures(s)?.get(1).map(|m| m.as_str()),
+        }
+    }
+}
+
+impl Clone for Captures {
+    fn clone(&self) -> Self {
+        Captures::new(self.re.clone())
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Cmp {
-    pub path: FieldPath,
+    pub lhs: Lhs,
     pub op: CmpOp,
     pub rhs: Rhs,
+    /// For a LogEntry field with a default: the result of the (positive)
+    /// comparison on that default, used when the field is absent. `None`
+    /// keeps the missing-field rule (no match).
+    pub absent: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -228,6 +338,22 @@ pub enum Node {
     IpInNet {
         path: FieldPath,
         net: Cidr,
+    },
+    /// `SEARCH([field,] "query")`: every term's tokens found in some text
+    /// value (of the field, or of the whole entry).
+    Search {
+        path: Option<FieldPath>,
+        terms: Vec<Vec<String>>,
+    },
+    /// `sample(field, fraction)`: a stable hash of the field's value below
+    /// `fraction` of the hash range.
+    Sample {
+        path: FieldPath,
+        below: u64,
+    },
+    /// `source(projects/p)`: `logName` lies under the resource.
+    Source {
+        prefix: String,
     },
 }
 
@@ -328,4 +454,67 @@ pub fn parse_cidr(s: &str) -> Option<Cidr> {
         None => max,
     };
     Some(Cidr { addr, prefix })
+}
+
+/// A Duration literal or field value, in nanoseconds: one or more
+/// `NUMBER UNIT` parts with units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`
+/// (`"1.5s"`, `"150ms"`, `"1m30s"`), or a bare number of seconds (the
+/// proto3 JSON form is `"0.153s"`). Exact: no floating point.
+pub fn parse_duration(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i128 = 0;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (int_part, r) = rest.split_at(int_len);
+        let (frac_part, r) = match r.strip_prefix('.') {
+            Some(r) => {
+                let n = r.bytes().take_while(u8::is_ascii_digit).count();
+                r.split_at(n)
+            }
+            None => ("", r),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return None;
+        }
+        let unit_len = r
+            .char_indices()
+            .find(|(_, c)| !c.is_alphabetic())
+            .map_or(r.len(), |(i, _)| i);
+        let (unit, r) = r.split_at(unit_len);
+        let mult: i128 = match unit {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" if parts == 0 && r.is_empty() => 1_000_000_000,
+            _ => return None,
+        };
+        let int: i128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().ok()?
+        };
+        let mut frac: i128 = 0;
+        let mut scale: i128 = 1;
+        // Digits past nanosecond precision of the largest unit cannot
+        // change the result.
+        for d in frac_part.bytes().take(18) {
+            frac = frac * 10 + i128::from(d - b'0');
+            scale *= 10;
+        }
+        total = total.checked_add(int.checked_mul(mult)?.checked_add(frac * mult / scale)?)?;
+        parts += 1;
+        rest = r;
+    }
+    Some(if neg { -total } else { total })
 }

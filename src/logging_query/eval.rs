@@ -10,9 +10,11 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::ast::{Cidr, Cmp, Lit, Node, Rhs};
+use chrono::{Datelike, Offset, Timelike};
 
-use super::ast::{parse_number, parse_time, severity_level};
+use super::ast::{Cidr, Cmp, Lhs, Lit, Node, Rhs, Zone};
+
+use super::ast::{parse_duration, parse_number, parse_time, severity_level};
 use super::lexer::CmpOp;
 
 impl Node {
@@ -33,34 +35,144 @@ impl Node {
                     .and_then(|s| s.trim().parse::<IpAddr>().ok())
                     .is_some_and(|ip| in_net(ip, net))
             }),
+            Node::Search { path, terms } => {
+                let root = match path {
+                    Some(p) => match p.lookup(e) {
+                        Some(v) => v,
+                        None => return false,
+                    },
+                    None => e,
+                };
+                terms
+                    .iter()
+                    .all(|t| any_leaf(root, &mut |s| super::search::text_has(s, t)))
+            }
+            Node::Sample { path, below } => {
+                let mut hit = false;
+                path.any(e, &mut |v| {
+                    with_text(v, &mut |s| {
+                        hit = fnv1a(s.as_bytes()) < *below;
+                        true
+                    })
+                });
+                hit
+            }
+            Node::Source { prefix } => e
+                .get("logName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.starts_with(prefix.as_str())),
         }
     }
+}
+
+/// FNV-1a, 64 bits: stable across runs and builds, so `sample()` keeps the
+/// same entries on every replay. Google does not document its hash.
+fn fnv1a(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 fn eval_cmp(c: &Cmp, e: &Value) -> bool {
     // `!=` and `!~` mean "present, and no value matches" so that an array
     // field is excluded when any element equals the literal, and a missing
     // field never matches a comparison (use `NOT f = x` to include it).
+    // A LogEntry field with a default is never missing: when absent it
+    // compares as its default (`c.absent`, computed at parse time).
     let (positive, negated) = match c.op {
         CmpOp::Ne => (CmpOp::Eq, true),
         CmpOp::NotRe => (CmpOp::Re, true),
         op => (op, false),
     };
-    let test_one = &mut |v| test(positive, &c.rhs, v);
-    if !negated && !matches!(c.rhs, Rhs::Severity(_)) {
-        return c.path.any(e, test_one);
+    let path = c.lhs.path();
+    if let Rhs::Null = c.rhs {
+        let null = path.reaches_null(e);
+        return if negated {
+            !null && path.any(e, &mut |_| true)
+        } else {
+            null
+        };
     }
-    let present = c.path.any(e, &mut |_| true);
-    if !present {
-        // LogEntry.severity defaults to DEFAULT (0) when unset, and Google
-        // compares the defaulted value rather than treating it as missing.
-        if let Rhs::Severity(lvl) = c.rhs {
-            return ord_ok(positive, 0i64.cmp(&lvl)) != negated;
+    let test_one = &mut |v: &Value| match &c.lhs {
+        Lhs::Path(_) => test(positive, &c.rhs, v),
+        Lhs::Cast { tz, .. } => cast_text(v, *tz, &mut |s| test_text(positive, &c.rhs, s)),
+        Lhs::Extract { re, .. } => with_text(v, &mut |s| {
+            re.extract(s)
+                .is_some_and(|x| test_text(positive, &c.rhs, x))
+        }),
+    };
+    if !negated {
+        if path.any(e, test_one) {
+            return true;
         }
-        return false;
+        return match c.absent {
+            Some(b) => b && !path.any(e, &mut |_| true),
+            None => false,
+        };
     }
-    let hit = c.path.any(e, test_one);
+    let present = path.any(e, &mut |_| true);
+    if !present {
+        return c.absent.is_some_and(|b| !b);
+    }
+    let hit = path.any(e, test_one);
     hit != negated
+}
+
+/// `cast(field, STRING[, TIMEZONE(z)])`: the value's text, with a timestamp
+/// re-written in zone `tz` with its offset then
+/// (`2025-11-30T07:34:56.789-05:00`). Formatted on the stack.
+fn cast_text(v: &Value, tz: Option<Zone>, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    let (Some(tz), Some(t)) = (tz, v.as_str().and_then(parse_time)) else {
+        return with_text(v, f);
+    };
+    let (local, off) = match tz {
+        Zone::Fixed(z) => {
+            let l = t.with_timezone(&z);
+            (l.naive_local(), z.local_minus_utc())
+        }
+        Zone::Named(z) => {
+            let l = t.with_timezone(&z);
+            (l.naive_local(), l.offset().fix().local_minus_utc())
+        }
+    };
+    let mut buf = StackBuf::new();
+    let (sign, off) = if off < 0 { ('-', -off) } else { ('+', off) };
+    let nanos = local.nanosecond() % 1_000_000_000;
+    let ok = write!(
+        buf,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
+    .and_then(|()| match nanos {
+        0 => Ok(()),
+        n if n % 1_000_000 == 0 => write!(buf, ".{:03}", n / 1_000_000),
+        n if n % 1_000 == 0 => write!(buf, ".{:06}", n / 1_000),
+        n => write!(buf, ".{n:09}"),
+    })
+    .and_then(|()| write!(buf, "{sign}{:02}:{:02}", off / 3600, off % 3600 / 60));
+    ok.is_ok() && f(buf.as_str())
+}
+
+/// A comparison on a derived string (`cast`, `regexp_extract`).
+fn test_text(op: CmpOp, rhs: &Rhs, s: &str) -> bool {
+    match rhs {
+        Rhs::Present => true,
+        Rhs::Regex(re) => re.is_match(s),
+        Rhs::Text(lower) => ord_ok(op, cmp_ci(s, lower)),
+        Rhs::Value(lit) => match op {
+            CmpOp::Has => contains_ci(s, &lit.lower),
+            _ => ord_ok(op, cmp_ci(s, &lit.lower)),
+        },
+        _ => false,
+    }
 }
 
 fn ord_ok(op: CmpOp, o: Ordering) -> bool {
@@ -74,14 +186,21 @@ fn ord_ok(op: CmpOp, o: Ordering) -> bool {
     }
 }
 
-fn test(op: CmpOp, rhs: &Rhs, v: &Value) -> bool {
+pub(super) fn test(op: CmpOp, rhs: &Rhs, v: &Value) -> bool {
     match rhs {
         Rhs::Present => true,
+        Rhs::Null => v.is_null(),
         Rhs::Severity(lvl) => severity_of(v).is_some_and(|s| ord_ok(op, s.cmp(lvl))),
         Rhs::Time(t) => v
             .as_str()
             .and_then(parse_time)
             .is_some_and(|ft| ord_ok(op, ft.cmp(t))),
+        Rhs::Duration(d) => duration_of(v).is_some_and(|x| ord_ok(op, x.cmp(d))),
+        Rhs::Num(n) => number_of(v)
+            .and_then(|x| x.partial_cmp(n))
+            .is_some_and(|o| ord_ok(op, o)),
+        Rhs::Bool(b) => bool_of(v).is_some_and(|x| ord_ok(op, x.cmp(b))),
+        Rhs::Text(lower) => with_text(v, &mut |s| ord_ok(op, cmp_ci(s, lower))),
         Rhs::Regex(re) => with_text(v, &mut |s| re.is_match(s)),
         Rhs::Value(lit) => match op {
             CmpOp::Has => has(v, lit),
@@ -100,16 +219,46 @@ fn severity_of(v: &Value) -> Option<i64> {
     }
 }
 
-/// Numeric when both sides are numbers (or numeric strings), otherwise a
-/// case-insensitive comparison of the text forms.
+/// JSON numbers and the proto3 JSON form of int64 (a numeric string).
+fn number_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(x) => x.as_f64(),
+        Value::String(s) => parse_number(s.trim()),
+        _ => None,
+    }
+}
+
+fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// A Duration as proto3 JSON writes it (`"0.153s"`), or `{seconds, nanos}`.
+fn duration_of(v: &Value) -> Option<i128> {
+    match v {
+        Value::String(s) => parse_duration(s),
+        Value::Object(m) => {
+            let part = |k: &str| match m.get(k) {
+                None => Some(0i128),
+                Some(x) => number_of(x).filter(|n| n.fract() == 0.0).map(|n| n as i128),
+            };
+            Some(part("seconds")? * 1_000_000_000 + part("nanos")?)
+        }
+        _ => None,
+    }
+}
+
+/// A payload value compared by its own JSON type ("Values and
+/// conversions": the literal is converted to the field's type): a number
+/// numerically when the literal is numeric, anything else as text, so the
+/// string `"12"` is lexicographically less than `9`.
 fn compare(v: &Value, lit: &Lit) -> Option<Ordering> {
-    if let Some(n) = lit.num {
-        let field_num = match v {
-            Value::Number(x) => x.as_f64(),
-            Value::String(s) => parse_number(s.trim()),
-            _ => None,
-        };
-        if let Some(f) = field_num {
+    if let (Some(n), Value::Number(x)) = (lit.num, v) {
+        if let Some(f) = x.as_f64() {
             return f.partial_cmp(&n);
         }
     }

@@ -16,41 +16,65 @@
 //! - Value groups: `resource.type = ("gce_instance" OR "k8s_container")`.
 //! - Field paths with dotted and quoted segments (`labels."k8s-pod/app"`).
 //!   Array-valued fields match when any element matches.
-//! - A comparison on a missing field is false (`NOT f = x` matches entries
-//!   without `f`); `f:*` tests presence. `severity` is the exception: unset
-//!   means `DEFAULT`, as in the LogEntry reference.
+//! - Field types from the LogEntry reference, resolved at parse time
+//!   (`fields`): a path that is not a LogEntry field (`operation.thud`,
+//!   `textPayload.thud`, `foo`) is a [`ParseError`] at its column. The
+//!   literal is converted to the field's type: string fields compare as
+//!   text only (`trace > 100` is lexicographic), numeric fields
+//!   numerically (int64 may be a JSON string), booleans as booleans,
+//!   `httpRequest.latency` as a Duration (`"1s" > "999ms"`), `timestamp` /
+//!   `receiveTimestamp` as instants (RFC 3339, or a bare date / zone-less
+//!   time read as UTC), `severity` by level (names or numbers). Payload
+//!   values (`jsonPayload.*`, `protoPayload.*`) are typed by their JSON
+//!   value: a JSON number numerically, a JSON string as text.
+//! - Defaults: an unset proto3 scalar of LogEntry (`trace`, `spanId`,
+//!   `insertId`, `httpRequest.status`, `operation.first`, `severity`…)
+//!   compares as its default (`""`, `0`, `false`, `DEFAULT`), so
+//!   `trace != "x"` matches entries with no trace. Payload fields, map
+//!   entries (`labels.*`, `resource.labels.*`), `textPayload` and message
+//!   fields (timestamps, `latency`) keep the missing-field rule: every
+//!   comparison is false (`NOT f = x` matches entries without `f`); `f:*`
+//!   tests presence. `f = NULL_VALUE` matches an explicit JSON null.
 //! - Case-insensitive string comparison for `=`, `!=`, `:` and ordering, per
 //!   Google's note that the language is case-insensitive except for regular
 //!   expressions and the boolean operators. `:` is a substring test and, on
 //!   an object, searches every value beneath it.
-//! - Numeric comparison whenever the literal and the field value are both
-//!   numbers (JSON numbers or numeric strings, quoted literal or not).
-//! - `severity` compared by level (names case-insensitively, or numbers);
-//!   `timestamp` / `receiveTimestamp` compared as instants (RFC 3339, or a
-//!   bare date / zone-less time read as UTC).
 //! - Global restrictions: a bare word or string alone matches when any value
 //!   in the entry contains it, case-insensitively.
 //! - `--` comments to the end of the line.
-//! - Functions `log_id("name")` and `ip_in_net(field, "cidr")`.
+//! - Functions, names in any case: `log_id("name")`,
+//!   `ip_in_net(field, "cidr")`, `SEARCH([field,] "query")` (tokens as
+//!   BigQuery's LOG_ANALYZER cuts them, backquoted phrases),
+//!   `sample(field, fraction)` (FNV-1a of the value), `source(projects/p)`
+//!   (by `logName`), `cast(field, STRING[, TIMEZONE("America/New_York")])`
+//!   (IANA names, UTC or `±HH:MM`) and
+//!   `regexp_extract(field, "re")` on the left of a comparison.
 //! - An empty filter (or only comments) matches everything, like an empty
 //!   sink filter.
 //!
 //! # Not supported
-//! - `SEARCH()`, `sample()`, `cast()`, `regexp_extract()` (rejected with a
-//!   [`ParseError`] rather than approximated).
-//! - Google's token-based full-text indexing: `:` and global restrictions
-//!   are plain substring tests, so they can match where Google's would not.
+//! - `cast` to types other than STRING (refused, not approximated).
+//! - `source()` of a folder, organization or billing account matches only
+//!   entries whose `logName` is under it: the resource hierarchy of a
+//!   project is not known here.
+//! - `:` and global restrictions are plain substring tests (Google's
+//!   index can be token-based), so they can match where Google's would not.
 //! - Relative time expressions and the Logs Explorer's time-range controls.
 //! - Field-name aliases (`http_request` for `httpRequest`) and automatic
-//!   `protoPayload` type handling; paths are looked up verbatim in the JSON.
+//!   `protoPayload` type handling; payload paths are looked up verbatim.
 
 mod ast;
 mod eval;
+mod fields;
 mod lexer;
 mod parser;
+mod search;
 #[cfg(test)]
 mod tests;
 
+/// Duration text (`"1.5s"`, `"150ms"`) to nanoseconds; shared with the
+/// agent shaping of `httpRequest.latency`.
+pub use self::ast::parse_duration;
 pub use self::ast::FieldPath;
 
 /// A syntax or compile error in a filter, located by 1-based char column.

@@ -103,8 +103,11 @@ fn table_of_matches() {
         ("httpRequest.status < 500", "base", false),
         ("httpRequest.status != 503", "base", false),
         ("httpRequest.status > -1", "base", true),
-        // "12" > 9 only numerically; as text "12" < "9".
-        ("jsonPayload.count > 9", "base", true),
+        // `count` is the string "12": the literal is converted to the
+        // field's type, string, and "12" < "9" as text (LQL "Values and
+        // conversions"; see `google_documented_cases`).
+        ("jsonPayload.count > 9", "base", false),
+        ("jsonPayload.count > 1", "base", true),
         ("jsonPayload.ratio < 1", "base", true),
         ("jsonPayload.ratio >= 0.75", "base", true),
         ("jsonPayload.ok = true", "base", true),
@@ -303,7 +306,7 @@ fn table_of_errors() {
         ("labels..x = 1", 8),
         ("labels. = 1", 8),
         (r#"labels."a"b = 1"#, 11),
-        ("sample(insertId, 0.1)", 1),
+        ("sample(insertId, 1.5)", 18),
         ("foo(bar)", 1),
         ("a = b = c", 7),
         ("x = )", 5),
@@ -462,6 +465,15 @@ const SOUP: &[&str] = &[
     "log_id",
     "ip_in_net",
     "sample",
+    "SEARCH",
+    "cast",
+    "regexp_extract",
+    "source",
+    "TIMEZONE",
+    "NULL_VALUE",
+    "`",
+    "httpRequest.latency",
+    "\"1s\"",
     "\"\\u00e9\"",
     "\"[\"",
     "x",
@@ -497,4 +509,493 @@ proptest! {
         }
         let _ = FieldPath::parse(&s);
     }
+}
+
+/// Cases built from Google's documentation, one per rule, each naming the
+/// page and section it comes from. LQL is the "Logging query language"
+/// page, <https://cloud.google.com/logging/docs/view/logging-query-language>;
+/// LogEntry is the REST reference of that type,
+/// <https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry>.
+#[test]
+fn google_documented_cases() {
+    let ts = json!({"timestamp": "2025-11-30T12:34:56.789Z", "logName": "projects/p/logs/stdout"});
+    let http = |h: Value| json!({"httpRequest": h});
+    let jp = |p: Value| json!({"jsonPayload": p});
+    let text = json!({
+        "textPayload": "Hello, World: request took 42 ms",
+        "insertId": "abc",
+        "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+        "httpRequest": {"remoteIp": "10.1.2.3"}
+    });
+    let cases: Vec<(&str, &str, Value, bool)> = vec![
+        // LQL "Comparisons" / LogEntry: `trace`, `spanId`, `httpRequest.*`
+        // and `operation.*` are proto3 scalars, so an entry without them
+        // compares as if they held their default ("", 0, false).
+        (
+            "LQL Comparisons: defaulted string",
+            r#"trace != "x""#,
+            json!({}),
+            true,
+        ),
+        (
+            "LQL Comparisons: defaulted string",
+            r#"trace = """#,
+            json!({}),
+            true,
+        ),
+        (
+            "LQL Comparisons: defaulted string",
+            r#"spanId = "x""#,
+            json!({}),
+            false,
+        ),
+        (
+            "LQL Comparisons: defaulted int, no httpRequest",
+            "httpRequest.status < 300",
+            json!({}),
+            true,
+        ),
+        (
+            "LQL Comparisons: defaulted int",
+            "httpRequest.status = 0",
+            http(json!({})),
+            true,
+        ),
+        (
+            "LQL Comparisons: defaulted int",
+            "httpRequest.status >= 300",
+            json!({}),
+            false,
+        ),
+        (
+            "LQL Comparisons: defaulted bool",
+            "operation.first = false",
+            json!({}),
+            true,
+        ),
+        (
+            "LQL Comparisons: defaulted string",
+            r#"operation.id != "op-1""#,
+            json!({}),
+            true,
+        ),
+        (
+            "LQL Comparisons: defaulted enum",
+            "severity = DEFAULT",
+            json!({}),
+            true,
+        ),
+        // `:*` asks whether the field is set, which a default is not (the
+        // doc is silent on `:*` for defaulted fields; proto3 presence).
+        (
+            "LQL Comparisons: presence of a defaulted field",
+            "trace:*",
+            json!({}),
+            false,
+        ),
+        // Payload fields, map entries and the payload oneof keep the
+        // missing-field rule: no comparison matches.
+        (
+            "LQL Comparisons: payload keeps the missing rule",
+            r#"jsonPayload.x != "a""#,
+            jp(json!({})),
+            false,
+        ),
+        (
+            "LQL Comparisons: payload keeps the missing rule",
+            r#"NOT jsonPayload.x = "a""#,
+            jp(json!({})),
+            true,
+        ),
+        (
+            "LogEntry: textPayload is in the payload oneof",
+            r#"textPayload != "x""#,
+            json!({}),
+            false,
+        ),
+        (
+            "LogEntry: labels is a map",
+            r#"labels.app != "x""#,
+            json!({}),
+            false,
+        ),
+        (
+            "LogEntry: resource.labels is a map",
+            r#"resource.labels.pod != "x""#,
+            json!({}),
+            false,
+        ),
+        // LQL "Values and conversions": the value is converted to the
+        // type of the field; strings compare as strings.
+        (
+            "LQL Values and conversions: string field",
+            r#"jsonPayload.a > "100""#,
+            jp(json!({"a": "50"})),
+            true,
+        ),
+        (
+            "LQL Values and conversions: string field",
+            r#"jsonPayload.a < "9""#,
+            jp(json!({"a": "10"})),
+            true,
+        ),
+        (
+            "LQL Values and conversions: string field, numeric literal",
+            "jsonPayload.a > 9",
+            jp(json!({"a": "12"})),
+            false,
+        ),
+        (
+            "LQL Values and conversions: numeric field",
+            "jsonPayload.n > 9",
+            jp(json!({"n": 12})),
+            true,
+        ),
+        (
+            "LQL Values and conversions: LogEntry string field",
+            "trace > 100",
+            json!({"trace": "50"}),
+            true,
+        ),
+        (
+            "LQL Values and conversions: numeric LogEntry field",
+            r#"httpRequest.status = "503""#,
+            http(json!({"status": 503})),
+            true,
+        ),
+        (
+            "LogEntry/HttpRequest: int64 as a JSON string",
+            "httpRequest.responseSize > 1000",
+            http(json!({"responseSize": "2048"})),
+            true,
+        ),
+        (
+            "LogEntry/HttpRequest: boolean field",
+            "httpRequest.cacheHit = true",
+            http(json!({"cacheHit": true})),
+            true,
+        ),
+        (
+            "LogEntry/HttpRequest: boolean field, defaulted",
+            "httpRequest.cacheHit = FALSE",
+            json!({}),
+            true,
+        ),
+        // LQL "Values and conversions": NULL_VALUE is a JSON null.
+        (
+            "LQL NULL_VALUE",
+            "jsonPayload.x = NULL_VALUE",
+            jp(json!({"x": null})),
+            true,
+        ),
+        (
+            "LQL NULL_VALUE",
+            "jsonPayload.x = NULL_VALUE",
+            jp(json!({"x": 1})),
+            false,
+        ),
+        (
+            "LQL NULL_VALUE",
+            "jsonPayload.x = NULL_VALUE",
+            jp(json!({})),
+            false,
+        ),
+        (
+            "LQL NULL_VALUE",
+            "jsonPayload.x != NULL_VALUE",
+            jp(json!({"x": 1})),
+            true,
+        ),
+        (
+            "LQL NULL_VALUE",
+            "jsonPayload.x != NULL_VALUE",
+            jp(json!({"x": null})),
+            false,
+        ),
+        (
+            "LQL NULL_VALUE",
+            "NOT jsonPayload.x = NULL_VALUE",
+            jp(json!({})),
+            true,
+        ),
+        // LQL "Values and conversions": Duration fields compare by length.
+        // The doc shows "1.5s"-style values; the other units are Go/proto
+        // duration spellings, which the doc neither lists nor refuses.
+        (
+            "LQL Values and conversions: duration",
+            r#"httpRequest.latency > "999ms""#,
+            http(json!({"latency": "1s"})),
+            true,
+        ),
+        (
+            "LQL Values and conversions: duration",
+            r#"httpRequest.latency >= "150ms""#,
+            http(json!({"latency": "0.153s"})),
+            true,
+        ),
+        (
+            "LQL Values and conversions: duration",
+            r#"httpRequest.latency < "1s""#,
+            http(json!({"latency": "1.5s"})),
+            false,
+        ),
+        (
+            "LQL Values and conversions: duration",
+            r#"httpRequest.latency = "1s""#,
+            http(json!({"latency": "1.000s"})),
+            true,
+        ),
+        // Duration is a message type (proto3 presence): absent is missing.
+        (
+            "LogEntry/HttpRequest: latency is a Duration message",
+            r#"httpRequest.latency < "1s""#,
+            json!({}),
+            false,
+        ),
+        // LQL "Functions" (SEARCH): tokens, case-insensitive, all terms,
+        // backquotes for an exact phrase; with or without a field. The doc
+        // does not list which fields a field-less SEARCH covers: here it is
+        // every value of the entry, like a global restriction.
+        (
+            "LQL SEARCH: token",
+            r#"SEARCH("hello")"#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL SEARCH: whole tokens only",
+            r#"SEARCH("hell")"#,
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL SEARCH: every term, any order",
+            r#"SEARCH("world hello")"#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL SEARCH: every term must be found",
+            r#"SEARCH("hello mars")"#,
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL SEARCH: backquoted phrase in order",
+            r#"SEARCH("`hello world`")"#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL SEARCH: backquoted phrase out of order",
+            r#"SEARCH("`world hello`")"#,
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL SEARCH: with a field",
+            r#"SEARCH(textPayload, "WORLD")"#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL SEARCH: with another field",
+            r#"SEARCH(jsonPayload, "world")"#,
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL SEARCH: numbers are tokens",
+            r#"SEARCH("42")"#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL: function names are case-insensitive",
+            r#"search("hello")"#,
+            text.clone(),
+            true,
+        ),
+        // LQL "Functions" (sample): a fraction of entries by a field's
+        // hash; 0 and 1 are the edges (the hash itself is undocumented).
+        (
+            "LQL sample: fraction 1",
+            "sample(insertId, 1)",
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL sample: fraction 0",
+            "sample(insertId, 0)",
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL sample: missing field",
+            "sample(trace, 1)",
+            text.clone(),
+            false,
+        ),
+        // LQL "Functions" (cast, TIMEZONE): the field as a string, a
+        // timestamp in the given zone. The doc does not print the string
+        // form; RFC 3339 with the zone's offset is what sluice writes.
+        (
+            "LQL cast with TIMEZONE",
+            r#"cast(timestamp, STRING, TIMEZONE("-05:00")) =~ "^2025-11-30T07:34:56\.789-05:00$""#,
+            ts.clone(),
+            true,
+        ),
+        (
+            "LQL cast with TIMEZONE",
+            r#"CAST(timestamp, STRING, timezone("+09:30")) =~ "^2025-11-30T22:04""#,
+            ts.clone(),
+            true,
+        ),
+        // The doc's own zone example is an IANA name; the offset follows
+        // summer time.
+        (
+            "LQL cast with an IANA TIMEZONE",
+            r#"cast(timestamp, STRING, TIMEZONE("America/New_York")) =~ "^2025-11-30T07:34:56\.789-05:00$""#,
+            ts.clone(),
+            true,
+        ),
+        (
+            "LQL cast with an IANA TIMEZONE, summer time",
+            r#"cast(timestamp, STRING, TIMEZONE("Europe/Paris")) = "2025-07-01T02:00:00+02:00""#,
+            json!({"timestamp": "2025-07-01T00:00:00Z"}),
+            true,
+        ),
+        (
+            "LQL cast",
+            r#"cast(timestamp, STRING) =~ "^2025-11-30T12""#,
+            ts.clone(),
+            true,
+        ),
+        (
+            "LQL cast: a number as text",
+            r#"cast(httpRequest.status, STRING) = "503""#,
+            http(json!({"status": 503})),
+            true,
+        ),
+        // LQL "Functions" (regexp_extract): the capture group's text.
+        (
+            "LQL regexp_extract",
+            r#"regexp_extract(textPayload, "took (\d+) ms") = "42""#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL regexp_extract",
+            r#"REGEXP_EXTRACT(textPayload, "took (\d+) ms") = "41""#,
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL regexp_extract: no match",
+            r#"regexp_extract(textPayload, "took (\d+) s") = "42""#,
+            text.clone(),
+            false,
+        ),
+        (
+            "LQL regexp_extract: no group, whole match",
+            r#"regexp_extract(textPayload, "\d+ ms"):"42""#,
+            text.clone(),
+            true,
+        ),
+        // LQL "Functions" (source): entries of a resource. Only logName is
+        // known here, so folders/organizations match only their own logs.
+        ("LQL source", "source(projects/p)", text.clone(), true),
+        ("LQL source", "source(projects/q)", text.clone(), false),
+        // LQL "Functions" (log_id, ip_in_net), names in any case.
+        (
+            "LQL log_id",
+            r#"LOG_ID("cloudaudit.googleapis.com/activity")"#,
+            text.clone(),
+            true,
+        ),
+        (
+            "LQL ip_in_net",
+            r#"IP_IN_NET(httpRequest.remoteIp, "10.0.0.0/8")"#,
+            text.clone(),
+            true,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (doc, expr, e, want) in &cases {
+        let q = Query::parse(expr).unwrap_or_else(|err| panic!("{doc}: parse {expr:?}: {err}"));
+        let got = q.matches(e);
+        if got != *want {
+            failures.push(format!("{doc}: {expr:?} on {e}: got {got}, want {want}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// LQL "Field path identifiers": a path that is not a LogEntry field (or
+/// goes below a scalar) is an error before the query runs, located at the
+/// offending segment. Also values that do not convert to the field's type.
+#[test]
+fn undefined_fields_and_bad_values_are_refused_with_their_column() {
+    // (expression, the text the error column points at)
+    let cases: &[(&str, &str)] = &[
+        (r#"operation.thud = "x""#, "thud"),
+        (r#"textPayload.thud = "x""#, "thud"),
+        ("thud = 1", "thud"),
+        (r#"severity=INFO AND httprequest.status = 1"#, "httprequest"),
+        ("httpRequest.status = abc", "abc"),
+        (r#"httpRequest.latency > "soon""#, "\"soon"),
+        ("httpRequest.cacheHit = maybe", "maybe"),
+        ("jsonPayload.x > NULL_VALUE", "NULL_VALUE"),
+        ("cast(timestamp, INT64) = 1", "INT64"),
+        (
+            r#"cast(timestamp, STRING, TIMEZONE("Mars/Olympus")) = "x""#,
+            "\"Mars",
+        ),
+        (
+            r#"cast(httpRequest.status, STRING, TIMEZONE("UTC")) = "x""#,
+            "TIMEZONE",
+        ),
+        (r#"regexp_extract(textPayload, "(a)(b)") = "x""#, "\"(a)"),
+        (r#"regexp_extract(textPayload, "(a)")"#, ""),
+        ("sample(insertId, 2)", "2"),
+        ("source(buckets/x)", "buckets"),
+        (r#"SEARCH("  ")"#, "\"  \""),
+        (r#"SEARCH(operation.thud, "x")"#, "thud"),
+        (r#"ip_in_net(httpRequest.nope, "10.0.0.0/8")"#, "nope"),
+    ];
+    let mut failures = Vec::new();
+    for (expr, at) in cases {
+        let want = if at.is_empty() {
+            expr.chars().count() + 1
+        } else {
+            expr.find(at).expect("marker in expression") + 1
+        };
+        match Query::parse(expr) {
+            Ok(_) => failures.push(format!("{expr:?}: parsed, want error at column {want}")),
+            Err(e) if e.column != want => {
+                failures.push(format!("{expr:?}: {e}, want column {want}"))
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let e = Query::parse(r#"operation.thud = "x""#).unwrap_err();
+    assert_eq!(e.to_string(), "column 11: `operation` has no field `thud`");
+    let e = Query::parse("httprequest.status = 1").unwrap_err();
+    assert!(e.message.contains("did you mean `httpRequest`"), "{e}");
+}
+
+/// LQL "Functions" (sample): about `fraction` of distinct values pass, and
+/// the same value always gets the same answer.
+#[test]
+fn sample_keeps_about_the_fraction_and_is_stable() {
+    let q = Query::parse("sample(insertId, 0.25)").unwrap();
+    let n = 20_000;
+    let kept = (0..n)
+        .filter(|i| q.matches(&json!({"insertId": format!("id-{i}")})))
+        .count();
+    assert!((4_400..=5_600).contains(&kept), "kept {kept} of {n}");
+    let e = json!({"insertId": "id-7"});
+    let first = q.matches(&e);
+    assert!((0..10).all(|_| q.matches(&e) == first));
 }

@@ -568,3 +568,94 @@ fn dry_run_writes_rows_as_insert_all_would() {
         }
     }
 }
+
+/// Issue 15, "BigQuery schema for logs" (fields with `@type`): an audit
+/// log and a load balancer log land in `protopayload_auditlog` and
+/// `jsonpayload_type_loadbalancerlogentry` in the emulator, with the
+/// AuditLog names in their case and `request` as JSON text, and read back
+/// with the column paths users query exported tables with.
+#[test]
+fn typed_payloads_land_in_the_export_columns() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("typed");
+    let p = pipeline(dir.path(), &ds, &ep, "table = \"typed\"", "ndjson");
+    let now = now_rfc3339();
+    let mut input = Vec::new();
+    writeln!(
+        input,
+        "{}",
+        json!({
+            "insertId": "audit-1",
+            "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+            "timestamp": now,
+            "severity": "NOTICE",
+            "resource": {"type": "project", "labels": {"project_id": "p"}},
+            "protoPayload": {
+                "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+                "authenticationInfo": {"principalEmail": "admin@example.com"},
+                "methodName": "SetIamPolicy",
+                "serviceName": "cloudresourcemanager.googleapis.com",
+                "authorizationInfo": [{"permission": "resourcemanager.projects.setIamPolicy", "granted": true}],
+                "request": {"@type": "type.googleapis.com/google.iam.v1.SetIamPolicyRequest", "resource": "p"}
+            }
+        })
+    )
+    .unwrap();
+    writeln!(
+        input,
+        "{}",
+        json!({
+            "insertId": "lb-1",
+            "logName": "projects/p/logs/requests",
+            "timestamp": now,
+            "resource": {"type": "http_load_balancer", "labels": {}},
+            "httpRequest": {"status": 502},
+            "jsonPayload": {
+                "@type": "type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry",
+                "statusDetails": "failed_to_connect_to_backend"
+            }
+        })
+    )
+    .unwrap();
+    let (ok, err) = run_with_input(&p, &input);
+    assert!(ok, "sluice failed: {err}");
+    let dl = dir.path().join("deadletter.ndjson");
+    assert!(
+        !dl.exists() || std::fs::read_to_string(&dl).unwrap().trim().is_empty(),
+        "dead-lettered: {}",
+        std::fs::read_to_string(&dl).unwrap_or_default()
+    );
+
+    let (status, t) = table(&ds, "typed");
+    assert_eq!(status, 200, "{t}");
+    let fields = t["schema"]["fields"].as_array().unwrap();
+    let names: Vec<&str> = fields.iter().filter_map(|f| f["name"].as_str()).collect();
+    assert!(names.contains(&"protopayload_auditlog"), "{names:?}");
+    assert!(
+        names.contains(&"jsonpayload_type_loadbalancerlogentry"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"protoPayload"), "{names:?}");
+
+    let v = query(&format!(
+        "SELECT protopayload_auditlog.methodName, \
+         protopayload_auditlog.authenticationInfo.principalEmail, \
+         protopayload_auditlog.requestJson \
+         FROM `{ds}.typed` WHERE insertId = 'audit-1'"
+    ));
+    let row = &v["rows"][0]["f"];
+    assert_eq!(row[0]["v"], "SetIamPolicy", "{v}");
+    assert_eq!(row[1]["v"], "admin@example.com", "{v}");
+    let request: Value = serde_json::from_str(row[2]["v"].as_str().unwrap()).unwrap();
+    assert_eq!(request["resource"], "p", "{v}");
+
+    let v = query(&format!(
+        "SELECT jsonpayload_type_loadbalancerlogentry.statusdetails \
+         FROM `{ds}.typed` WHERE insertId = 'lb-1'"
+    ));
+    assert_eq!(
+        v["rows"][0]["f"][0]["v"], "failed_to_connect_to_backend",
+        "{v}"
+    );
+}

@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::schema::{self, Field, InferError, Record, Schema, Type};
+use super::schema::{self, Field, InferError, PayloadColumn, Record, Schema, Type};
 
 /// Why a row cannot be written; the message names field paths and types,
 /// never values.
@@ -98,7 +98,7 @@ pub fn encode(
         columns,
         added: false,
     };
-    match write_record(m, root, false, true, 0, &mut cx, out) {
+    match write_record(m, root, RecKind::Plain, true, 0, &mut cx, out) {
         Ok(()) => Ok(Encoded {
             added_fields: cx.added,
         }),
@@ -109,10 +109,65 @@ pub fn encode(
     }
 }
 
+/// How a record's keys map to column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecKind {
+    /// Normalized (lowercased) unless a LogEntry field.
+    Plain,
+    /// A `map<string, string>`: normalized keys, STRING values.
+    StringMap,
+    /// Keys keep their case (inside the audit log record).
+    KeepCase,
+    /// A typed `jsonPayload` column: payload rules, `@type` dropped.
+    Typed,
+    /// `protopayload_auditlog` itself: keep-case, `@type` dropped, Struct
+    /// fields as `*Json` text.
+    Audit,
+}
+
+fn write_key(name: &str, first: &mut bool, out: &mut Vec<u8>) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// Finds the column `name` in `rec`, or adds `make()` as a new one.
+fn column(
+    rec: &mut Record,
+    name: &str,
+    cx: &mut Cx<'_>,
+    make: impl FnOnce() -> Field,
+) -> Result<usize, Fail> {
+    if let Some(i) = rec.index_of(name) {
+        return Ok(i);
+    }
+    if !cx.add_fields {
+        return Err(Fail::new(
+            "not in the table schema (schema_update = \"reject\")",
+        ));
+    }
+    let f = make();
+    let add = schema::columns_of(&f);
+    if *cx.columns + add > schema::MAX_COLUMNS {
+        return Err(Fail::new(format!(
+            "the table would exceed BigQuery's {} columns",
+            schema::MAX_COLUMNS
+        )));
+    }
+    *cx.columns += add;
+    cx.added = true;
+    rec.push(f);
+    Ok(rec.fields.len() - 1)
+}
+
 fn write_record(
     m: &Map<String, Value>,
     rec: &mut Record,
-    string_map: bool,
+    kind: RecKind,
     top: bool,
     depth: usize,
     cx: &mut Cx<'_>,
@@ -120,6 +175,8 @@ fn write_record(
 ) -> Result<(), Fail> {
     out.push(b'{');
     let mut first = true;
+    let string_map = kind == RecKind::StringMap;
+    let keep_case = matches!(kind, RecKind::KeepCase | RecKind::Audit);
     // Names this object produced by normalizing a key, to give colliding
     // keys (`Foo` and `foo`) distinct columns. Empty unless a key needed
     // normalizing.
@@ -127,6 +184,49 @@ fn write_record(
     for (k, v) in m {
         if v.is_null() {
             continue;
+        }
+        if matches!(kind, RecKind::Typed | RecKind::Audit) && k == "@type" {
+            // The column name carries the type.
+            continue;
+        }
+        if top {
+            if let (Some(pc), Value::Object(pm)) = (schema::payload_column(k, v), v) {
+                if !pm
+                    .iter()
+                    .any(|(pk, pv)| pk != "@type" && schema::has_leaf(pv))
+                {
+                    continue;
+                }
+                let (name, kind) = match &pc {
+                    PayloadColumn::Typed(n) => (n.as_str(), RecKind::Typed),
+                    PayloadColumn::AuditLog => (schema::AUDIT_LOG_COLUMN, RecKind::Audit),
+                };
+                let idx = column(rec, name, cx, || match &pc {
+                    PayloadColumn::Typed(n) => Field::open_record(n, false),
+                    PayloadColumn::AuditLog => Schema::audit_log_field(),
+                })
+                .map_err(|e| e.at(name))?;
+                write_key(name, &mut first, out);
+                let f = &mut rec.fields[idx];
+                if f.ty != Type::Record || f.repeated {
+                    return Err(mismatch(f, v).at(name));
+                }
+                write_record(pm, &mut f.record, kind, false, depth + 1, cx, out)
+                    .map_err(|e| e.at(name))?;
+                continue;
+            }
+        }
+        if kind == RecKind::Audit {
+            if let Some(col) = schema::audit_json_column(k) {
+                let idx = column(rec, col, cx, || Field::text(col, true)).map_err(|e| e.at(col))?;
+                if rec.fields[idx].ty != Type::String {
+                    return Err(mismatch(&rec.fields[idx], v).at(col));
+                }
+                write_key(col, &mut first, out);
+                let text = serde_json::to_string(v).expect("a JSON value serializes");
+                write_str(&text, out);
+                continue;
+            }
         }
         // One lookup by the raw key serves the common cases: a LogEntry
         // field, or a key that is already normal.
@@ -138,7 +238,12 @@ fn write_record(
                 // they exist.
                 (std::borrow::Cow::Borrowed(k.as_str()), hit)
             } else {
-                match schema::normalize(k) {
+                let norm = if keep_case {
+                    schema::sanitize(k)
+                } else {
+                    schema::normalize(k)
+                };
+                match norm {
                     std::borrow::Cow::Borrowed(b) => (std::borrow::Cow::Borrowed(b), hit),
                     std::borrow::Cow::Owned(mut n) => {
                         if m.contains_key(&n) || renamed.contains(&n) {
@@ -156,7 +261,7 @@ fn write_record(
             };
         let idx = match idx {
             Some(i) => i,
-            None => match new_field(k, &name, v, string_map, top, depth, cx) {
+            None => match new_field(k, &name, v, string_map, keep_case, top, depth, cx) {
                 Ok(Some(f)) => {
                     rec.push(f);
                     rec.fields.len() - 1
@@ -166,34 +271,57 @@ fn write_record(
             },
         };
         let f = &mut rec.fields[idx];
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
+        write_key(&name, &mut first, out);
         write_value(v, f, depth, cx, out).map_err(|e| e.at(&name))?;
     }
     out.push(b'}');
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn new_field(
     key: &str,
     name: &str,
     v: &Value,
     string_map: bool,
+    keep_case: bool,
     top: bool,
     depth: usize,
     cx: &mut Cx<'_>,
 ) -> Result<Option<Field>, Fail> {
+    if !schema::has_leaf(v) {
+        // `{}` or `[]`: nothing to store, so no column needed either way.
+        return Ok(None);
+    }
     if !cx.add_fields {
         return Err(Fail::new(
             "not in the table schema (schema_update = \"reject\")",
         ));
     }
-    let f = if string_map && !v.is_object() && !v.is_array() {
+    let f = if keep_case {
+        // Inference would normalize the children's names; instead records
+        // start empty and fill, with their keys' case, as they are written.
+        let record_like = match v {
+            Value::Object(_) => Some(false),
+            Value::Array(a) => a
+                .iter()
+                .find(|x| !x.is_null())
+                .and_then(|x| x.is_object().then_some(true)),
+            _ => None,
+        };
+        match record_like {
+            Some(repeated) => Ok(Some(Field {
+                repeated,
+                ..Field::open_record(name, true)
+            })),
+            None => schema::infer(name, v, depth).map(|f| {
+                f.map(|mut f| {
+                    schema::mark_keep_case(&mut f);
+                    f
+                })
+            }),
+        }
+    } else if string_map && !v.is_object() && !v.is_array() {
         schema::infer(name, &Value::String(String::new()), depth)
     } else {
         schema::infer(name, v, depth)
@@ -289,8 +417,14 @@ fn write_one(
             if depth + 1 > schema::MAX_DEPTH {
                 return Err(Fail::new(InferError::TooDeep.describe()));
             }
-            let string_map = f.string_map;
-            write_record(m, &mut f.record, string_map, false, depth + 1, cx, out)
+            let kind = if f.string_map {
+                RecKind::StringMap
+            } else if f.keep_case {
+                RecKind::KeepCase
+            } else {
+                RecKind::Plain
+            };
+            write_record(m, &mut f.record, kind, false, depth + 1, cx, out)
         }
         (Type::String, Value::String(s)) => {
             write_str(s, out);

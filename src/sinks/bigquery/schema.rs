@@ -19,8 +19,25 @@
 //!
 //!   Two keys of one object that normalize to the same name (`Foo` and
 //!   `foo`) would collide; the later one (in key order) gets `_2`, `_3`...
-//!   so nothing is lost. Cloud Logging's special shortening of `@type`
-//!   payload field names (audit logs) is not implemented.
+//!   so nothing is lost.
+//!
+//! # Payloads with `@type` ("BigQuery schema for logs", "Fields with
+//! `@type`")
+//! - A `jsonPayload` with an `@type` goes to the column named after the
+//!   type: `jsonpayload_` and the last two dotted components of the type
+//!   name, normalized (`type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry`
+//!   -> `jsonpayload_type_loadbalancerlogentry`, as exported tables show;
+//!   the page describes the rule only by example). Its children follow the
+//!   payload rules; `@type` itself is carried by the column name.
+//! - An audit log (`protoPayload` with `@type`
+//!   `type.googleapis.com/google.cloud.audit.AuditLog`) goes to
+//!   `protopayload_auditlog`, whose field names keep the AuditLog type's
+//!   case (`methodName`, `authenticationInfo.principalEmail`), as exports
+//!   do; its `Struct` fields `request`, `response`, `metadata` and
+//!   `resourceOriginalState` are written as JSON text in `requestJson`,
+//!   `responseJson`, `metadataJson` and `resourceOriginalStateJson`.
+//! - Not implemented: other `protoPayload` types (App Engine `RequestLog`
+//!   ...) stay in `protoPayload`, and `serviceData` stays a record.
 //!
 //! # Column types
 //! Fixed columns have the types Cloud Logging uses (`timestamp` TIMESTAMP,
@@ -119,6 +136,9 @@ pub struct Field {
     pub string_map: bool,
     /// The table's own type for `Type::Other` columns, sent back as is.
     pub bq_type: Option<BqType>,
+    /// Children keep the case of their keys (the audit log record): only
+    /// characters BigQuery refuses are replaced.
+    pub keep_case: bool,
 }
 
 impl Field {
@@ -131,6 +151,24 @@ impl Field {
             record: Record::default(),
             string_map: false,
             bq_type: None,
+            keep_case: false,
+        }
+    }
+
+    /// A STRING column (`keep_case` for the audit log's `*Json` columns).
+    pub fn text(name: &str, keep_case: bool) -> Field {
+        Field {
+            keep_case,
+            ..Field::fixed(name, Type::String)
+        }
+    }
+
+    /// An empty RECORD column that fills as values arrive (for typed
+    /// payloads and keep-case records).
+    pub fn open_record(name: &str, keep_case: bool) -> Field {
+        Field {
+            keep_case,
+            ..Field::fixed(name, Type::Record)
         }
     }
 
@@ -378,6 +416,74 @@ impl Schema {
         Schema { root, columns }
     }
 
+    /// The audit log record, `protopayload_auditlog`, with the AuditLog
+    /// fields Cloud Logging's export schema types (others are added, with
+    /// their case, as entries carry them).
+    pub fn audit_log_field() -> Field {
+        use Type::*;
+        let rec = |name: &str, children: Vec<Field>| Field::fixed_record(name, children);
+        let mut f = Field::fixed_record(
+            AUDIT_LOG_COLUMN,
+            vec![
+                Field::fixed("serviceName", String),
+                Field::fixed("methodName", String),
+                Field::fixed("resourceName", String),
+                Field::fixed("numResponseItems", Int64),
+                rec(
+                    "status",
+                    vec![Field::fixed("code", Int64), Field::fixed("message", String)],
+                ),
+                rec(
+                    "authenticationInfo",
+                    vec![
+                        Field::fixed("principalEmail", String),
+                        Field::fixed("authoritySelector", String),
+                        Field::fixed("serviceAccountKeyName", String),
+                        Field::fixed("principalSubject", String),
+                    ],
+                ),
+                Field {
+                    repeated: true,
+                    ..rec(
+                        "authorizationInfo",
+                        vec![
+                            Field::fixed("resource", String),
+                            Field::fixed("permission", String),
+                            Field::fixed("granted", Bool),
+                        ],
+                    )
+                },
+                rec(
+                    "requestMetadata",
+                    vec![
+                        Field::fixed("callerIp", String),
+                        Field::fixed("callerSuppliedUserAgent", String),
+                        Field::fixed("callerNetwork", String),
+                    ],
+                ),
+                rec(
+                    "resourceLocation",
+                    vec![
+                        Field {
+                            repeated: true,
+                            ..Field::fixed("currentLocations", String)
+                        },
+                        Field {
+                            repeated: true,
+                            ..Field::fixed("originalLocations", String)
+                        },
+                    ],
+                ),
+                Field::fixed("requestJson", String),
+                Field::fixed("responseJson", String),
+                Field::fixed("metadataJson", String),
+                Field::fixed("resourceOriginalStateJson", String),
+            ],
+        );
+        set_keep_case(&mut f);
+        f
+    }
+
     /// The JSON payload records are "fixed" names with free children.
     pub fn payload_field(name: &str) -> Option<Field> {
         match name {
@@ -452,7 +558,12 @@ fn mark_and_merge(local: &mut Record, remote: Record) {
                 };
             }
             None => {
-                if let Some(mut p) = Schema::payload_field(&rf.name) {
+                if rf.name == AUDIT_LOG_COLUMN {
+                    let mut a = Schema::audit_log_field();
+                    mark_and_merge(&mut a.record, rf.record);
+                    set_keep_case(&mut a);
+                    local.push(a);
+                } else if let Some(mut p) = Schema::payload_field(&rf.name) {
                     p.record = rf.record;
                     p.ty = rf.ty;
                     p.repeated = rf.repeated;
@@ -462,6 +573,109 @@ fn mark_and_merge(local: &mut Record, remote: Record) {
                 }
             }
         }
+    }
+}
+
+/// The column of audit log payloads.
+pub const AUDIT_LOG_COLUMN: &str = "protopayload_auditlog";
+const AUDIT_LOG_TYPE: &str = "type.googleapis.com/google.cloud.audit.AuditLog";
+
+/// The AuditLog fields of type `Struct`, written as JSON text in a
+/// `NAMEJson` STRING column.
+pub fn audit_json_column(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "request" => "requestJson",
+        "response" => "responseJson",
+        "metadata" => "metadataJson",
+        "resourceOriginalState" => "resourceOriginalStateJson",
+        _ => return None,
+    })
+}
+
+/// Which column a top-level payload goes to, by its `@type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadColumn {
+    /// `jsonpayload_<type>`: payload rules, `@type` dropped.
+    Typed(String),
+    /// `protopayload_auditlog`.
+    AuditLog,
+}
+
+/// `None` for payloads without an `@type` (or types kept as they are).
+pub fn payload_column(key: &str, v: &Value) -> Option<PayloadColumn> {
+    let ty = v.get("@type")?.as_str()?;
+    match key {
+        "protoPayload" if ty == AUDIT_LOG_TYPE => Some(PayloadColumn::AuditLog),
+        "jsonPayload" => {
+            let name = ty.rsplit('/').next().unwrap_or(ty);
+            let mut parts = name.rsplit('.');
+            let last = parts.next().filter(|p| !p.is_empty())?;
+            let suffix = match parts.next().filter(|p| !p.is_empty()) {
+                Some(pkg) => format!("{pkg}_{last}"),
+                None => last.to_string(),
+            };
+            let col = format!("jsonpayload_{}", normalize(&suffix));
+            Some(PayloadColumn::Typed(
+                col.chars().take(MAX_NAME_LEN).collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn set_keep_case(f: &mut Field) {
+    f.keep_case = true;
+    for c in &mut f.record.fields {
+        set_keep_case(c);
+    }
+}
+
+/// Marks a new field (and its children) as keep-case.
+pub fn mark_keep_case(f: &mut Field) {
+    set_keep_case(f);
+}
+
+/// A key under a keep-case record: its case kept, characters other than
+/// ASCII letters, digits and `_` replaced by `_`, leading `_` removed, cut
+/// to 128 characters.
+pub fn sanitize(key: &str) -> std::borrow::Cow<'_, str> {
+    let b = key.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b[0] != b'_'
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    if ok {
+        return std::borrow::Cow::Borrowed(key);
+    }
+    let mut out = String::with_capacity(key.len());
+    for ch in key.chars() {
+        let c = if ch.is_ascii_alphanumeric() || ch == '_' {
+            ch
+        } else {
+            '_'
+        };
+        if c == '_' && out.is_empty() {
+            continue;
+        }
+        out.push(c);
+        if out.len() == MAX_NAME_LEN {
+            break;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("unnamed");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// True when `v` holds something a column can store (a non-null scalar
+/// somewhere beneath it); `{}` and `{"a": {}}` hold nothing.
+pub fn has_leaf(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Object(m) => m.values().any(has_leaf),
+        Value::Array(a) => a.iter().any(has_leaf),
+        _ => true,
     }
 }
 

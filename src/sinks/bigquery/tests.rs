@@ -364,3 +364,127 @@ endpoint = "localhost:9050""#,
     let t: Config = toml::from_str("project = \"p\"\ndataset = \"d\"\ntoken = \"s3cr3t\"").unwrap();
     assert!(!format!("{t:?}").contains("s3cr3t"));
 }
+
+fn audit_entry() -> Value {
+    json!({
+        "insertId": "a1",
+        "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+        "timestamp": "2025-11-30T12:34:56.789Z",
+        "severity": "NOTICE",
+        "resource": {"type": "project", "labels": {"project_id": "p"}},
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "status": {},
+            "authenticationInfo": {"principalEmail": "admin@example.com"},
+            "requestMetadata": {"callerIp": "203.0.113.25", "requestAttributes": {}, "destinationAttributes": {}},
+            "serviceName": "cloudresourcemanager.googleapis.com",
+            "methodName": "SetIamPolicy",
+            "authorizationInfo": [{"resource": "projects/p", "permission": "resourcemanager.projects.setIamPolicy", "granted": true}],
+            "resourceName": "projects/p",
+            "numResponseItems": "2",
+            "serviceAccountDelegationInfo": [{"firstPartyPrincipal": {"principalEmail": "x@example.com"}}],
+            "request": {"@type": "type.googleapis.com/google.iam.v1.SetIamPolicyRequest", "resource": "p"},
+            "response": {"bindings": [{"role": "roles/editor"}]}
+        }
+    })
+}
+
+/// Cloud Logging "BigQuery schema for logs"
+/// (<https://cloud.google.com/logging/docs/export/bigquery>), section on
+/// fields with `@type`: payloads with a type go to a column named after
+/// it; audit logs to `protopayload_auditlog` with `*Json` text for their
+/// Struct fields. The page gives the rule by example
+/// (`protopayload_auditlog`, `jsonpayload_type_loadbalancerlogentry`); the
+/// "last two components" reading is what public exports show
+/// (`jsonpayload_v1beta1_insight`, `jsonpayload_v1_workflowinvocationcompletionlogentry`).
+/// Field-name case inside the audit record is kept, as in exported tables
+/// (`protopayload_auditlog.authenticationInfo.principalEmail`).
+#[test]
+fn typed_payloads_go_to_the_columns_cloud_logging_uses() {
+    let lb = json!({
+        "insertId": "l1",
+        "jsonPayload": {
+            "@type": "type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry",
+            "statusDetails": "response_sent_by_backend",
+            "backendTargetProjectNumber": "projects/1"
+        }
+    });
+    let insight = json!({"jsonPayload": {"@type": "type.googleapis.com/google.cloud.clouderrorreporting.v1beta1.Insight", "Name": "n"}});
+    let untyped = json!({"jsonPayload": {"statusDetails": "x"}});
+    let other_proto = json!({"protoPayload": {"@type": "type.googleapis.com/google.appengine.logging.v1.RequestLog", "Method": "GET"}});
+    let cases: Vec<(&str, Value, &str, Value)> = vec![
+        ("jsonPayload @type: column by type", lb.clone(),
+            "/jsonpayload_type_loadbalancerlogentry/statusdetails", json!("response_sent_by_backend")),
+        ("jsonPayload @type: payload names are normalized", lb.clone(),
+            "/jsonpayload_type_loadbalancerlogentry/backendtargetprojectnumber", json!("projects/1")),
+        ("jsonPayload @type: @type itself is not a column", lb.clone(),
+            "/jsonpayload_type_loadbalancerlogentry/type", Value::Null),
+        ("jsonPayload @type: not in jsonPayload", lb.clone(), "/jsonPayload", Value::Null),
+        ("jsonPayload @type: last two components", insight, "/jsonpayload_v1beta1_insight/name", json!("n")),
+        ("jsonPayload without @type stays", untyped, "/jsonPayload/statusdetails", json!("x")),
+        ("audit log: protopayload_auditlog", audit_entry(),
+            "/protopayload_auditlog/methodName", json!("SetIamPolicy")),
+        ("audit log: nested case kept", audit_entry(),
+            "/protopayload_auditlog/authenticationInfo/principalEmail", json!("admin@example.com")),
+        ("audit log: repeated record", audit_entry(),
+            "/protopayload_auditlog/authorizationInfo/0/granted", json!(true)),
+        ("audit log: int64 as string to INTEGER", audit_entry(),
+            "/protopayload_auditlog/numResponseItems", json!(2)),
+        ("audit log: new fields keep their case", audit_entry(),
+            "/protopayload_auditlog/serviceAccountDelegationInfo/0/firstPartyPrincipal/principalEmail",
+            json!("x@example.com")),
+        ("audit log: request as JSON text", audit_entry(),
+            "/protopayload_auditlog/requestJson",
+            json!(r#"{"@type":"type.googleapis.com/google.iam.v1.SetIamPolicyRequest","resource":"p"}"#)),
+        ("audit log: response as JSON text", audit_entry(),
+            "/protopayload_auditlog/responseJson", json!(r#"{"bindings":[{"role":"roles/editor"}]}"#)),
+        ("audit log: empty records hold no columns", audit_entry(),
+            "/protopayload_auditlog/requestMetadata/requestAttributes", Value::Null),
+        ("audit log: not in protoPayload", audit_entry(), "/protoPayload", Value::Null),
+        // Not covered by the page: other protoPayload types are kept as
+        // they are (named in the module doc as not implemented).
+        ("other protoPayload types stay", other_proto, "/protoPayload/method", json!("GET")),
+    ];
+    let mut failures = Vec::new();
+    for (doc, e, ptr, want) in &cases {
+        let mut s = Schema::logging();
+        match enc(e, &mut s, true) {
+            Ok(row) => {
+                let got = row.pointer(ptr).cloned().unwrap_or(Value::Null);
+                if &got != want {
+                    failures.push(format!("{doc}: {ptr} = {got}, want {want}; row {row}"));
+                }
+            }
+            Err(err) => failures.push(format!("{doc}: {err}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The table schema has the typed columns with their types and case.
+    let mut s = Schema::logging();
+    enc(&audit_entry(), &mut s, true).unwrap();
+    enc(&lb, &mut s, true).unwrap();
+    let bq = serde_json::to_value(s.to_bq()).unwrap();
+    let fields = bq["fields"].as_array().unwrap();
+    let col = |name: &str| fields.iter().find(|f| f["name"] == name).cloned();
+    let audit = col("protopayload_auditlog").expect("audit column");
+    let sub = |f: &Value, n: &str| {
+        f["fields"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == n).cloned())
+    };
+    assert_eq!(sub(&audit, "requestJson").unwrap()["type"], "STRING");
+    assert_eq!(sub(&audit, "numResponseItems").unwrap()["type"], "INTEGER");
+    assert_eq!(
+        sub(&audit, "authorizationInfo").unwrap()["mode"],
+        "REPEATED"
+    );
+    assert!(sub(&audit, "methodname").is_none());
+    assert!(col("jsonpayload_type_loadbalancerlogentry").is_some());
+    assert!(col("protoPayload").is_none());
+
+    // An existing table's audit column keeps its case rules when adopted.
+    let mut adopted = Schema::from_bq(&s.to_bq());
+    let row = enc(&audit_entry(), &mut adopted, false).unwrap();
+    assert_eq!(row["protopayload_auditlog"]["methodName"], "SetIamPolicy");
+}

@@ -231,6 +231,73 @@ pub struct Compiled {
     /// Prometheus label names, in the order of `labels`.
     pub label_names: Vec<String>,
     pub labels: Vec<Extractor>,
+    /// Each label's `valueType`, in the order of `labels`.
+    pub label_types: Vec<LabelType>,
+}
+
+/// A LabelDescriptor `valueType`. LogMetric reference, `labelExtractors`:
+/// "The extracted value is converted to the type defined in the label
+/// descriptor. If either the extraction or the type conversion fails, the
+/// label will have a default value. The default value for a string label
+/// is an empty string, for an integer label its 0, and for a boolean label
+/// its false."
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelType {
+    String,
+    Int64,
+    Bool,
+}
+
+impl LabelType {
+    /// `None` (unset) is STRING, the LabelDescriptor default.
+    pub fn parse(value_type: Option<&str>) -> LabelType {
+        match value_type {
+            Some("INT64") => LabelType::Int64,
+            Some("BOOL") => LabelType::Bool,
+            _ => LabelType::String,
+        }
+    }
+
+    pub fn default_value(self) -> &'static str {
+        match self {
+            LabelType::String => "",
+            LabelType::Int64 => "0",
+            LabelType::Bool => "false",
+        }
+    }
+
+    /// The extracted text converted to this type, written back in its
+    /// canonical form; false when it does not convert.
+    pub fn convert(self, s: &mut String, start: usize) -> bool {
+        match self {
+            LabelType::String => true,
+            LabelType::Int64 => match s[start..].trim().parse::<i64>() {
+                Ok(i) => {
+                    // Rewritten in place: the key buffer's capacity is
+                    // reused, so this does not allocate per entry.
+                    s.truncate(start);
+                    let _ = std::fmt::Write::write_fmt(s, format_args!("{i}"));
+                    true
+                }
+                Err(_) => false,
+            },
+            LabelType::Bool => {
+                let v = s[start..].trim();
+                let b = if v.eq_ignore_ascii_case("true") {
+                    "true"
+                } else if v.eq_ignore_ascii_case("false") {
+                    "false"
+                } else {
+                    return false;
+                };
+                if s[start..] != *b {
+                    s.truncate(start);
+                    s.push_str(b);
+                }
+                true
+            }
+        }
+    }
 }
 
 /// Turns a LogMetric name into a Prometheus metric name: characters
@@ -351,6 +418,7 @@ impl LogMetric {
         }
         let mut label_names = Vec::new();
         let mut labels = Vec::new();
+        let mut label_types = Vec::new();
         for (i, l) in d.labels.iter().enumerate() {
             let field = format!("metricDescriptor.labels[{i}]");
             if l.key.is_empty() {
@@ -384,6 +452,7 @@ impl LogMetric {
             }
             label_names.push(n);
             labels.push(x);
+            label_types.push(LabelType::parse(l.value_type.as_deref()));
         }
         if let Some(k) = self
             .label_extractors
@@ -411,6 +480,7 @@ impl LogMetric {
             kind,
             label_names,
             labels,
+            label_types,
         }))
     }
 }

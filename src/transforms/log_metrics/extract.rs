@@ -7,7 +7,7 @@
 //! (RE2 syntax) must have exactly one capture group, and anything else is a
 //! configuration error; when the extraction (or, for values, the
 //! conversion to a number) fails, nothing is recorded. For labels a failed
-//! extraction yields the empty string.
+//! extraction yields its type's default ("" STRING, 0 INT64, false BOOL).
 
 use std::fmt::Write as _;
 

@@ -24,7 +24,8 @@
 //! Counters (DELTA INT64) count matching entries; distributions (DELTA
 //! DISTRIBUTION) record `valueExtractor`'s number into histogram buckets
 //! from `bucketOptions`. A value that does not extract or convert is not
-//! recorded; a label that does not extract is the empty string.
+//! recorded; a label that does not extract takes its type's default
+//! (`""` STRING, `0` INT64, `false` BOOL).
 
 pub mod definition;
 pub mod extract;

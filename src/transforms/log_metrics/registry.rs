@@ -139,12 +139,15 @@ impl Registry {
             // two label sets encode alike.
             self.key.clear();
             self.cuts.clear();
-            for x in &mut m.def.labels {
+            for (x, ty) in m.def.labels.iter_mut().zip(&m.def.label_types) {
                 let len_at = self.key.len();
                 self.key.push_str("00000000:");
                 let start = self.key.len();
-                if !x.extract_into(entry, &mut self.key) {
-                    // Google: a label that fails to extract is empty.
+                if !x.extract_into(entry, &mut self.key) || !ty.convert(&mut self.key, start) {
+                    // Google: a label whose extraction or conversion fails
+                    // takes its type's default ("", 0 or false).
+                    self.key.truncate(start);
+                    self.key.push_str(ty.default_value());
                 }
                 truncate_at_char(&mut self.key, start + MAX_LABEL_BYTES);
                 let len = self.key.len() - start;
@@ -374,6 +377,75 @@ mod tests {
         json!({"name": "by_user", "filter": "",
             "metricDescriptor": {"labels": [{"key": "user"}]},
             "labelExtractors": {"user": "EXTRACT(jsonPayload.user)"}})
+    }
+
+    /// LogMetric REST reference
+    /// (<https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.metrics#LogMetric>),
+    /// `labelExtractors`: "If either the extraction or the type conversion
+    /// fails, the label will have a default value. The default value for a
+    /// string label is an empty string, for an integer label its 0, and for
+    /// a boolean label its false." The reference is silent on how text
+    /// converts to BOOL; `true`/`false` in any case is accepted.
+    #[test]
+    fn label_that_finds_nothing_takes_its_typed_default() {
+        let def = json!({"name": "typed", "filter": "",
+            "metricDescriptor": {"labels": [
+                {"key": "s"},
+                {"key": "t", "valueType": "STRING"},
+                {"key": "n", "valueType": "INT64"},
+                {"key": "b", "valueType": "BOOL"}]},
+            "labelExtractors": {
+                "s": "EXTRACT(jsonPayload.s)",
+                "t": "REGEXP_EXTRACT(jsonPayload.t, \"id=(\\w+)\")",
+                "n": "EXTRACT(httpRequest.status)",
+                "b": "EXTRACT(httpRequest.cacheHit)"}});
+        let cases: &[(&str, Value, &str)] = &[
+            (
+                "all extract",
+                json!({"jsonPayload": {"s": "x", "t": "id=u1"},
+                "httpRequest": {"status": 503, "cacheHit": true}}),
+                r#"typed_total{s="x",t="u1",n="503",b="true"} 1"#,
+            ),
+            (
+                "nothing extracts: typed defaults",
+                json!({}),
+                r#"typed_total{s="",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "regex finds nothing: STRING default",
+                json!({"jsonPayload": {"s": "x", "t": "no id"}}),
+                r#"typed_total{s="x",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "field is an object: nothing extracted",
+                json!({"jsonPayload": {"s": {"a": 1}},
+                "httpRequest": {"cacheHit": false}}),
+                r#"typed_total{s="",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "conversion fails: INT64 and BOOL defaults",
+                json!({
+                "httpRequest": {"status": "teapot", "cacheHit": "maybe"}}),
+                r#"typed_total{s="",t="",n="0",b="false"} 1"#,
+            ),
+            (
+                "conversion succeeds: canonical form",
+                json!({
+                "httpRequest": {"status": " 404", "cacheHit": "TRUE"}}),
+                r#"typed_total{s="",t="",n="404",b="true"} 1"#,
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (what, e, want) in cases {
+            let mut r = registry(vec![def.clone()], 100);
+            r.observe(e);
+            let mut out = String::new();
+            r.render(&mut out);
+            if !out.lines().any(|l| l == *want) {
+                failures.push(format!("{what}: want {want} in\n{out}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
