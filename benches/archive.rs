@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sluice::event::{Batch, Event};
+use sluice::gcs::key::{KeyTemplate, DATE_LAYOUT};
 use sluice::sinks::gcs::encoder::Compression;
-use sluice::sinks::gcs::key::{KeyTemplate, DATE_LAYOUT};
 use sluice::sinks::gcs::upload::UploadPlan;
 use sluice::sinks::gcs::{Batcher, Settings};
 use sluice::sources::archive::read::Inflater;

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod gcs;
 pub mod logging_query;
 pub mod node;
 pub mod sinks;
