@@ -7,6 +7,7 @@
 pub mod audit;
 pub(crate) mod backoff;
 pub mod commands;
+pub mod component;
 pub mod config;
 pub mod decode;
 pub mod event;

@@ -14,13 +14,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::config::FieldError;
-use crate::event::{Batch, Event};
-use crate::topology::{BuildContext, BuildError, DeadLetterRedactor, TransformContext};
-
-pub trait Transform: Send {
-    fn process(&mut self, batch: Batch, out: &mut Vec<Event>, cx: &mut TransformContext);
-}
+use crate::component::FieldError;
+pub use crate::component::Transform;
+use crate::component::{BuildContext, BuildError, DeadLetterRedactor};
 
 /// `[transforms.NAME]` tables, by `type`.
 #[derive(Debug, Clone, Deserialize)]

@@ -282,7 +282,7 @@ impl Archive {
 pub fn state_path(cfg: &Config, selection: &Selection, cx: &BuildContext) -> PathBuf {
     let dir = match &cfg.state_dir {
         Some(d) => d.clone(),
-        None => cx.global.data_dir.join("backfill"),
+        None => cx.data_dir.join("backfill"),
     };
     state::path_for(&dir, &selection.identity())
 }
