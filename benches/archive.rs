@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sluice::event::{Batch, Event};
+use sluice::gcs::key::{KeyTemplate, DATE_LAYOUT};
 use sluice::sinks::gcs::encoder::Compression;
-use sluice::sinks::gcs::key::{KeyTemplate, DATE_LAYOUT};
 use sluice::sinks::gcs::upload::UploadPlan;
 use sluice::sinks::gcs::{Batcher, Settings};
 use sluice::sources::archive::read::Inflater;
@@ -273,12 +273,10 @@ fn bench_read_source(dir: &Path, state: &Path) {
         .unwrap();
     let t = Instant::now();
     let outcome = rt.block_on(async {
-        let cx = sluice::topology::BuildContext {
-            global: cfg.global.clone(),
-            node: sluice::node::NodeInfo::default(),
-            telemetry: sluice::telemetry::Telemetry::new(),
-            dry_run: None,
-        };
+        let cx = cfg.global.build_context(
+            sluice::node::NodeInfo::default(),
+            sluice::telemetry::Telemetry::new(),
+        );
         let running =
             sluice::topology::build(&cfg, &cx, tokio_util::sync::CancellationToken::new()).unwrap();
         running.run_until(std::future::pending()).await

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use sluice::node::NodeInfo;
 use sluice::telemetry::Telemetry;
-use sluice::topology::{self, BuildContext};
+use sluice::topology;
 
 fn events() -> usize {
     std::env::var("SLUICE_BENCH_EVENTS")
@@ -127,12 +127,9 @@ fn run_pipeline(dir: &Path, source_toml: &str, n: usize) -> (f64, f64, u64) {
         .unwrap();
     rt.block_on(async move {
         let telemetry = Telemetry::new();
-        let cx = BuildContext {
-            global: cfg.global.clone(),
-            node: NodeInfo::default(),
-            telemetry: telemetry.clone(),
-            dry_run: None,
-        };
+        let cx = cfg
+            .global
+            .build_context(NodeInfo::default(), telemetry.clone());
         let root = CancellationToken::new();
         let running = topology::build(&cfg, &cx, root.clone()).unwrap();
         let t = Arc::clone(&telemetry);

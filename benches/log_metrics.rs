@@ -18,7 +18,7 @@ use sluice::config::load_str;
 use sluice::node::NodeInfo;
 use sluice::sources::replay::Input;
 use sluice::telemetry::Telemetry;
-use sluice::topology::{self, BuildContext, DryRunPlan};
+use sluice::topology::{self, DryRunPlan};
 use tokio_util::sync::CancellationToken;
 
 /// Five shipped definitions (pipelines/metrics) plus these five inline.
@@ -165,19 +165,17 @@ fn run_once(
 ) -> (Duration, Duration, u64) {
     let cfg = load_str(text, Path::new("bench.toml"), |_| None).unwrap_or_else(|e| panic!("{e}"));
     let telemetry = Telemetry::new();
-    let cx = BuildContext {
-        global: cfg.global.clone(),
-        node: NodeInfo::default(),
-        telemetry: telemetry.clone(),
-        dry_run: Some(DryRunPlan {
-            out_dir: out.to_path_buf(),
-            inputs: vec![Input::File(input.to_path_buf())],
-        }),
+    let cx = cfg
+        .global
+        .build_context(NodeInfo::default(), telemetry.clone());
+    let plan = DryRunPlan {
+        out_dir: out.to_path_buf(),
+        inputs: vec![Input::File(input.to_path_buf())],
     };
     let cpu0 = cpu_time();
     let start = Instant::now();
     let outcome = rt.block_on(async {
-        let running = topology::build(&cfg, &cx, CancellationToken::new()).unwrap();
+        let running = topology::build_dry_run(&cfg, &cx, &plan, CancellationToken::new()).unwrap();
         running.run_until(std::future::pending()).await
     });
     let took = start.elapsed();

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use sluice::node::NodeInfo;
 use sluice::sources::replay::Input;
 use sluice::telemetry::Telemetry;
-use sluice::topology::{self, BuildContext, DryRunPlan, Outcome};
+use sluice::topology::{self, DryRunPlan, Outcome};
 use tokio_util::sync::CancellationToken;
 
 #[global_allocator]
@@ -69,18 +69,17 @@ fn main() {
             .build()
             .expect("runtime");
         let telemetry = Telemetry::new();
-        let cx = BuildContext {
-            global: cfg.global.clone(),
-            node: NodeInfo::default(),
-            telemetry: telemetry.clone(),
-            dry_run: Some(DryRunPlan {
-                out_dir: dir.path().join("out"),
-                inputs: vec![Input::File(input.clone())],
-            }),
+        let cx = cfg
+            .global
+            .build_context(NodeInfo::default(), telemetry.clone());
+        let plan = DryRunPlan {
+            out_dir: dir.path().join("out"),
+            inputs: vec![Input::File(input.clone())],
         };
         let (outcome, sample) = measure::measure(|| {
             rt.block_on(async {
-                let running = topology::build(&cfg, &cx, CancellationToken::new()).expect("build");
+                let running = topology::build_dry_run(&cfg, &cx, &plan, CancellationToken::new())
+                    .expect("build");
                 running.run_until(std::future::pending()).await
             })
         });

@@ -7,9 +7,11 @@
 pub mod audit;
 pub(crate) mod backoff;
 pub mod commands;
+pub mod component;
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod gcs;
 pub mod logging_query;
 pub mod node;
 pub mod sinks;

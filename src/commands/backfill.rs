@@ -24,7 +24,7 @@ use crate::node::NodeInfo;
 use crate::sources::archive::{self, progress::Snapshot, Progress};
 use crate::sources::SourceConfig;
 use crate::telemetry::Telemetry;
-use crate::topology::{self, BuildContext, DryRunPlan, Outcome};
+use crate::topology::{self, DryRunPlan, Outcome};
 
 /// The command's flags.
 #[derive(Debug, Clone)]
@@ -47,27 +47,28 @@ pub fn run(args: &Args) -> Result<u8> {
     let source_name = configure(&mut cfg, args, &progress)?;
     let node = NodeInfo::from_env();
     let telemetry = Telemetry::new();
-    let cx = match &args.dry_run_out {
+    let live = cfg.global.build_context(node, telemetry.clone());
+    let plan = match &args.dry_run_out {
         Some(out) => {
             std::fs::create_dir_all(out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
-            let plan = DryRunPlan {
+            Some(DryRunPlan {
                 out_dir: out.clone(),
                 inputs: Vec::new(),
-            };
-            BuildContext::for_dry_run(cfg.global.clone(), node, telemetry.clone(), plan)
+            })
         }
         None => {
             std::fs::create_dir_all(&cfg.global.data_dir).with_context(|| {
                 format!("cannot create data_dir {}", cfg.global.data_dir.display())
             })?;
-            BuildContext {
-                global: cfg.global.clone(),
-                node,
-                telemetry: telemetry.clone(),
-                dry_run: None,
-            }
+            None
         }
+    };
+    // The context the archive source is built with (its resume file is
+    // reported at the end).
+    let cx = match &plan {
+        Some(p) => p.context(&live),
+        None => live,
     };
     let state_file = match &cfg.sources[&source_name] {
         SourceConfig::Archive(c) => {
@@ -83,7 +84,10 @@ pub fn run(args: &Args) -> Result<u8> {
     let rt = super::runtime()?;
     let started = Instant::now();
     let outcome = rt.block_on(async {
-        let running = topology::build(&cfg, &cx, CancellationToken::new())?;
+        let running = match &plan {
+            Some(p) => topology::build_dry_run(&cfg, &cx, p, CancellationToken::new())?,
+            None => topology::build(&cfg, &cx, CancellationToken::new())?,
+        };
         let stop = CancellationToken::new();
         let watcher = tokio::spawn(watch(progress.clone(), started, stop.clone()));
         let outcome = running.run_until(super::run::shutdown_signal()).await;

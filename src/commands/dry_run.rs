@@ -11,7 +11,7 @@ use crate::config::PipelineConfig;
 use crate::node::NodeInfo;
 use crate::sources::replay::Input;
 use crate::telemetry::Telemetry;
-use crate::topology::{self, BuildContext, DryRunPlan};
+use crate::topology::{self, DryRunPlan};
 
 /// The built-in pipeline used when none is given.
 pub const DEFAULT_PIPELINE: &str = include_str!("../../pipelines/dry-run.toml");
@@ -117,16 +117,14 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
     let rt = super::runtime()?;
     let telemetry = Telemetry::new();
     let outcome = rt.block_on(async {
-        let cx = BuildContext::for_dry_run(
-            cfg.global.clone(),
-            NodeInfo::from_env(),
-            telemetry.clone(),
-            DryRunPlan {
-                out_dir: out.to_path_buf(),
-                inputs: plan_inputs,
-            },
-        );
-        let running = topology::build(&cfg, &cx, CancellationToken::new())?;
+        let cx = cfg
+            .global
+            .build_context(NodeInfo::from_env(), telemetry.clone());
+        let plan = DryRunPlan {
+            out_dir: out.to_path_buf(),
+            inputs: plan_inputs,
+        };
+        let running = topology::build_dry_run(&cfg, &cx, &plan, CancellationToken::new())?;
         anyhow::Ok(running.run_until(super::run::shutdown_signal()).await)
     })?;
     super::run::report(&outcome);

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::node::{metadata, NodeInfo};
 use crate::telemetry::{server, Exporter, Telemetry};
-use crate::topology::{self, BuildContext, Outcome};
+use crate::topology::{self, Outcome};
 
 pub fn run(path: &Path) -> Result<u8> {
     let cfg = super::load(path)?;
@@ -25,12 +25,7 @@ pub fn run(path: &Path) -> Result<u8> {
         std::fs::create_dir_all(&cfg.global.data_dir)
             .with_context(|| format!("cannot create data_dir {}", cfg.global.data_dir.display()))?;
         let telemetry = Telemetry::new();
-        let cx = BuildContext {
-            global: cfg.global.clone(),
-            node,
-            telemetry: telemetry.clone(),
-            dry_run: None,
-        };
+        let cx = cfg.global.build_context(node, telemetry.clone());
         let root = CancellationToken::new();
         let running = topology::build(&cfg, &cx, root.clone())?;
         let endpoints = Endpoints::start(&cfg.global.metrics_address, telemetry).await;

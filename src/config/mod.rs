@@ -37,6 +37,7 @@ use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::TransformConfig;
 
+pub use crate::component::FieldError;
 pub use interpolate::interpolate;
 
 /// Settings that apply to the whole pipeline (`[global]`).
@@ -56,6 +57,22 @@ pub struct GlobalConfig {
     pub shutdown_grace_secs: u64,
     /// Address of the `/metrics` and `/health/*` endpoints for `sluice run`.
     pub metrics_address: String,
+}
+
+impl GlobalConfig {
+    /// What components are given to build themselves.
+    pub fn build_context(
+        &self,
+        node: crate::node::NodeInfo,
+        telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+    ) -> crate::component::BuildContext {
+        crate::component::BuildContext {
+            data_dir: self.data_dir.clone(),
+            shutdown_grace: std::time::Duration::from_secs(self.shutdown_grace_secs),
+            node,
+            telemetry,
+        }
+    }
 }
 
 impl Default for GlobalConfig {
@@ -168,23 +185,6 @@ impl fmt::Display for ConfigErrors {
             writeln!(f, "  {}:{e}", self.path.display())?;
         }
         Ok(())
-    }
-}
-
-/// An error from a component's own `validate`, relative to the component.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// Key inside the component's table, e.g. `query`.
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
     }
 }
 

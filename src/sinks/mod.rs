@@ -12,16 +12,11 @@ pub mod console;
 pub mod file;
 pub mod gcs;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::config::FieldError;
-use crate::topology::{BuildContext, BuildError, ComponentError, SinkContext, SinkInput};
-
-#[async_trait]
-pub trait Sink: Send {
-    async fn run(self: Box<Self>, input: SinkInput, cx: SinkContext) -> Result<(), ComponentError>;
-}
+use crate::component::FieldError;
+pub use crate::component::Sink;
+use crate::component::{BuildContext, BuildError};
 
 /// `[sinks.NAME]` tables, by `type`.
 #[derive(Debug, Clone, Deserialize)]

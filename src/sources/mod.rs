@@ -18,19 +18,12 @@ pub use emit::{send_read, Emitter, LineFeeder};
 
 use std::path::PathBuf;
 
-use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::config::FieldError;
+use crate::component::FieldError;
+pub use crate::component::Source;
+use crate::component::{BuildContext, BuildError};
 use crate::decode::Format;
-use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
-
-/// A running source. It returns when its input ends or when
-/// `cx.shutdown` is cancelled, after flushing what it has read.
-#[async_trait]
-pub trait Source: Send {
-    async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError>;
-}
 
 /// `[sources.NAME]` tables, by `type`.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,17 +5,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::context::{ComponentError, SinkContext, SinkInput, SourceContext, TransformContext};
-use super::dead_letter::{DeadLetterRedactor, DeadLetterSender, Writer};
-use super::output::Output;
+use super::dead_letter::Writer;
 use super::running::Running;
-use crate::config::{GlobalConfig, PipelineConfig};
+use crate::component::{
+    BuildContext, BuildError, ComponentError, DeadLetterRedactor, DeadLetterSender, Output,
+    SinkContext, SinkInput, SourceContext, TransformContext,
+};
+use crate::config::PipelineConfig;
 use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
-use crate::node::NodeInfo;
 use crate::sinks::Sink;
 use crate::sources::{replay, DryRunInput, Source};
 use crate::telemetry::{ComponentStats, Telemetry};
@@ -29,50 +29,15 @@ pub struct DryRunPlan {
     pub inputs: Vec<replay::Input>,
 }
 
-/// What components need to build themselves.
-#[derive(Clone)]
-pub struct BuildContext {
-    pub global: GlobalConfig,
-    pub node: NodeInfo,
-    pub telemetry: Arc<Telemetry>,
-    pub dry_run: Option<DryRunPlan>,
-}
-
-impl BuildContext {
-    /// The context of a dry run. What components keep under `data_dir`
-    /// (backfill resume files) goes to `OUT/state` instead, so a dry run
-    /// writes nothing outside its output folder and never marks real work
-    /// done.
-    pub fn for_dry_run(
-        mut global: GlobalConfig,
-        node: NodeInfo,
-        telemetry: Arc<Telemetry>,
-        plan: DryRunPlan,
-    ) -> Self {
-        global.data_dir = plan.out_dir.join("state");
+impl DryRunPlan {
+    /// The build context of this dry run. What components keep under
+    /// `data_dir` (backfill resume files) goes to `OUT/state` instead, so a
+    /// dry run writes nothing outside its output folder and never marks
+    /// real work done.
+    pub fn context(&self, live: &BuildContext) -> BuildContext {
         BuildContext {
-            global,
-            node,
-            telemetry,
-            dry_run: Some(plan),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build {kind} `{name}`: {message}")]
-pub struct BuildError {
-    pub kind: &'static str,
-    pub name: String,
-    pub message: String,
-}
-
-impl BuildError {
-    pub fn new(kind: &'static str, name: &str, message: impl std::fmt::Display) -> Self {
-        BuildError {
-            kind,
-            name: name.to_string(),
-            message: message.to_string(),
+            data_dir: self.out_dir.join("state"),
+            ..live.clone()
         }
     }
 }
@@ -84,7 +49,24 @@ pub fn build(
     cx: &BuildContext,
     shutdown: CancellationToken,
 ) -> Result<Running, BuildError> {
-    Ok(wire(assemble(cfg, cx)?, &cx.telemetry, shutdown))
+    Ok(wire(assemble(cfg, cx, None)?, &cx.telemetry, shutdown))
+}
+
+/// [`build`] for a dry run: what stands in for each source and sink (see
+/// [`build_sources`] and `SinkConfig::build_dry_run`), with state under the
+/// output folder.
+pub fn build_dry_run(
+    cfg: &PipelineConfig,
+    cx: &BuildContext,
+    plan: &DryRunPlan,
+    shutdown: CancellationToken,
+) -> Result<Running, BuildError> {
+    let cx = plan.context(cx);
+    Ok(wire(
+        assemble(cfg, &cx, Some(plan))?,
+        &cx.telemetry,
+        shutdown,
+    ))
 }
 
 /// One built component and the names it reads from.
@@ -108,8 +90,12 @@ pub(crate) struct Graph {
 
 /// Builds every component of `cfg` (or, in a dry run, what stands in for
 /// it), with inputs renamed to the stand-ins.
-fn assemble(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Graph, BuildError> {
-    let (sources, rename) = build_sources(cfg, cx)?;
+fn assemble(
+    cfg: &PipelineConfig,
+    cx: &BuildContext,
+    dry_run: Option<&DryRunPlan>,
+) -> Result<Graph, BuildError> {
+    let (sources, rename) = build_sources(cfg, cx, dry_run)?;
     let resolve = |inputs: &[String]| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for i in inputs {
@@ -142,7 +128,7 @@ fn assemble(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Graph, BuildError
     }
     let mut sinks = BTreeMap::new();
     for (name, s) in &cfg.sinks {
-        let component = match &cx.dry_run {
+        let component = match dry_run {
             Some(plan) => s.inner.build_dry_run(name, cx, &plan.out_dir)?,
             None => s.inner.build(name, cx)?,
         };
@@ -168,7 +154,7 @@ fn assemble(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Graph, BuildError
         }
         None => None,
     };
-    let path = match &cx.dry_run {
+    let path = match dry_run {
         Some(p) => p.out_dir.join("deadletter.ndjson"),
         None => cfg.dead_letter_path(),
     };
@@ -296,10 +282,14 @@ type Sources = (
 /// of the `--input` files for all of them, else each source's
 /// [`DryRunInput`]. This is the one place a dry run's inputs are decided,
 /// so no source can open a socket or tail forever in a dry run.
-fn build_sources(cfg: &PipelineConfig, cx: &BuildContext) -> Result<Sources, BuildError> {
+fn build_sources(
+    cfg: &PipelineConfig,
+    cx: &BuildContext,
+    dry_run: Option<&DryRunPlan>,
+) -> Result<Sources, BuildError> {
     let mut sources = BTreeMap::new();
     let mut rename = BTreeMap::new();
-    let Some(plan) = &cx.dry_run else {
+    let Some(plan) = dry_run else {
         for (name, c) in &cfg.sources {
             sources.insert(name.clone(), (c.type_name(), c.build(name, cx)?));
         }
@@ -412,6 +402,3 @@ async fn run_transform(
     }
     Ok(())
 }
-
-/// Keeps `JoinSet` usage in one place for tests.
-pub(crate) type Tasks = JoinSet<Result<(), ComponentError>>;

@@ -12,48 +12,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::component::{DeadLetter, DeadLetterRedactor};
 use crate::event::log_entry::format_ts;
-use crate::event::{Event, EventStatus};
+use crate::event::EventStatus;
 use crate::telemetry::Telemetry;
-
-/// Rewrites a record in place before it is written; counts go to telemetry.
-pub trait DeadLetterRedactor: Send + Sync {
-    fn redact(&self, record: &mut Value, telemetry: &Telemetry);
-}
-
-pub struct DeadLetter {
-    pub component: Arc<str>,
-    pub reason: String,
-    pub event: Event,
-}
-
-/// Cloned into every component; bounded like every other channel.
-#[derive(Clone)]
-pub struct DeadLetterSender(pub(crate) mpsc::Sender<DeadLetter>);
-
-impl DeadLetterSender {
-    /// Sends one event with its reason. If the writer is gone (it outlives
-    /// every component, so only after a crash), the event is dropped
-    /// unsettled and its source treats it as not delivered.
-    pub async fn send(&self, component: &Arc<str>, event: Event, reason: impl Into<String>) {
-        let dl = DeadLetter {
-            component: component.clone(),
-            reason: reason.into(),
-            event,
-        };
-        let _ = self.0.send(dl).await;
-    }
-
-    /// A sender with no writer, for tests and tools: everything sent is
-    /// counted as not delivered.
-    pub fn disconnected() -> Self {
-        let (tx, _) = mpsc::channel(1);
-        DeadLetterSender(tx)
-    }
-}
 
 pub(crate) struct Writer {
     pub path: PathBuf,

@@ -10,16 +10,17 @@
 //! upstream all the way to the sources.
 
 mod builder;
-mod context;
 mod dead_letter;
-mod output;
 mod running;
 
-pub use builder::{build, BuildContext, BuildError, DryRunPlan};
-pub use context::{ComponentError, SinkContext, SinkInput, SourceContext, TransformContext};
-pub use dead_letter::{DeadLetter, DeadLetterRedactor, DeadLetterSender};
-pub use output::Output;
+pub use builder::{build, build_dry_run, DryRunPlan};
 pub use running::{Outcome, Running};
+// Until every import names `crate::component` (the component contract
+// moved there from here).
+pub use crate::component::{
+    BuildContext, BuildError, ComponentError, DeadLetter, DeadLetterRedactor, DeadLetterSender,
+    Output, SinkContext, SinkInput, SourceContext, TransformContext,
+};
 
 #[cfg(test)]
 mod tests;

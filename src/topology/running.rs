@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio::task::Id;
 use tokio_util::sync::CancellationToken;
 
-use super::builder::Tasks;
-use super::context::ComponentError;
+use crate::component::ComponentError;
+
+/// Every component task of a pipeline.
+type Tasks = tokio::task::JoinSet<Result<(), ComponentError>>;
 
 /// How a run ended.
 #[derive(Debug, PartialEq, Eq)]

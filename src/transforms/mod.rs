@@ -9,19 +9,14 @@
 pub mod filter;
 pub mod log_metrics;
 pub mod redact;
-pub mod redact_stage;
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::config::FieldError;
-use crate::event::{Batch, Event};
-use crate::topology::{BuildContext, BuildError, DeadLetterRedactor, TransformContext};
-
-pub trait Transform: Send {
-    fn process(&mut self, batch: Batch, out: &mut Vec<Event>, cx: &mut TransformContext);
-}
+use crate::component::FieldError;
+pub use crate::component::Transform;
+use crate::component::{BuildContext, BuildError, DeadLetterRedactor};
 
 /// `[transforms.NAME]` tables, by `type`.
 #[derive(Debug, Clone, Deserialize)]
@@ -44,7 +39,7 @@ impl TransformConfig {
     pub fn validate(&self) -> Vec<FieldError> {
         match self {
             TransformConfig::Filter(c) => c.validate(),
-            TransformConfig::Redact(c) => redact_stage::validate(c),
+            TransformConfig::Redact(c) => redact::stage::validate(c),
             TransformConfig::LogMetrics(c) => c.validate(),
         }
     }
@@ -70,8 +65,8 @@ impl TransformConfig {
     ) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
         match self {
             TransformConfig::Redact(c) => {
-                let engine = Arc::new(redact_stage::build_redactor(c)?);
-                Ok(Some(Arc::new(redact_stage::DeadLetters(engine))))
+                let engine = Arc::new(redact::stage::build_redactor(c)?);
+                Ok(Some(Arc::new(redact::stage::DeadLetters(engine))))
             }
             _ => Ok(None),
         }
@@ -82,8 +77,8 @@ impl TransformConfig {
         Ok(match self {
             TransformConfig::Filter(c) => Box::new(c.build().map_err(fail)?),
             TransformConfig::Redact(c) => {
-                let engine = redact_stage::build_redactor(c).map_err(fail)?;
-                Box::new(redact_stage::Redact::new(Arc::new(engine)))
+                let engine = redact::stage::build_redactor(c).map_err(fail)?;
+                Box::new(redact::stage::Redact::new(Arc::new(engine)))
             }
             TransformConfig::LogMetrics(c) => Box::new(c.build(name, &cx.telemetry).map_err(fail)?),
         })

@@ -518,7 +518,7 @@ allow_unredacted = true
 #[tokio::test]
 async fn upload_multipart_create_only_and_retries_against_xml_server() {
     use bytes::Bytes;
-    use sluice::sinks::gcs::store::{self, Connection, Opened};
+    use sluice::gcs::store::{self, Connection, Opened};
     use sluice::sinks::gcs::upload::{upload, Object, UploadPlan};
     use std::sync::Arc;
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod alerting;
+mod architecture;
 mod archive;
 mod bigquery;
 mod brokers;

@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::encoder::Compression;
-use super::key::{KeyTemplate, DATE_LAYOUT, HIVE_LAYOUT};
-use super::store::{Connection, Location};
 use super::upload::UploadPlan;
 use crate::config::FieldError;
+use crate::gcs::key::{KeyTemplate, DATE_LAYOUT, HIVE_LAYOUT};
+use crate::gcs::store::{Connection, Location};
 
 /// GCS's smallest multipart part (all but the last).
 const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;

@@ -21,8 +21,6 @@
 
 pub mod config;
 pub mod encoder;
-pub mod key;
-pub mod store;
 pub mod upload;
 
 pub use config::Config;
@@ -40,13 +38,13 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use self::encoder::{Compression, ObjectEncoder};
-use self::key::KeyTemplate;
-use self::store::Opened;
 use self::upload::{Object, UploadError, UploadPlan};
 use super::{encode_ndjson, Sink};
 use crate::event::finalization::Finalizers;
 use crate::event::log_entry::parse_rfc3339;
 use crate::event::{Batch, EventStatus};
+use crate::gcs::key::{self, KeyTemplate};
+use crate::gcs::store::{self, Opened};
 use crate::topology::{BuildContext, BuildError, ComponentError, SinkContext, SinkInput};
 
 /// Everything the sink needs at run time, resolved from the config.

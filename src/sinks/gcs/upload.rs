@@ -20,8 +20,8 @@ use object_store::{
     PutPayload,
 };
 
-use super::store::Opened;
 use crate::backoff::Backoff;
+use crate::gcs::store::Opened;
 
 /// Upload settings (from the sink's config).
 #[derive(Debug, Clone)]

@@ -46,8 +46,8 @@ use crate::config::FieldError;
 use crate::decode::{Decoded, Decoder, Format, LineSplitter, Piece};
 use crate::event::log_entry::{format_ts, parse_rfc3339};
 use crate::event::{BatchStatus, BatchStatusReceiver};
+use crate::gcs::store::{self, Connection, Location};
 use crate::node::NodeInfo;
-use crate::sinks::gcs::store::{self, Connection, Location};
 use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -282,7 +282,7 @@ impl Archive {
 pub fn state_path(cfg: &Config, selection: &Selection, cx: &BuildContext) -> PathBuf {
     let dir = match &cfg.state_dir {
         Some(d) => d.clone(),
-        None => cx.global.data_dir.join("backfill"),
+        None => cx.data_dir.join("backfill"),
     };
     state::path_for(&dir, &selection.identity())
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::sinks::gcs::key::span_of_key;
+use crate::gcs::key::span_of_key;
 
 /// `[start, end)`; either side open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

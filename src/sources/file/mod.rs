@@ -219,9 +219,9 @@ impl FileSource {
             .clone()
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new("checkpoints").join(name));
-        let checkpoints = cx.global.data_dir.join(sub).join(checkpoint::FILE_NAME);
+        let checkpoints = cx.data_dir.join(sub).join(checkpoint::FILE_NAME);
         // Leave the topology time to drain the sinks after we return.
-        let grace = Duration::from_secs(cx.global.shutdown_grace_secs);
+        let grace = cx.shutdown_grace;
         let ack_wait = grace.saturating_sub(Duration::from_secs(2)).max(grace / 2);
         Ok(FileSource {
             cfg,

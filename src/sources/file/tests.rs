@@ -9,7 +9,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::config::GlobalConfig;
 use crate::event::{Batch, EventStatus};
 use crate::telemetry::Telemetry;
 use crate::topology::{DeadLetterSender, Output};
@@ -28,16 +27,11 @@ fn config(toml_text: &str) -> Config {
 
 fn start(data_dir: &Path, cfg: Config) -> Harness {
     let telemetry = Telemetry::new();
-    let global = GlobalConfig {
-        data_dir: data_dir.to_path_buf(),
-        shutdown_grace_secs: 4,
-        ..GlobalConfig::default()
-    };
     let bcx = BuildContext {
-        global,
+        data_dir: data_dir.to_path_buf(),
+        shutdown_grace: Duration::from_secs(4),
         node: NodeInfo::default(),
         telemetry: telemetry.clone(),
-        dry_run: None,
     };
     let src = FileSource::new(cfg, "files", &bcx).unwrap();
     let checkpoints = src.checkpoints.clone();

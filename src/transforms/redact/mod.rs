@@ -41,13 +41,15 @@
 //! `drop` (remove the field; inside text it masks). Our own outputs are
 //! recognised and never redacted again.
 //!
-//! This module does no IO and never logs a value.
+//! This module does no IO and never logs a value, except [`stage`], the
+//! pipeline stage around the engine, which reads the `hash` mode key.
 
 mod config;
 pub(crate) mod detectors;
 mod engine;
 mod fields;
 pub(crate) mod modes;
+pub mod stage;
 mod stats;
 #[cfg(test)]
 pub(crate) mod testgen;

@@ -1,5 +1,5 @@
 //! `type = "redact"`: the pipeline stage around the redaction engine
-//! (`transforms::redact`). The engine is pure; this stage reads the `hash`
+//! (the rest of `transforms::redact`). The engine is pure; this stage reads the `hash`
 //! mode key from a file or an environment variable (never from the
 //! pipeline file), runs the engine over each batch, and reports counts per
 //! detector. The same engine, built from the same config, redacts the
@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::redact::{Class, Mode, RedactConfig, RedactStats, Redactor};
-use super::Transform;
+use super::{Class, Mode, RedactConfig, RedactStats, Redactor};
 use crate::config::FieldError;
 use crate::event::{Batch, Event};
 use crate::telemetry::Telemetry;
 use crate::topology::{DeadLetterRedactor, TransformContext};
+use crate::transforms::Transform;
 
 /// Where the key is read from when no `hash_key_env` is configured.
 pub const DEFAULT_KEY_ENV: &str = "SLUICE_REDACT_KEY";

@@ -1,0 +1,121 @@
+//! Invariants of ARCHITECTURE.md that are about the code's shape, checked
+//! over the source tree (in the manner of rust-analyzer's tidy tests):
+//! which modules may do IO, that every channel is bounded, and which
+//! modules may import which.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::repo;
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The file's non-test code: everything before its first `#[cfg(test)]`
+/// (sluice keeps unit tests at the end of a file or in `tests.rs`), with
+/// comments dropped.
+fn product_code(path: &Path) -> Vec<(usize, String)> {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    if name == "tests.rs" || name == "testgen.rs" {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if t.starts_with("//") {
+            continue;
+        }
+        out.push((i + 1, line.to_string()));
+    }
+    out
+}
+
+fn rel(p: &Path) -> String {
+    p.strip_prefix(repo()).unwrap().display().to_string()
+}
+
+/// `event/`, `decode/`, `logging_query/` and the redaction engine are
+/// plain functions over bytes and JSON: no files, sockets, processes,
+/// environment or tokio runtime (the oneshot behind batch status is the one
+/// exception in `event/`).
+#[test]
+fn pure_modules_do_no_io() {
+    const FORBIDDEN: &[&str] = &[
+        "std::fs",
+        "tokio::fs",
+        "tokio::net",
+        "tokio::spawn",
+        "tokio::time",
+        "tokio::io",
+        "TcpStream",
+        "UdpSocket",
+        "TcpListener",
+        "std::process",
+        "std::env",
+        "reqwest",
+        "File::open",
+    ];
+    const ALLOWED: &[(&str, &str)] = &[("src/event/finalization.rs", "tokio::sync::oneshot")];
+    let mut bad = Vec::new();
+    for dir in [
+        "src/event",
+        "src/decode",
+        "src/logging_query",
+        "src/transforms/redact",
+    ] {
+        for f in rust_files(&repo().join(dir)) {
+            let r = rel(&f);
+            // The redact *stage* reads the hash key file; the engine does not.
+            if r.ends_with("/stage.rs") {
+                continue;
+            }
+            for (n, line) in product_code(&f) {
+                for pat in FORBIDDEN {
+                    if line.contains(pat) {
+                        bad.push(format!("{r}:{n}: {pat}: {}", line.trim()));
+                    }
+                }
+                if line.contains("tokio::")
+                    && !ALLOWED
+                        .iter()
+                        .any(|(file, what)| r == *file && line.contains(what))
+                {
+                    bad.push(format!("{r}:{n}: tokio: {}", line.trim()));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "IO in a pure module:\n{}", bad.join("\n"));
+}
+
+/// Every channel between tasks is bounded, so a slow sink slows the
+/// sources instead of growing memory.
+#[test]
+fn every_channel_is_bounded() {
+    let mut bad = Vec::new();
+    for f in rust_files(&repo().join("src")) {
+        for (n, line) in product_code(&f) {
+            if line.contains("unbounded_channel")
+                || line.contains("mpsc::unbounded")
+                || line.contains("channel::unbounded")
+            {
+                bad.push(format!("{}:{n}: {}", rel(&f), line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "unbounded channels:\n{}", bad.join("\n"));
+}
