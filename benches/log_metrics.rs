@@ -223,7 +223,7 @@ fn observe_cost(input: &Path, text: &str) -> f64 {
         panic!("the metrics pipeline has a log_metrics transform");
     };
     let telemetry = Telemetry::new();
-    let mut t = c.build("metrics", &telemetry).unwrap();
+    let mut t = c.validate().unwrap().build("metrics", &telemetry).unwrap();
     let origin = k8s::origin_for_file(input, &NodeInfo::default());
     let mut decoder = Decoder::new(Format::Cri, origin, 256 * 1024);
     let mut decoded = Vec::new();

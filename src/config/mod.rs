@@ -106,6 +106,10 @@ pub struct DeadLetterConfig {
 pub struct TransformOuter {
     pub inputs: Vec<String>,
     pub inner: TransformConfig,
+    /// What `validate` computed, which the topology builds from. `None`
+    /// only while loading a file whose validation failed (such a config
+    /// is never returned).
+    pub validated: Option<crate::transforms::Validated>,
 }
 
 #[derive(Debug, Clone)]
@@ -314,11 +318,23 @@ impl Builder<'_> {
                         let inputs = self.inputs(&key, &mut body);
                         if let Some(mut c) = self.component::<TransformConfig>(&key, body) {
                             c.resolve_paths(path.parent());
-                            for e in c.validate() {
-                                self.err(&[&kind, &name, &e.field], e.message);
-                            }
-                            cfg.transforms
-                                .insert(name, TransformOuter { inputs, inner: c });
+                            let validated = match c.validate() {
+                                Ok(v) => Some(v),
+                                Err(errors) => {
+                                    for e in errors {
+                                        self.err(&[&kind, &name, &e.field], e.message);
+                                    }
+                                    None
+                                }
+                            };
+                            cfg.transforms.insert(
+                                name,
+                                TransformOuter {
+                                    inputs,
+                                    inner: c,
+                                    validated,
+                                },
+                            );
                         }
                     }
                     "sinks" => {

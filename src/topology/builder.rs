@@ -13,13 +13,13 @@ use crate::component::{
     BuildContext, BuildError, ComponentError, DeadLetterRedactor, DeadLetterSender, Output,
     SinkContext, SinkInput, SourceContext, TransformContext,
 };
-use crate::config::PipelineConfig;
+use crate::config::{PipelineConfig, TransformOuter};
 use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
 use crate::sinks::Sink;
 use crate::sources::{replay, DryRunInput, Source};
 use crate::telemetry::{ComponentStats, Telemetry};
-use crate::transforms::Transform;
+use crate::transforms::{Transform, Validated};
 
 /// A dry run: cloud sinks write under `out_dir`, and `inputs` replace the
 /// pipeline's sources (when given).
@@ -122,7 +122,7 @@ fn assemble(
         let node = Node {
             ty: t.inner.type_name(),
             inputs: resolve(&t.inputs),
-            component: t.inner.build(name, cx)?,
+            component: validated(name, t)?.build(name, cx)?,
         };
         transforms.insert(name.clone(), node);
     }
@@ -148,8 +148,8 @@ fn assemble(
                     format!("no transform named `{r}`"),
                 )
             })?;
-            t.inner
-                .dead_letter_redactor(cx)
+            validated(r, t)?
+                .dead_letter_redactor()
                 .map_err(|e| BuildError::new("transform", r, e))?
         }
         None => None,
@@ -171,6 +171,14 @@ fn assemble(
         batch_max_events: cfg.global.batch_max_events.max(1),
         grace: std::time::Duration::from_secs(cfg.global.shutdown_grace_secs),
     })
+}
+
+/// What validation computed for a transform. A config from `config::load*`
+/// always has it; one built by hand without validating is refused.
+fn validated<'a>(name: &str, t: &'a TransformOuter) -> Result<&'a Validated, BuildError> {
+    t.validated
+        .as_ref()
+        .ok_or_else(|| BuildError::new("transform", name, "was never validated"))
 }
 
 /// Connects the components with bounded channels and spawns one task

@@ -17,22 +17,21 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
-        match Query::parse(&self.query) {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![FieldError::new("query", format!("invalid query: {e}"))],
-        }
-    }
-
-    pub fn build(&self) -> Result<Filter, String> {
+    /// The parsed query, which `build` uses as it is.
+    pub fn validate(&self) -> Result<Query, Vec<FieldError>> {
         Query::parse(&self.query)
-            .map(|query| Filter { query })
-            .map_err(|e| e.to_string())
+            .map_err(|e| vec![FieldError::new("query", format!("invalid query: {e}"))])
     }
 }
 
 pub struct Filter {
     query: Query,
+}
+
+impl Filter {
+    pub fn new(query: Query) -> Self {
+        Filter { query }
+    }
 }
 
 impl Transform for Filter {

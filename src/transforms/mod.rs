@@ -36,11 +36,16 @@ impl TransformConfig {
         }
     }
 
-    pub fn validate(&self) -> Vec<FieldError> {
+    /// Checks that need no network, keeping what they computed (the
+    /// parsed query, the compiled metric definitions, the redaction engine)
+    /// so that `build` parses, reads and compiles nothing again.
+    pub fn validate(&self) -> Result<Validated, Vec<FieldError>> {
         match self {
-            TransformConfig::Filter(c) => c.validate(),
-            TransformConfig::Redact(c) => redact::stage::validate(c),
-            TransformConfig::LogMetrics(c) => c.validate(),
+            TransformConfig::Filter(c) => c.validate().map(Validated::Filter),
+            TransformConfig::Redact(c) => {
+                redact::stage::Prepared::validate(c).map(|p| Validated::Redact(Arc::new(p)))
+            }
+            TransformConfig::LogMetrics(c) => c.validate().map(Validated::LogMetrics),
         }
     }
 
@@ -57,17 +62,23 @@ impl TransformConfig {
     pub fn redacts(&self) -> bool {
         matches!(self, TransformConfig::Redact(_))
     }
+}
 
-    /// A redactor for dead-letter records, if this is a redact transform.
-    pub fn dead_letter_redactor(
-        &self,
-        _cx: &BuildContext,
-    ) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
+/// A transform's config after `validate`: what validation computed, used by
+/// `build` as it is.
+#[derive(Debug, Clone)]
+pub enum Validated {
+    Filter(crate::logging_query::Query),
+    Redact(Arc<redact::stage::Prepared>),
+    LogMetrics(log_metrics::Prepared),
+}
+
+impl Validated {
+    /// A redactor for dead-letter records, if this is a redact transform:
+    /// the same engine the transform runs.
+    pub fn dead_letter_redactor(&self) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
         match self {
-            TransformConfig::Redact(c) => {
-                let engine = Arc::new(redact::stage::build_redactor(c)?);
-                Ok(Some(Arc::new(redact::stage::DeadLetters(engine))))
-            }
+            Validated::Redact(p) => Ok(Some(Arc::new(redact::stage::DeadLetters(p.engine()?)))),
             _ => Ok(None),
         }
     }
@@ -75,12 +86,9 @@ impl TransformConfig {
     pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Transform>, BuildError> {
         let fail = |e: String| BuildError::new("transform", name, e);
         Ok(match self {
-            TransformConfig::Filter(c) => Box::new(c.build().map_err(fail)?),
-            TransformConfig::Redact(c) => {
-                let engine = redact::stage::build_redactor(c).map_err(fail)?;
-                Box::new(redact::stage::Redact::new(Arc::new(engine)))
-            }
-            TransformConfig::LogMetrics(c) => Box::new(c.build(name, &cx.telemetry).map_err(fail)?),
+            Validated::Filter(q) => Box::new(filter::Filter::new(q.clone())),
+            Validated::Redact(p) => Box::new(redact::stage::Redact::new(p.engine().map_err(fail)?)),
+            Validated::LogMetrics(p) => Box::new(p.build(name, &cx.telemetry).map_err(fail)?),
         })
     }
 }

@@ -208,23 +208,36 @@ impl Config {
         (compiled, errors)
     }
 
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = self.compile().1;
+    /// Reads and compiles every definition once; `build` uses the result.
+    pub fn validate(&self) -> Result<Prepared, Vec<FieldError>> {
+        let (compiled, mut errors) = self.compile();
         if self.max_series_per_metric == 0 {
             errors.push(FieldError::new(
                 "max_series_per_metric",
                 "must be at least 1",
             ));
         }
-        errors
-    }
-
-    pub fn build(&self, name: &str, telemetry: &Arc<Telemetry>) -> Result<LogMetrics, String> {
-        let (compiled, errors) = self.compile();
-        if let Some(e) = errors.first() {
-            return Err(format!("{}: {}", e.field, e.message));
+        if errors.is_empty() {
+            Ok(Prepared {
+                compiled,
+                max_series: self.max_series_per_metric,
+            })
+        } else {
+            Err(errors)
         }
-        let registry = Registry::new(compiled, self.max_series_per_metric, |m| {
+    }
+}
+
+/// Definitions read and compiled by `validate`.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    compiled: Vec<Compiled>,
+    max_series: usize,
+}
+
+impl Prepared {
+    pub fn build(&self, name: &str, telemetry: &Arc<Telemetry>) -> Result<LogMetrics, String> {
+        let registry = Registry::new(self.compiled.clone(), self.max_series, |m| {
             telemetry.log_metric_overflow(m)
         });
         let shared = Arc::new(Shared(Mutex::new(registry)));
@@ -295,11 +308,11 @@ mod tests {
         .unwrap();
         let mut c = config(r#"definitions = ["m/*.yaml", "m/b.json"]"#);
         assert!(
-            !c.validate().is_empty(),
+            !c.validate().err().unwrap_or_default().is_empty(),
             "relative to the working dir: not found"
         );
         c.resolve_paths(Some(dir.path()));
-        assert_eq!(c.validate(), vec![]);
+        assert_eq!(c.validate().err().unwrap_or_default(), vec![]);
         let (compiled, _) = c.compile();
         let names: Vec<&str> = compiled.iter().map(|c| c.prom_name.as_str()).collect();
         assert_eq!(names, ["a_total", "b_total"]);
@@ -312,7 +325,7 @@ mod tests {
         std::fs::write(&f, "name: broken\nfilter: 'severity >= ERROR AND ('\n").unwrap();
         let mut c = config(r#"definitions = ["bad.yaml"]"#);
         c.resolve_paths(Some(dir.path()));
-        let e = c.validate();
+        let e = c.validate().err().unwrap_or_default();
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].field, "definitions");
         let m = &e[0].message;
@@ -324,7 +337,7 @@ mod tests {
         );
 
         std::fs::write(&f, "name: x\nfilter: ''\nlabelExtractor: {}\n").unwrap();
-        let m = &c.validate()[0].message;
+        let m = &c.validate().err().unwrap_or_default()[0].message;
         assert!(m.contains("labelExtractor"), "{m}");
     }
 
@@ -349,7 +362,7 @@ mod tests {
             bucketOptions = { linearBuckets = { numFiniteBuckets = 3, width = 1 } }
             "#,
         );
-        let e = c.validate();
+        let e = c.validate().err().unwrap_or_default();
         let msgs: Vec<&str> = e.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(e.len(), 3, "{msgs:?}");
         assert!(msgs[0].contains("internal"), "{msgs:?}");
@@ -361,7 +374,9 @@ mod tests {
             msgs[2].contains("metrics[3]") && msgs[2].contains("exactly one capture group"),
             "{msgs:?}"
         );
-        assert!(config("").validate()[0].message.contains("no metrics"));
+        assert!(config("").validate().err().unwrap_or_default()[0]
+            .message
+            .contains("no metrics"));
     }
 
     #[test]
@@ -374,7 +389,7 @@ mod tests {
             "#,
         );
         let telemetry = Telemetry::new();
-        let mut t = c.build("m", &telemetry).unwrap();
+        let mut t = c.validate().unwrap().build("m", &telemetry).unwrap();
         let logs: Vec<serde_json::Value> = (0..5).map(|i| serde_json::json!({"i": i})).collect();
         let batch = Batch::new(logs.iter().map(|l| Event::new(l.clone(), 10)).collect());
         let mut out = Vec::new();
@@ -385,6 +400,6 @@ mod tests {
         telemetry.render_derived(&mut text);
         assert!(text.contains("\nall_total 5\n"), "{text}");
         // A second transform may not register the same metric names.
-        assert!(c.build("m2", &telemetry).is_err());
+        assert!(c.validate().unwrap().build("m2", &telemetry).is_err());
     }
 }

@@ -19,22 +19,56 @@ use crate::transforms::Transform;
 /// Where the key is read from when no `hash_key_env` is configured.
 pub const DEFAULT_KEY_ENV: &str = "SLUICE_REDACT_KEY";
 
-/// Pure checks: everything `Redactor::new` would refuse, except a missing
-/// key (an environment matter, reported at start-up).
-pub fn validate(cfg: &RedactConfig) -> Vec<FieldError> {
-    let uses_hash = Class::ALL
-        .iter()
-        .any(|c| !cfg.disabled_classes.contains(c) && cfg.mode_for(*c) == Mode::Hash);
-    // A throwaway key lets the engine check everything else.
-    let probe_key = uses_hash.then_some(&[0u8; 32][..]);
-    match Redactor::new(cfg, probe_key) {
-        Ok(_) => Vec::new(),
-        Err(e) => vec![FieldError::new("", e.to_string())],
+/// A validated `redact` stage. Without `hash` mode the engine built by
+/// validation is the one that runs; with it, validation checks everything
+/// with a throwaway key and the real engine is built once, on first use,
+/// with the key from the environment or `hash_key_file` (an environment
+/// matter, reported at start-up). The transform and the dead-letter writer
+/// share that one engine.
+pub struct Prepared {
+    cfg: RedactConfig,
+    engine: std::sync::OnceLock<Result<Arc<Redactor>, String>>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// Pure checks: everything `Redactor::new` would refuse, except a
+    /// missing key.
+    pub fn validate(cfg: &RedactConfig) -> Result<Prepared, Vec<FieldError>> {
+        let uses_hash = Class::ALL
+            .iter()
+            .any(|c| !cfg.disabled_classes.contains(c) && cfg.mode_for(*c) == Mode::Hash);
+        // A throwaway key lets the engine check everything else.
+        let probe_key = uses_hash.then_some(&[0u8; 32][..]);
+        let engine = std::sync::OnceLock::new();
+        match Redactor::new(cfg, probe_key) {
+            Ok(e) if !uses_hash => {
+                let _ = engine.set(Ok(Arc::new(e)));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(vec![FieldError::new("", e.to_string())]),
+        }
+        Ok(Prepared {
+            cfg: cfg.clone(),
+            engine,
+        })
+    }
+
+    /// The engine, built with the hash key on first use.
+    pub fn engine(&self) -> Result<Arc<Redactor>, String> {
+        self.engine
+            .get_or_init(|| build_redactor(&self.cfg).map(Arc::new))
+            .clone()
     }
 }
 
 /// Builds the engine, reading the hash key when a class uses `hash`.
-pub fn build_redactor(cfg: &RedactConfig) -> Result<Redactor, String> {
+fn build_redactor(cfg: &RedactConfig) -> Result<Redactor, String> {
     let key = read_key(cfg)?;
     Redactor::new(cfg, key.as_deref()).map_err(|e| match key {
         None => format!(
@@ -93,5 +127,40 @@ impl DeadLetterRedactor for DeadLetters {
         let mut stats = RedactStats::default();
         self.0.redact(record, &mut stats);
         telemetry.add_redactions(stats.iter());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Validation's engine is the one that runs, and the transform and the
+    /// dead-letter writer share one engine: nothing is compiled twice.
+    #[test]
+    fn the_engine_is_built_once_and_shared() {
+        let p = Prepared::validate(&RedactConfig::default()).expect("the default profile is valid");
+        assert!(
+            p.engine.get().is_some(),
+            "built during validation without hash mode"
+        );
+        let (a, b) = (p.engine().unwrap(), p.engine().unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    /// With `hash` mode the key is an environment matter: validation passes
+    /// without it and the engine, built on first use, names what to set.
+    #[test]
+    fn hash_mode_without_a_key_is_refused_at_build_naming_the_setting() {
+        let cfg = RedactConfig {
+            default_mode: Mode::Hash,
+            hash_key_env: Some("SLUICE_TEST_KEY_THAT_IS_NEVER_SET".into()),
+            ..RedactConfig::default()
+        };
+        let p = Prepared::validate(&cfg).expect("valid apart from the key");
+        assert!(p.engine.get().is_none(), "the probe engine is not kept");
+        let Err(err) = p.engine() else {
+            panic!("an engine in hash mode without a key")
+        };
+        assert!(err.contains("SLUICE_TEST_KEY_THAT_IS_NEVER_SET"), "{err}");
     }
 }
