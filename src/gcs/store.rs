@@ -122,8 +122,9 @@ pub struct Connection {
     pub endpoint: Option<String>,
     /// A service-account key file; without it, Application Default
     /// Credentials or the metadata server, as object_store finds them.
+    /// Spelled `key_file`, like every credentials setting in sluice.
     #[serde(default)]
-    pub service_account_key_path: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl Connection {
@@ -251,7 +252,7 @@ pub fn gcs(
             options = options.with_allow_http(ep.starts_with("http://"));
             GoogleCloudStorageBuilder::new().with_service_account_key(key.to_string())
         }
-        None => match &conn.service_account_key_path {
+        None => match &conn.key_file {
             Some(p) => GoogleCloudStorageBuilder::new()
                 .with_service_account_path(p.to_string_lossy().into_owned()),
             None => GoogleCloudStorageBuilder::from_env(),
@@ -310,7 +311,7 @@ mod tests {
     fn emulator_endpoint_builds_without_credentials() {
         let conn = Connection {
             endpoint: Some("http://127.0.0.1:1".into()),
-            service_account_key_path: None,
+            key_file: None,
         };
         // Building opens no connection; it must not need ADC or metadata.
         gcs("bucket", &conn, None).unwrap();

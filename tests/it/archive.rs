@@ -525,7 +525,7 @@ async fn upload_multipart_create_only_and_retries_against_xml_server() {
     let server = XmlServer::start();
     let conn = Connection {
         endpoint: Some(server.url()),
-        service_account_key_path: None,
+        key_file: None,
     };
     let target = Opened {
         store: Arc::new(store::gcs("mp-bucket", &conn, None).unwrap()),

@@ -41,7 +41,7 @@ pub struct Config {
     #[serde(default)]
     pub auth: Auth,
     /// Service-account key file, for `auth = "key_file"`.
-    pub key_file: Option<String>,
+    pub key_file: Option<std::path::PathBuf>,
     /// Bearer token, for `auth = "token"` (emulators). Prefer `${ENV}`.
     pub token: Option<Secret>,
     /// Base URL of the BigQuery API, for emulators: `http://127.0.0.1:9050`
@@ -187,9 +187,17 @@ impl Config {
             ));
         }
         match self.auth {
-            Auth::KeyFile if self.key_file.as_deref().is_none_or(str::is_empty) => e.push(
-                FieldError::new("key_file", "is required with auth = \"key_file\""),
-            ),
+            Auth::KeyFile
+                if self
+                    .key_file
+                    .as_ref()
+                    .is_none_or(|p| p.as_os_str().is_empty()) =>
+            {
+                e.push(FieldError::new(
+                    "key_file",
+                    "is required with auth = \"key_file\"",
+                ))
+            }
             Auth::Token if self.token.as_ref().is_none_or(|t| t.0.is_empty()) => e.push(
                 FieldError::new("token", "is required with auth = \"token\""),
             ),

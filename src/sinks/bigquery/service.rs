@@ -105,11 +105,11 @@ pub async fn authenticator(cfg: &Config) -> Result<Arc<dyn Authenticator>, Strin
             let path = cfg.key_file.clone().unwrap_or_default();
             let key = yup_oauth2::read_service_account_key(&path)
                 .await
-                .map_err(|e| format!("key_file {path}: {e}"))?;
+                .map_err(|e| format!("key_file {}: {e}", path.display()))?;
             let a = yup_oauth2::ServiceAccountAuthenticator::builder(key)
                 .build()
                 .await
-                .map_err(|e| format!("key_file {path}: {e}"))?;
+                .map_err(|e| format!("key_file {}: {e}", path.display()))?;
             Arc::new(Yup(a))
         }
         Auth::Adc => {

@@ -86,8 +86,9 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// A service-account key file (default: Application Default
     /// Credentials or the metadata server).
+    /// Spelled `key_file`, like every credentials setting in sluice.
     #[serde(default)]
-    pub service_account_key_path: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
     /// Set by `sluice backfill` to watch the run; not part of the file.
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
@@ -129,7 +130,7 @@ impl Config {
     fn connection(&self) -> Connection {
         Connection {
             endpoint: self.endpoint.clone(),
-            service_account_key_path: self.service_account_key_path.clone(),
+            key_file: self.key_file.clone(),
         }
     }
 
