@@ -139,9 +139,9 @@ async fn one_object_per_hour_acked_after_finalize() {
     }
 }
 
-// Real time, short: the crate's tokio has no `test-util` (paused clock),
-// and enabling it would rebuild every crate that depends on tokio.
-#[tokio::test]
+// Time is the subject: tokio's paused clock, so the ages are exact and the
+// test does not wait for them.
+#[tokio::test(start_paused = true)]
 async fn closes_by_age_and_by_size() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let target = Opened {
@@ -160,7 +160,7 @@ async fn closes_by_age_and_by_size() {
 
     // Age: one small batch, then time passes with the input still open.
     let (b, mut r) = batch(vec![entry("2025-11-30T08:00:00Z", 1)]);
-    let sent = std::time::Instant::now();
+    let sent = tokio::time::Instant::now();
     tx.send(b).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(r.try_recv().is_none());
