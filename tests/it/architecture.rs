@@ -119,3 +119,62 @@ fn every_channel_is_bounded() {
     }
     assert!(bad.is_empty(), "unbounded channels:\n{}", bad.join("\n"));
 }
+
+/// The layers, bottom up, and what each may not import. `component` is
+/// the contract between the topology and the components, so neither side
+/// reaches into the other; `config` (which names every component type) and
+/// `topology` (which wires them) sit above the components; `commands` is
+/// the top. Checked on `use crate::...` and `crate::x::` paths.
+#[test]
+fn layers_import_only_downwards() {
+    const COMPONENTS: &[&str] = &["sources", "transforms", "sinks"];
+    let rules: &[(&str, &[&str])] = &[
+        (
+            "src/event",
+            &["component", "topology", "config", "commands", "sources", "transforms", "sinks"],
+        ),
+        (
+            "src/decode",
+            &["component", "topology", "config", "commands", "sources", "transforms", "sinks"],
+        ),
+        (
+            "src/logging_query",
+            &["component", "topology", "config", "commands", "sources", "transforms", "sinks"],
+        ),
+        ("src/component", &["topology", "config", "commands", "sources", "transforms", "sinks"]),
+        ("src/gcs", &["topology", "config", "commands", "sources", "transforms", "sinks"]),
+        ("src/sources", &["topology", "config", "commands"]),
+        ("src/transforms", &["topology", "config", "commands"]),
+        ("src/sinks", &["topology", "config", "commands"]),
+        ("src/topology", &["commands"]),
+        ("src/config", &["topology", "commands"]),
+    ];
+    let mut bad = Vec::new();
+    for (dir, forbidden) in rules {
+        for f in rust_files(&repo().join(dir)) {
+            let r = rel(&f);
+            for (n, line) in product_code(&f) {
+                for m in forbidden {
+                    if line.contains(&format!("crate::{m}::")) || line.contains(&format!("crate::{m}}}")) || line.contains(&format!("crate::{m};")) {
+                        bad.push(format!("{r}:{n}: imports {m}: {}", line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    // Components do not import each other's internals either: a source
+    // does not reach into a sink (shared code lives in a neutral module).
+    for kind in COMPONENTS {
+        for f in rust_files(&repo().join("src").join(kind)) {
+            let r = rel(&f);
+            for (n, line) in product_code(&f) {
+                for other in COMPONENTS.iter().filter(|o| *o != kind) {
+                    if line.contains(&format!("crate::{other}::")) {
+                        bad.push(format!("{r}:{n}: {kind} imports {other}: {}", line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "imports against the layering:\n{}", bad.join("\n"));
+}
