@@ -304,19 +304,7 @@ impl LabelType {
 /// outside `[a-zA-Z0-9_:]` become `_`, a leading digit gets a `_` prefix,
 /// and counters end in `_total` exactly once.
 pub fn prometheus_name(name: &str, counter: bool) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, '_');
-    }
+    let mut s = prometheus_identifier(name, true);
     if counter && !s.ends_with("_total") {
         s.push_str("_total");
     }
@@ -325,20 +313,27 @@ pub fn prometheus_name(name: &str, counter: bool) -> String {
 
 /// A label key as a Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
 fn label_name(key: &str) -> String {
-    let mut s: String = key
+    prometheus_identifier(key, false)
+}
+
+/// Prometheus's identifier rule, for metric names (which may hold `:`) and
+/// label names (which may not): other characters become `_`, and a name
+/// that is empty or starts with a digit gets a leading `_`.
+fn prometheus_identifier(s: &str, colon: bool) -> String {
+    let mut out: String = s
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
+            if c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':') {
                 c
             } else {
                 '_'
             }
         })
         .collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, '_');
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
     }
-    s
+    out
 }
 
 /// A problem in one definition: the field inside the LogMetric and why.
