@@ -32,6 +32,8 @@ const SOURCE_LAG: &str = "source_lag_bytes";
 const BUFFER: &str = "component_buffer_batches";
 const BUFFER_MAX: &str = "component_buffer_max_batches";
 const READY: &str = "pipeline_ready";
+const STATE_WRITE_ERRORS: &str = "source_checkpoint_write_errors_total";
+const STATE_CORRUPT: &str = "source_checkpoint_corrupt_total";
 /// Sink request latency, recorded by [`record_request_latency`].
 pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
 
@@ -50,6 +52,8 @@ const INTERNAL: &[&str] = &[
     BUFFER,
     BUFFER_MAX,
     READY,
+    STATE_WRITE_ERRORS,
+    STATE_CORRUPT,
     REQUEST_DURATION,
 ];
 
@@ -198,6 +202,16 @@ fn describe() {
         Unit::Count,
         "1 when every source is running and every sink is connected"
     );
+    describe_counter!(
+        STATE_WRITE_ERRORS,
+        Unit::Count,
+        "Failed attempts to save a source's checkpoints (the source is not ready while they fail)"
+    );
+    describe_counter!(
+        STATE_CORRUPT,
+        Unit::Count,
+        "Checkpoint files found unreadable, moved aside and started without"
+    );
     describe_histogram!(
         REQUEST_DURATION,
         Unit::Seconds,
@@ -233,6 +247,12 @@ fn sync(t: &Telemetry) {
     for (component, used, cap) in t.channel_fill() {
         metrics::gauge!(BUFFER, "component_id" => component.clone()).set(used as f64);
         metrics::gauge!(BUFFER_MAX, "component_id" => component).set(cap as f64);
+    }
+    for (component, n) in t.state_write_errors() {
+        metrics::counter!(STATE_WRITE_ERRORS, "component_id" => component).absolute(n);
+    }
+    for (component, n) in t.state_corrupt_counts() {
+        metrics::counter!(STATE_CORRUPT, "component_id" => component).absolute(n);
     }
     metrics::gauge!(READY).set(if t.is_ready() { 1.0 } else { 0.0 });
 }

@@ -333,7 +333,7 @@ impl Drop for Guard {
 }
 
 /// `GET path` over HTTP/1.1; returns (status, body).
-fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(

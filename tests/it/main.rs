@@ -11,6 +11,7 @@ mod brokers;
 mod config_cli;
 mod deploy;
 mod dry_run;
+mod durability;
 mod file_source;
 mod gcs_xml_server;
 mod kafka;

@@ -1,0 +1,369 @@
+//! Issue 13, "nothing lost, nothing doubled": the real `sluice run` under
+//! injected faults (a read-only or full filesystem mounted by the test, a
+//! crash at the worst moment, signals), counting lines written, delivered,
+//! lost and duplicated.
+//!
+//! Filesystem faults are real: the tests mount small tmpfs file systems
+//! (CI runs as root), read-only or nearly full, and unmount them when done.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::file_source::{append, checkpoints, entries, key, line};
+use crate::log_metrics::get;
+use crate::support::{sluice_bin, write_pipeline};
+
+/// A tmpfs mounted for one test, unmounted on drop.
+pub(crate) struct Mount(PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (e.g. `"64k"`) at `at`, with extra mount
+    /// options (e.g. `"ro"`). Fails the test when mounting is not possible:
+    /// these tests need root, as CI has.
+    pub(crate) fn tmpfs(at: &Path, size: &str, extra: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let mut opts = format!("size={size}");
+        if !extra.is_empty() {
+            opts.push(',');
+            opts.push_str(extra);
+        }
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("mount runs");
+        assert!(
+            out.status.success(),
+            "cannot mount a tmpfs at {} (these tests need root): {}",
+            at.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Mount(at.to_path_buf())
+    }
+
+    pub(crate) fn remount(&self, opts: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "remount {opts} of {}", self.0.display());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A running `sluice run` with JSON logs captured; killed on drop.
+pub(crate) struct Sluice {
+    pub child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Sluice {
+    pub(crate) fn start(pipeline: &Path, env: &[(&str, &Path)]) -> Sluice {
+        let mut cmd = Command::new(sluice_bin());
+        cmd.args(["run", pipeline.to_str().unwrap()])
+            .env("SLUICE_LOG", "info")
+            .env("SLUICE_LOG_FORMAT", "json")
+            .env("SLUICE_METADATA_URL", "none")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("sluice starts");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(l);
+            }
+        });
+        Sluice { child, logs }
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// The metrics address from the "serving /metrics" log line.
+    pub(crate) fn metrics_addr(&self) -> String {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self.logs.lock().unwrap().iter().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                v["address"].as_str().map(str::to_string)
+            });
+            if let Some(a) = found {
+                return a;
+            }
+            assert!(
+                Instant::now() < until,
+                "sluice did not log its metrics address: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits (bounded) for the process to exit; its exit code.
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                // Let the stderr thread take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return s.code();
+            }
+            assert!(
+                Instant::now() < until,
+                "sluice did not exit within {within:?}: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) until `f` holds; fails with the process's logs.
+    pub(crate) fn wait_for(&self, what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+        let until = Instant::now() + within;
+        while !f() {
+            assert!(
+                Instant::now() < until,
+                "timed out after {within:?} waiting for {what}: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    pub(crate) fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Sluice {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A file source into a file sink (`${OUT}`), with the metrics endpoint
+/// on a free port. `source_extra` goes into the source table.
+pub(crate) fn file_pipeline(data: &Path, logs: &Path, source_extra: &str) -> String {
+    format!(
+        r#"
+[global]
+data_dir = "{data}"
+shutdown_grace_secs = 5
+batch_max_events = 100
+metrics_address = "127.0.0.1:0"
+
+[sources.files]
+type = "file"
+include = ["{logs}/*.log"]
+glob_interval_ms = 100
+poll_interval_ms = 20
+{source_extra}
+
+[sinks.out]
+type = "file"
+inputs = ["files"]
+path = "${{OUT}}"
+allow_unredacted = true
+
+[dead_letter]
+allow_unredacted = true
+"#,
+        data = data.display(),
+        logs = logs.display(),
+    )
+}
+
+/// The value of one sample in a Prometheus scrape, if present.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn issue13_1_unwritable_data_dir_is_not_ready_is_counted_and_stops_naming_the_path() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let _ro = Mount::tmpfs(&data, "1m", "ro");
+    let old: String = (0..10).map(|n| line("old", n)).collect();
+    std::fs::write(logs.join("a.log"), &old).unwrap();
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(
+            &data,
+            &logs,
+            "read_from = \"end\"\ncheckpoint_interval_ms = 100\ncheckpoint_failure_timeout_secs = 4",
+        ),
+    );
+    let out = t.path().join("out.ndjson");
+    let started = Instant::now();
+    let mut s = Sluice::start(&p, &[("OUT", &out)]);
+    let addr = s.metrics_addr();
+    // While checkpoints cannot be saved: counted, and not ready.
+    let series = "source_checkpoint_write_errors_total{component_id=\"files\"}";
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = get(&addr, "/metrics").expect("the metrics endpoint answers");
+        if sample(&m, series).is_some_and(|n| n >= 2.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no {series} >= 2 in\n{m}\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = get(&addr, "/health/ready").unwrap();
+    assert_eq!(status, 503, "ready while checkpoints fail: {body}");
+    assert!(body.contains("files"), "{body}");
+    // Lines written meanwhile are not read without a saved start.
+    let mut f = append(&logs.join("a.log"));
+    for n in 0..5 {
+        f.write_all(line("new", n).as_bytes()).unwrap();
+    }
+    // Then the process stops, non-zero, naming the path.
+    let code = s.wait_exit(Duration::from_secs(30));
+    let elapsed = started.elapsed();
+    assert_eq!(code, Some(1), "{}", s.log_text());
+    assert!(
+        elapsed >= Duration::from_secs(4),
+        "stopped before the timeout: {elapsed:?}"
+    );
+    let want = data.join("checkpoints/files/checkpoints.json");
+    assert!(
+        s.log_text().contains(&want.display().to_string()),
+        "the error names {}: {}",
+        want.display(),
+        s.log_text()
+    );
+    assert!(entries(&out).is_empty(), "nothing was delivered unrecorded");
+}
+
+#[test]
+fn issue13_1_read_from_end_saves_starting_offsets_before_ready_so_a_crash_loses_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let old: String = (0..10).map(|n| line("old", n)).collect();
+    std::fs::write(logs.join("a.log"), &old).unwrap();
+    // A long interval: only a save made before ready can be on disk at
+    // the crash below.
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(
+            &data,
+            &logs,
+            "read_from = \"end\"\ncheckpoint_interval_ms = 30000",
+        ),
+    );
+    let (out1, out2) = (t.path().join("out1.ndjson"), t.path().join("out2.ndjson"));
+    let mut s = Sluice::start(&p, &[("OUT", &out1)]);
+    let addr = s.metrics_addr();
+    let until = Instant::now() + Duration::from_secs(20);
+    while get(&addr, "/health/ready").map(|r| r.0).unwrap_or(0) != 200 {
+        assert!(Instant::now() < until, "never ready: {}", s.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        checkpoints(&data),
+        vec![(
+            logs.join("a.log").display().to_string(),
+            old.len() as u64
+        )],
+        "the starting offset is on disk when ready"
+    );
+    s.child.kill().unwrap(); // SIGKILL
+    s.child.wait().unwrap();
+    drop(s);
+    // Written while sluice is down: must be read after the restart.
+    let mut f = append(&logs.join("a.log"));
+    for n in 0..5 {
+        f.write_all(line("new", n).as_bytes()).unwrap();
+    }
+    let mut s = Sluice::start(&p, &[("OUT", &out2)]);
+    s.wait_for("5 lines after the restart", Duration::from_secs(30), || {
+        entries(&out2).len() >= 5
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    let keys: Vec<String> = entries(&out1)
+        .iter()
+        .chain(&entries(&out2))
+        .map(key)
+        .collect();
+    let want: Vec<String> = (0..5).map(|n| format!("s=new n={n:08}")).collect();
+    assert_eq!(keys, want, "written 5, delivered {}", keys.len());
+}
+
+#[test]
+fn issue13_12_corrupt_checkpoints_are_moved_aside_counted_and_the_source_starts() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let ckpt = data.join("checkpoints/files/checkpoints.json");
+    std::fs::create_dir_all(ckpt.parent().unwrap()).unwrap();
+    std::fs::write(&ckpt, b"{\"version\":1,\"files\":[{\"fingerp").unwrap();
+    let text: String = (0..20).map(|n| line("c", n)).collect();
+    std::fs::write(logs.join("a.log"), &text).unwrap();
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(&data, &logs, "checkpoint_interval_ms = 100"),
+    );
+    let out = t.path().join("out.ndjson");
+    let mut s = Sluice::start(&p, &[("OUT", &out)]);
+    let addr = s.metrics_addr();
+    // As configured for a missing checkpoint (read_from = beginning).
+    s.wait_for("20 lines", Duration::from_secs(30), || entries(&out).len() >= 20);
+    let (_, m) = get(&addr, "/metrics").unwrap();
+    assert_eq!(
+        sample(&m, "source_checkpoint_corrupt_total{component_id=\"files\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(get(&addr, "/health/ready").unwrap().0, 200);
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+    let aside: Vec<PathBuf> = std::fs::read_dir(ckpt.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the bad file is kept aside");
+    assert_eq!(
+        std::fs::read(&aside[0]).unwrap(),
+        b"{\"version\":1,\"files\":[{\"fingerp"
+    );
+    assert!(
+        s.log_text().contains(&aside[0].display().to_string()),
+        "the log names where it went"
+    );
+    assert_eq!(checkpoints(&data)[0].1, text.len() as u64);
+    assert_eq!(entries(&out).len(), 20);
+}
