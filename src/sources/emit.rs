@@ -100,9 +100,7 @@ pub async fn send_read(
 ) -> Result<(), ComponentError> {
     cx.stats.received(received, bytes);
     cx.stats.errored(rejects.len() as u64);
-    for (e, reason) in rejects {
-        cx.dead_letter.send(&cx.name, e, reason).await;
-    }
+    cx.dead_letter.send_all(&cx.name, rejects).await;
     cx.out
         .send(Batch::new(events))
         .await

@@ -6,9 +6,11 @@
 //! redacted with the pipeline's `dead_letter.redact_with` transform before
 //! they are written, because a line that failed to parse can still hold
 //! personal data. A record counts as `Delivered` for its source once it is
-//! written and flushed, so a dead-lettered line never blocks a checkpoint.
+//! written and synced to disk (whole records only: see `sinks::append`),
+//! so a dead-lettered line never blocks a checkpoint. A failed write
+//! leaves no partial record and settles its events as `Errored`, so their
+//! sources deliver them again.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use tokio::sync::mpsc;
 
 use crate::event::log_entry::format_ts;
 use crate::event::{Event, EventStatus};
+use crate::sinks::append::AppendFile;
+use crate::sinks::file::Breaker;
 use crate::telemetry::Telemetry;
 
 /// Rewrites a record in place before it is written; counts go to telemetry.
@@ -28,6 +32,8 @@ pub struct DeadLetter {
     pub component: Arc<str>,
     pub reason: String,
     pub event: Event,
+    /// More records of the same read follow at once (see `send_all`).
+    more: bool,
 }
 
 /// Cloned into every component; bounded like every other channel.
@@ -43,8 +49,33 @@ impl DeadLetterSender {
             component: component.clone(),
             reason: reason.into(),
             event,
+            more: false,
         };
         let _ = self.0.send(dl).await;
+    }
+
+    /// Sends the rejects of one source read so that the writer appends
+    /// them in one write: if the disk fails, none of them is on disk and
+    /// the source's re-read writes each once (not a prefix twice).
+    /// Reads with more rejects than the channel holds go in parts.
+    pub async fn send_all(&self, component: &Arc<str>, rejects: Vec<(Event, String)>) {
+        let mut rejects = rejects.into_iter().peekable();
+        while rejects.peek().is_some() {
+            let n = rejects.len().min(self.0.max_capacity());
+            let Ok(permits) = self.0.reserve_many(n).await else {
+                // The writer is gone: the events drop unsettled.
+                return;
+            };
+            let last = n - 1;
+            for (i, (p, (event, reason))) in permits.zip(rejects.by_ref()).enumerate() {
+                p.send(DeadLetter {
+                    component: component.clone(),
+                    reason,
+                    event,
+                    more: i < last,
+                });
+            }
+        }
     }
 
     /// A sender with no writer, for tests and tools: everything sent is
@@ -67,40 +98,29 @@ impl Writer {
         self,
         mut rx: mpsc::Receiver<DeadLetter>,
     ) -> Result<(), super::ComponentError> {
-        let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
+        let mut file: Option<AppendFile> = None;
+        let mut breaker = Breaker::default();
         let mut buf: Vec<DeadLetter> = Vec::new();
         while let Some(first) = rx.recv().await {
+            let mut more = first.more;
             buf.push(first);
-            while buf.len() < 1000 {
-                match rx.try_recv() {
-                    Ok(d) => buf.push(d),
-                    Err(_) => break,
+            // Up to 1000 records, and never part of a read: its other
+            // records were already queued with it.
+            while buf.len() < 1000 || more {
+                let next = if more {
+                    rx.recv().await
+                } else {
+                    rx.try_recv().ok()
+                };
+                match next {
+                    Some(d) => {
+                        more = d.more;
+                        buf.push(d);
+                    }
+                    None => break,
                 }
             }
-            let f = match file.as_mut() {
-                Some(f) => f,
-                None => {
-                    if let Some(dir) = self.path.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            super::ComponentError::new(
-                                format!("dead-letter: cannot create {}", dir.display()),
-                                e,
-                            )
-                        })?;
-                    }
-                    let f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.path)
-                        .map_err(|e| {
-                            super::ComponentError::new(
-                                format!("dead-letter: cannot open {}", self.path.display()),
-                                e,
-                            )
-                        })?;
-                    file.insert(std::io::BufWriter::new(f))
-                }
-            };
+            let mut out = Vec::new();
             let now = format_ts(chrono::Utc::now());
             let mut settled = Vec::with_capacity(buf.len());
             for mut d in buf.drain(..) {
@@ -113,17 +133,52 @@ impl Writer {
                 if let Some(r) = &self.redactor {
                     r.redact(&mut record["event"], &self.telemetry);
                 }
-                serde_json::to_writer(&mut *f, &record)
+                serde_json::to_writer(&mut out, &record)
                     .map_err(|e| super::ComponentError::new("dead-letter: encode", e))?;
-                f.write_all(b"\n")
-                    .map_err(|e| super::ComponentError::new("dead-letter: write", e))?;
+                out.push(b'\n');
                 settled.push(d.event);
             }
-            f.flush()
-                .map_err(|e| super::ComponentError::new("dead-letter: flush", e))?;
-            self.telemetry.dead_lettered(settled.len() as u64);
-            for e in settled {
-                e.finalize(EventStatus::Delivered);
+            if breaker.open(&self.path) {
+                for e in settled {
+                    e.finalize(EventStatus::Errored);
+                }
+                continue;
+            }
+            // One synced append per chunk (off the async workers): whole
+            // records only, on disk before the sources move on.
+            let path = self.path.clone();
+            let open = file.take();
+            let (open, written) = tokio::task::spawn_blocking(move || {
+                let mut open = match open {
+                    Some(f) => f,
+                    None => match AppendFile::open(&path, true) {
+                        Ok(f) => f,
+                        Err(e) => return (None, Err(e)),
+                    },
+                };
+                let r = open.append(&out);
+                (r.is_ok().then_some(open), r)
+            })
+            .await
+            .map_err(|e| super::ComponentError::new("dead-letter", e))?;
+            file = open;
+            match written {
+                Ok(()) => {
+                    self.telemetry.dead_lettered(settled.len() as u64);
+                    for e in settled {
+                        e.finalize(EventStatus::Delivered);
+                    }
+                }
+                Err(e) => {
+                    // A full or read-only disk: the sources deliver these
+                    // events again (re-read, nack) after their backoff.
+                    tracing::error!(error = %e, records = settled.len(),
+                        "cannot write dead letters; their events are not acknowledged");
+                    breaker.trip(self.path.clone());
+                    for e in settled {
+                        e.finalize(EventStatus::Errored);
+                    }
+                }
             }
         }
         Ok(())

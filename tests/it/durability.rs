@@ -321,6 +321,235 @@ fn issue13_1_read_from_end_saves_starting_offsets_before_ready_so_a_crash_loses_
     assert_eq!(keys, want, "written 5, delivered {}", keys.len());
 }
 
+/// Every line of an NDJSON file, which must hold whole records only: it
+/// is empty or ends with a newline, and every line is valid JSON.
+fn whole_records(path: &Path) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{} ends inside a record: {:?}",
+        path.display(),
+        &text[text.len().saturating_sub(80)..]
+    );
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!("{}:{}: torn or invalid record ({e})", path.display(), i + 1)
+            })
+        })
+        .collect()
+}
+
+/// A sink or dead-letter file on a tiny tmpfs fills up; once space is
+/// freed (the tmpfs grows), everything arrives. Returns (written,
+/// delivered, duplicated) as measured.
+fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let fs = Mount::tmpfs(&t.path().join("small"), "48k", "");
+    let target = t.path().join("small/out.ndjson");
+    const N: u32 = 400;
+    let text: String = (0..N)
+        .map(|n| {
+            if dead_letter {
+                // Starts like JSON, is not: dead-lettered.
+                format!("2025-11-30T12:00:00Z stdout F {{\"broken\" n={n:08} padding-padding\n")
+            } else {
+                line("full", n)
+            }
+        })
+        .collect();
+    std::fs::write(logs.join("a.log"), &text).unwrap();
+    let mut p = file_pipeline(&data, &logs, "checkpoint_interval_ms = 100");
+    let out = if dead_letter {
+        p = p.replace(
+            "[dead_letter]\n",
+            &format!("[dead_letter]\npath = \"{}\"\n", target.display()),
+        );
+        t.path().join("out.ndjson")
+    } else {
+        target.clone()
+    };
+    let p = write_pipeline(t.path(), "p.toml", &p);
+    let mut s = Sluice::start(&p, &[("OUT", &out)]);
+    let failed = if dead_letter {
+        "cannot write dead letters"
+    } else {
+        "write failed"
+    };
+    s.wait_for("a write to fail on the full disk", Duration::from_secs(30), || {
+        s.log_text().contains(failed)
+    });
+    // The error names the file.
+    assert!(
+        s.log_text().contains(&target.display().to_string()),
+        "{}",
+        s.log_text()
+    );
+    // Full, retried at least once more: still whole records only.
+    std::thread::sleep(Duration::from_millis(1500));
+    let partial = whole_records(&target).len();
+    assert!(partial < N as usize, "the disk filled before the end");
+    fs.remount("size=16m");
+    s.wait_for("every record once space is back", Duration::from_secs(90), || {
+        whole_records(&target).len() >= N as usize
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+    let records = whole_records(&target);
+    let keys: std::collections::HashSet<String> = records
+        .iter()
+        .map(|r| {
+            if dead_letter {
+                let raw = r["event"].to_string();
+                let i = raw.find("n=").expect("the record keeps the line's number");
+                raw[i..i + 10].to_string()
+            } else {
+                key(r)
+            }
+        })
+        .collect();
+    eprintln!(
+        "{}: written {N}, records {}, distinct {}, duplicated {}, full at {partial}",
+        if dead_letter { "dead-letter" } else { "file sink" },
+        records.len(),
+        keys.len(),
+        records.len() - keys.len()
+    );
+    assert_eq!(keys.len(), N as usize, "every line delivered");
+    (N as usize, keys.len(), records.len() - keys.len())
+}
+
+#[test]
+fn issue13_2_file_sink_on_a_full_disk_writes_whole_records_and_loses_nothing() {
+    let (_, _, dup) = fill_then_free(false);
+    assert_eq!(dup, 0, "no record written twice");
+}
+
+#[test]
+fn issue13_2_dead_letter_on_a_full_disk_writes_whole_records_and_loses_nothing() {
+    let (_, _, dup) = fill_then_free(true);
+    assert_eq!(dup, 0, "no record written twice");
+}
+
+/// `sluice run` under strace: the calls named in `calls`, one per line.
+fn strace_run(pipeline: &Path, env: &[(&str, &Path)], trace: &Path) -> Sluice {
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=openat,write,fsync,fdatasync,rename", "-o"])
+        .arg(trace)
+        .arg(sluice_bin())
+        .args(["run", pipeline.to_str().unwrap()])
+        .env("SLUICE_LOG", "info")
+        .env("SLUICE_LOG_FORMAT", "json")
+        .env("SLUICE_METADATA_URL", "none")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .expect("strace runs (scripts/install-test-deps.sh installs it)");
+    let stderr = child.stderr.take().unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    Sluice { child, logs }
+}
+
+/// From an strace log: for the file at `path`, (writes, syncs, writes
+/// left unsynced at the end).
+fn sync_profile(trace: &str, path: &Path) -> (usize, usize, usize) {
+    let quoted = format!("\"{}\"", path.display());
+    let mut fds: Vec<String> = Vec::new();
+    let (mut writes, mut syncs, mut unsynced) = (0, 0, 0);
+    for l in trace.lines() {
+        // `PID call(args) = ret`, possibly split by `<unfinished ...>`.
+        let call = l.split_once(' ').map_or(l, |(_, c)| c).trim_start();
+        if call.starts_with("openat(") && call.contains(&quoted) {
+            if let Some(fd) = call.rsplit("= ").next().filter(|f| f.parse::<u32>().is_ok()) {
+                fds.push(fd.to_string());
+            }
+            continue;
+        }
+        let on = |name: &str| fds.iter().any(|fd| call.starts_with(&format!("{name}({fd},")) || call.starts_with(&format!("{name}({fd})")) || call.starts_with(&format!("{name}({fd} ")));
+        if on("write") {
+            writes += 1;
+            unsynced += 1;
+        } else if on("fdatasync") || on("fsync") {
+            syncs += 1;
+            unsynced = 0;
+        }
+    }
+    (writes, syncs, unsynced)
+}
+
+#[test]
+fn issue13_3_file_sink_and_dead_letter_sync_before_acknowledging() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    const N: u32 = 300;
+    let text: String = (0..N)
+        .map(|n| {
+            if n % 10 == 0 {
+                format!("2025-11-30T12:00:00Z stdout F {{\"broken\" n={n:08}\n")
+            } else {
+                line("sync", n)
+            }
+        })
+        .collect();
+    std::fs::write(logs.join("a.log"), &text).unwrap();
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(&data, &logs, "checkpoint_interval_ms = 100"),
+    );
+    let out = t.path().join("out.ndjson");
+    let dl = data.join("deadletter.ndjson");
+    let trace = t.path().join("trace.txt");
+    let mut s = strace_run(&p, &[("OUT", &out)], &trace);
+    s.wait_for("every line", Duration::from_secs(60), || {
+        entries(&out).len() + entries(&dl).len() >= N as usize
+    });
+    // The checkpoint reaches the end only after the acks.
+    s.wait_for("the checkpoint at the end", Duration::from_secs(30), || {
+        checkpoints(&data).first().map(|c| c.1) == Some(text.len() as u64)
+    });
+    // SIGTERM goes to sluice itself, not to strace.
+    let tracee = std::fs::read_to_string(format!(
+        "/proc/{0}/task/{0}/children",
+        s.child.id()
+    ))
+    .unwrap();
+    let tracee = tracee.split_whitespace().next().expect("strace runs sluice");
+    let ok = Command::new("kill").args(["-TERM", tracee]).status().unwrap();
+    assert!(ok.success());
+    assert_eq!(s.wait_exit(Duration::from_secs(30)), Some(0), "{}", s.log_text());
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    for (what, path) in [("file sink", &out), ("dead-letter", &dl)] {
+        let (writes, syncs, unsynced) = sync_profile(&trace, path);
+        eprintln!("{what}: {writes} writes, {syncs} syncs");
+        assert!(writes > 0, "{what}: no write to {} traced", path.display());
+        assert!(syncs > 0, "{what}: {} is never synced", path.display());
+        assert_eq!(unsynced, 0, "{what}: writes left unsynced at exit");
+        assert!(
+            syncs <= writes,
+            "{what}: synced more often than written (one sync per batch)"
+        );
+    }
+}
+
 #[test]
 fn issue13_12_corrupt_checkpoints_are_moved_aside_counted_and_the_source_starts() {
     let t = tempfile::tempdir().unwrap();
