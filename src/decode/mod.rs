@@ -78,6 +78,8 @@ pub struct Decoder {
     origin: Origin,
     max_line_bytes: usize,
     partial: Partial,
+    /// Position of the next line pushed (see [`Decoder::at`]).
+    position: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +89,8 @@ struct Partial {
     time: String,
     stream: Option<Stream>,
     active: bool,
+    /// Position of the first part: the joined entry's position.
+    position: Option<u64>,
 }
 
 impl Decoder {
@@ -96,7 +100,16 @@ impl Decoder {
             origin,
             max_line_bytes,
             partial: Partial::default(),
+            position: None,
         }
+    }
+
+    /// Sets the position of the next line pushed: where it starts in its
+    /// stream (a byte offset or a line number, as the caller counts). It
+    /// goes into the entry's `insertId`, so identical lines at different
+    /// positions get different ids and a re-read gets the same ones.
+    pub fn at(&mut self, position: u64) {
+        self.position = Some(position);
     }
 
     pub fn origin(&self) -> &Origin {
@@ -139,6 +152,7 @@ impl Decoder {
                     time: None,
                     stream: None,
                     raw: line,
+                    position: self.position,
                 };
                 self.emit(l, line.len(), received, out);
             }
@@ -191,6 +205,7 @@ impl Decoder {
                 time: Some(time),
                 stream: Some(stream),
                 raw,
+                position: self.position,
             };
             self.emit(l, raw.len(), received, out);
             return;
@@ -201,6 +216,7 @@ impl Decoder {
             p.time.clear();
             p.time.push_str(time);
             p.stream = Some(stream);
+            p.position = self.position;
         }
         p.payload.extend_from_slice(msg);
         p.raw.extend_from_slice(raw);
@@ -217,6 +233,7 @@ impl Decoder {
                 time: Some(&p.time),
                 stream: p.stream,
                 raw: &p.raw,
+                position: p.position,
             };
             self.emit(l, p.raw.len(), received, out);
         }

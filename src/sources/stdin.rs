@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::{LineFeeder, Source};
+use super::{LineFeeder, Position, Source};
 use crate::config::FieldError;
 use crate::decode::{Decoder, Format};
 use crate::node::NodeInfo;
@@ -52,9 +52,19 @@ impl Stdin {
 #[async_trait]
 impl Source for Stdin {
     async fn run(self: Box<Self>, mut cx: SourceContext) -> Result<(), ComponentError> {
-        let origin = self.node.generic_origin(format!("stdin:{}", cx.name));
+        // stdin has no checkpoint, so each run is new input: the run (start
+        // time and pid) and the line number make the insertId, and two
+        // identical lines are two entries.
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let origin = self.node.generic_origin(format!(
+            "stdin:{}:{run}.{}",
+            cx.name,
+            std::process::id()
+        ));
         let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes);
-        let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes);
+        let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes, Position::Lines);
         let mut stdin = tokio::io::stdin();
         let mut buf = vec![0u8; 256 * 1024];
         loop {

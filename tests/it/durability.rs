@@ -596,3 +596,58 @@ fn issue13_12_corrupt_checkpoints_are_moved_aside_counted_and_the_source_starts(
     assert_eq!(checkpoints(&data)[0].1, text.len() as u64);
     assert_eq!(entries(&out).len(), 20);
 }
+
+#[test]
+fn issue13_4_identical_stdin_lines_are_distinct_entries() {
+    let t = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &format!(
+            r#"
+[global]
+data_dir = "{data}"
+metrics_address = "127.0.0.1:0"
+[sources.in]
+type = "stdin"
+[sinks.out]
+type = "console"
+inputs = ["in"]
+allow_unredacted = true
+[dead_letter]
+allow_unredacted = true
+"#,
+            data = t.path().join("data").display()
+        ),
+    );
+    let run = |input: &str| -> Vec<String> {
+        let mut child = Command::new(sluice_bin())
+            .args(["run", p.to_str().unwrap()])
+            .env("SLUICE_METADATA_URL", "none")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["insertId"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let ids = run("retrying\nretrying\nretrying\n");
+    assert_eq!(ids.len(), 3);
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 3, "genuine repeats share an insertId: {ids:?}");
+}

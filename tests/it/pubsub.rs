@@ -156,7 +156,7 @@ fn expected_ids(sub: &str, fx: &[crate::brokers::Fixture], msg_ids: &[String]) -
         .map(|(f, id)| {
             f.insert_id.clone().unwrap_or_else(|| {
                 let identity = format!("projects/{PROJECT}/subscriptions/{sub}/{id}");
-                sluice::event::insert_id::compute(identity.as_bytes(), &f.payload)
+                sluice::event::insert_id::compute(identity.as_bytes(), None, &f.payload)
             })
         })
         .collect()

@@ -198,6 +198,10 @@ impl Tailer {
             match piece {
                 Piece::Line(l) => {
                     *pos += l.len() as u64 + 1;
+                    // The byte offset: a re-read after a restart or a
+                    // rename gives the same insertId, a repeat elsewhere
+                    // in the file another.
+                    decoder.at(start);
                     decoder.push_line(l, received, scratch);
                 }
                 Piece::Oversize { prefix, total } => {
@@ -300,6 +304,39 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(t.read(&mut [0u8; 64], &mut out).unwrap(), Step::Truncated);
         assert!(out.is_empty());
+    }
+
+    fn ids(t: &mut Tailer) -> Vec<String> {
+        let mut buf = vec![0u8; 7];
+        let mut out = Vec::new();
+        while let Step::Data(_) = t.read(&mut buf, &mut out).unwrap() {}
+        out.into_iter()
+            .map(|(d, _)| match d {
+                Decoded::Entry { log, .. } => log["insertId"].as_str().unwrap().to_string(),
+                Decoded::Reject { reason, .. } => panic!("{reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue13_4_identical_lines_get_distinct_insert_ids_that_a_re_read_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("same.log");
+        // No timestamp in the framing: only the position tells them apart.
+        std::fs::write(&p, "same line\nsame line\nsame line\n").unwrap();
+        let mut t = tailer_on(&p, 1024);
+        let first = ids(&mut t);
+        assert_eq!(first.len(), 3);
+        let distinct: std::collections::HashSet<&String> = first.iter().collect();
+        assert_eq!(distinct.len(), 3, "repeats merged: {first:?}");
+        // A replay from the start (restart, failed batch) keeps the ids.
+        t.rewind(0);
+        assert_eq!(ids(&mut t), first);
+        // So does a fresh read of the same file (another run).
+        assert_eq!(ids(&mut tailer_on(&p, 1024)), first);
+        // A replay from the middle gives the middle lines their ids.
+        t.rewind(10);
+        assert_eq!(ids(&mut t), first[1..]);
     }
 
     #[test]
