@@ -16,7 +16,7 @@ pub fn run(path: &Path) -> Result<u8> {
     let endpoint = metadata::Endpoint::from_env()?;
     let budget = metadata::timeout_from_lookup(|k| std::env::var(k).ok());
     let rt = super::runtime()?;
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         // Environment first (the DaemonSet sets the node name through the
         // downward API); the metadata server fills the rest.
         let discovery = NodeInfo::from_env().discover(&endpoint, budget).await;
@@ -38,8 +38,13 @@ pub fn run(path: &Path) -> Result<u8> {
         let outcome = running.run_until(shutdown_signal()).await;
         endpoints.stop().await;
         report(&outcome);
-        Ok(outcome.exit_code() as u8)
-    })
+        Ok::<u8, anyhow::Error>(outcome.exit_code() as u8)
+    });
+    // A sink still blocked in write(2) (a FIFO without a reader, a hung
+    // mount) sits on a blocking thread that nothing can interrupt; the
+    // grace period is over, so do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
 }
 
 /// The `/metrics` and `/health/*` server, owned by `run` and stopped after

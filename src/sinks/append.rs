@@ -33,6 +33,9 @@ pub struct AppendFile {
     /// Where the last good append ended: the file is cut back here after
     /// a failed one.
     len: u64,
+    /// A regular file. A FIFO or device (`/dev/stdout`) cannot be synced
+    /// or cut back; what was written to it is passed on.
+    regular: bool,
 }
 
 impl AppendFile {
@@ -50,21 +53,26 @@ impl AppendFile {
             std::fs::create_dir_all(dir).map_err(err("create the folder of"))?;
         }
         let existed = path.exists();
+        // Write-only: opening a FIFO for reading too would make us its
+        // reader. Regular files are read through a second handle.
         let file = OpenOptions::new()
             .create(true)
             .append(true)
-            .read(true)
             .open(path)
             .map_err(err("open"))?;
-        if !existed {
+        let md = file.metadata().map_err(err("stat"))?;
+        let regular = md.is_file();
+        if !existed && regular {
             // The new directory entry is durable only once its folder is.
             File::open(dir.unwrap_or(Path::new(".")))
                 .and_then(|d| d.sync_all())
                 .map_err(err("sync the folder of"))?;
         }
-        let mut len = file.metadata().map_err(err("stat"))?.len();
-        if lines && len > 0 {
-            let whole = end_of_last_line(&file, len).map_err(err("read"))?;
+        let mut len = md.len();
+        if lines && regular && len > 0 {
+            let whole = File::open(path)
+                .and_then(|r| end_of_last_line(&r, len))
+                .map_err(err("read"))?;
             if whole < len {
                 tracing::warn!(path = %path.display(), cut_bytes = len - whole,
                     "cutting off a torn last line left by a crash");
@@ -77,24 +85,31 @@ impl AppendFile {
             path: path.to_path_buf(),
             file,
             len,
+            regular,
         })
     }
 
     /// Appends `buf` (whole records) and syncs it to disk. On failure the
     /// file is cut back to its previous end, and the error names the path.
     pub fn append(&mut self, buf: &[u8]) -> Result<(), AppendError> {
+        let regular = self.regular;
         let written = self
             .file
             .write_all(buf)
             .map_err(|e| ("write", e))
-            .and_then(|()| self.file.sync_data().map_err(|e| ("sync", e)));
+            .and_then(|()| match self.file.sync_data() {
+                Err(e) if regular => Err(("sync", e)),
+                _ => Ok(()),
+            });
         match written {
             Ok(()) => {
                 self.len += buf.len() as u64;
                 Ok(())
             }
             Err((op, source)) => {
-                if let Err(e) = self.file.set_len(self.len) {
+                if !self.regular {
+                    // Nothing to cut back: the reader has the bytes.
+                } else if let Err(e) = self.file.set_len(self.len) {
                     // The caller drops this handle; the next open cuts a
                     // torn NDJSON line off.
                     tracing::error!(path = %self.path.display(), error = %e,

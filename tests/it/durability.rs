@@ -651,3 +651,89 @@ allow_unredacted = true
     let distinct: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), 3, "genuine repeats share an insertId: {ids:?}");
 }
+
+#[test]
+fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    const N: u32 = 3000;
+    let text: String = (0..N).map(|n| line("fifo", n)).collect();
+    std::fs::write(logs.join("a.log"), &text).unwrap();
+    let fifo = t.path().join("out.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // A reader that takes 16 KiB, then stalls (a hung consumer) until told
+    // to drain.
+    let (took, took_rx) = std::sync::mpsc::channel();
+    let (drain, drain_rx) = std::sync::mpsc::channel::<()>();
+    let rpath = fifo.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&rpath).unwrap();
+        let mut got = vec![0u8; 16 * 1024];
+        f.read_exact(&mut got).unwrap();
+        took.send(()).unwrap();
+        drain_rx.recv().unwrap();
+        f.read_to_end(&mut got).unwrap();
+        got
+    });
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(&data, &logs, "checkpoint_interval_ms = 100"),
+    );
+    let mut s = Sluice::start(&p, &[("OUT", &fifo)]);
+    took_rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("nothing reached the FIFO: {}", s.log_text()));
+    std::thread::sleep(Duration::from_secs(1)); // the sink is now blocked in write(2)
+    let stopped = Instant::now();
+    s.signal("TERM");
+    let code = s.wait_exit(Duration::from_secs(30));
+    let took = stopped.elapsed();
+    // shutdown_grace_secs = 5 in file_pipeline.
+    assert!(
+        took <= Duration::from_millis(6500),
+        "SIGTERM took {took:?} against a 5 s grace period: {}",
+        s.log_text()
+    );
+    assert_eq!(code, Some(1), "the deadline exits non-zero: {}", s.log_text());
+    let ckpt: u64 = checkpoints(&data).iter().map(|c| c.1).sum();
+    drain.send(()).unwrap();
+    let got = reader.join().unwrap();
+    let got = String::from_utf8_lossy(&got);
+    let reached: Vec<serde_json::Value> = got
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let ckpt_lines = ckpt / line("fifo", 0).len() as u64;
+    assert!(ckpt_lines > 0, "the source saved its checkpoint before the deadline");
+    assert!(
+        ckpt_lines <= reached.len() as u64,
+        "checkpointed {ckpt_lines} lines but only {} reached the reader",
+        reached.len()
+    );
+    drop(s);
+    // The restart reads from the checkpoint: nothing lost.
+    let out2 = t.path().join("out2.ndjson");
+    let mut s = Sluice::start(&p, &[("OUT", &out2)]);
+    s.wait_for("the rest after the restart", Duration::from_secs(60), || {
+        entries(&out2).len() as u64 >= N as u64 - ckpt_lines
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    let mut keys: Vec<String> = reached.iter().chain(&entries(&out2)).map(key).collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    eprintln!(
+        "stalled FIFO: written {N}, reached the reader {}, checkpointed {ckpt_lines}, \
+         delivered after restart {}, lost {}, duplicated {}",
+        reached.len(),
+        total - reached.len(),
+        N as usize - keys.len(),
+        total - keys.len()
+    );
+    assert_eq!(keys.len(), N as usize, "every line delivered");
+}

@@ -311,7 +311,10 @@ impl Source for FileSource {
         // so their acknowledgements can still arrive.
         drop(cx.out);
         drop(cx.dead_letter);
-        let deadline = Instant::now() + self.ack_wait;
+        // One budget from the moment shutdown was seen, however many sends
+        // waited on a stalled downstream before: the checkpoint is saved
+        // before the topology's grace period abandons the sinks.
+        let deadline = *st.stop_by.get_or_insert(Instant::now() + self.ack_wait);
         loop {
             st.poll_acks();
             let outstanding = st.outstanding();
@@ -417,6 +420,9 @@ struct State<'a> {
     tailers: Vec<Tailer>,
     decoded: Vec<(Decoded, u64)>,
     dirty: bool,
+    /// Set when shutdown is first seen: the end of the wait for
+    /// downstream and acknowledgements.
+    stop_by: Option<Instant>,
 }
 
 fn unix_now() -> u64 {
@@ -472,6 +478,7 @@ impl<'a> State<'a> {
             tailers,
             decoded: Vec::new(),
             dirty: false,
+            stop_by: None,
         })
     }
 
@@ -608,7 +615,7 @@ impl<'a> State<'a> {
                             if emitter.len() >= max_events {
                                 let events = emitter.len();
                                 let full = std::mem::take(&mut emitter);
-                                match send(full, cx, shutdown, self.src.ack_wait).await? {
+                                match send(full, cx, shutdown, &mut self.stop_by, self.src.ack_wait).await? {
                                     Some(rx) => t.acks.push(safe, events, Some(rx)),
                                     None => {
                                         abandoned = true;
@@ -648,7 +655,7 @@ impl<'a> State<'a> {
             let end = t.safe();
             if !emitter.is_empty() {
                 let events = emitter.len();
-                match send(emitter, cx, shutdown, self.src.ack_wait).await? {
+                match send(emitter, cx, shutdown, &mut self.stop_by, self.src.ack_wait).await? {
                     Some(rx) => t.acks.push(end, events, Some(rx)),
                     None => {
                         abandoned = true;
@@ -771,22 +778,27 @@ fn end_at_line_boundary(file: &File, size: u64) -> u64 {
 }
 
 /// Sends one batch. When shutdown comes while downstream is full, waits
-/// at most `wait` more; `None` means the batch was abandoned (its lines
-/// stay after the checkpoint and are read again on restart).
+/// until `stop_by` (set to `wait` after shutdown is first seen); `None`
+/// means the batch was abandoned (its lines stay after the checkpoint and
+/// are read again on restart).
 async fn send(
     emitter: Emitter,
     cx: &mut SourceContext,
     shutdown: &CancellationToken,
+    stop_by: &mut Option<Instant>,
     wait: Duration,
 ) -> Result<Option<BatchStatusReceiver>, ComponentError> {
     let flush = emitter.flush(cx);
     tokio::pin!(flush);
     tokio::select! {
         r = &mut flush => r.map(Some),
-        _ = shutdown.cancelled() => match tokio::time::timeout(wait, flush).await {
-            Ok(r) => r.map(Some),
-            Err(_) => Ok(None),
-        },
+        _ = shutdown.cancelled() => {
+            let until = *stop_by.get_or_insert_with(|| Instant::now() + wait);
+            match tokio::time::timeout_at(until.into(), flush).await {
+                Ok(r) => r.map(Some),
+                Err(_) => Ok(None),
+            }
+        }
     }
 }
 
