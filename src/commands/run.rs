@@ -19,6 +19,9 @@ pub fn run(path: &Path) -> Result<u8> {
     let code = rt.block_on(async move {
         // Environment first (the DaemonSet sets the node name through the
         // downward API); the metadata server fills the rest.
+        // Before anything else: SIGHUP's default action ends the process
+        // with no drain and no checkpoint.
+        let hangups = watch_hangups(path.to_path_buf());
         let discovery = NodeInfo::from_env().discover(&endpoint, budget).await;
         discovery.log();
         let node = discovery.info;
@@ -37,6 +40,7 @@ pub fn run(path: &Path) -> Result<u8> {
         tracing::info!(pipeline = %path.display(), "pipeline running");
         let outcome = running.run_until(shutdown_signal()).await;
         endpoints.stop().await;
+        hangups.abort();
         report(&outcome);
         Ok::<u8, anyhow::Error>(outcome.exit_code() as u8)
     });
@@ -88,6 +92,32 @@ impl Endpoints {
             let _ = t.await;
         }
     }
+}
+
+/// Handles SIGHUP for the whole run: the pipeline file is validated again
+/// and the outcome logged; the running pipeline is kept either way (a
+/// reload in place is not implemented: restart the process to apply a
+/// valid change).
+fn watch_hangups(path: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let hup = signal(SignalKind::hangup());
+    tokio::spawn(async move {
+        let mut hup = match hup {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; it will stop sluice");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            match crate::config::load_file(&path) {
+                Ok(_) => tracing::warn!(pipeline = %path.display(),
+                    "SIGHUP received: the pipeline file is valid, but a running pipeline is not reloaded; restart sluice to apply it"),
+                Err(e) => tracing::error!(pipeline = %path.display(), error = %e,
+                    "SIGHUP received: the pipeline file is not valid; keeping the running pipeline"),
+            }
+        }
+    })
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

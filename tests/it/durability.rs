@@ -737,3 +737,37 @@ fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write(
     );
     assert_eq!(keys.len(), N as usize, "every line delivered");
 }
+
+#[test]
+fn issue13_7_sighup_is_survived_logged_and_validates_the_pipeline_file() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("a.log"), line("hup", 0)).unwrap();
+    let text = file_pipeline(&data, &logs, "checkpoint_interval_ms = 100");
+    let p = write_pipeline(t.path(), "p.toml", &text);
+    let out = t.path().join("out.ndjson");
+    let mut s = Sluice::start(&p, &[("OUT", &out)]);
+    s.wait_for("the first line", Duration::from_secs(30), || entries(&out).len() >= 1);
+    s.signal("HUP");
+    s.wait_for("the SIGHUP log line", Duration::from_secs(10), || {
+        s.log_text().contains("the pipeline file is valid")
+    });
+    // An invalid edit is reported, with its key, and changes nothing.
+    std::fs::write(&p, text.replace("glob_interval_ms = 100", "glob_interval_ms = \"x\"")).unwrap();
+    s.signal("HUP");
+    s.wait_for("the invalid-file log line", Duration::from_secs(10), || {
+        s.log_text().contains("keeping the running pipeline")
+    });
+    assert!(s.log_text().contains("glob_interval_ms"), "{}", s.log_text());
+    let mut f = append(&logs.join("a.log"));
+    f.write_all(line("hup", 1).as_bytes()).unwrap();
+    s.wait_for("a line written after both SIGHUPs", Duration::from_secs(30), || {
+        entries(&out).len() >= 2
+    });
+    assert!(s.child.try_wait().unwrap().is_none(), "still running");
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+    let keys: Vec<String> = entries(&out).iter().map(key).collect();
+    assert_eq!(keys, ["s=hup n=00000000", "s=hup n=00000001"]);
+}
