@@ -29,7 +29,7 @@ pub fn validate(cfg: &RedactConfig) -> Vec<FieldError> {
     let probe_key = uses_hash.then_some(&[0u8; 32][..]);
     match Redactor::new(cfg, probe_key) {
         Ok(_) => Vec::new(),
-        Err(e) => vec![FieldError::new("", e.to_string())],
+        Err(e) => vec![FieldError::new(e.field(), e.to_string())],
     }
 }
 

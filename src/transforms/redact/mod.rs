@@ -178,7 +178,16 @@ impl Redactor {
                 return Err(RedactConfigError::InvalidDetectorName { index });
             }
             let re = regex::Regex::new(&d.pattern)
-                .map_err(|_| RedactConfigError::InvalidPattern { index })?;
+                .map_err(|e| RedactConfigError::InvalidPattern {
+                    index,
+                    reason: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                })?;
             let anchor = match &d.anchor {
                 Some(a) if a.is_empty() => return Err(RedactConfigError::EmptyAnchor { index }),
                 Some(a) => Some(memchr::memmem::Finder::new(a.as_bytes()).into_owned()),
