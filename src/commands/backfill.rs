@@ -84,11 +84,23 @@ pub fn run(args: &Args) -> Result<u8> {
     let started = Instant::now();
     let outcome = rt.block_on(async {
         let running = topology::build(&cfg, &cx, CancellationToken::new())?;
+        // The Job's probes and PodMonitoring scrape a backfill like a node
+        // agent; a dry run opens no socket.
+        let endpoints = match &cx.dry_run {
+            None => Some(
+                super::run::Endpoints::start(&cfg.global.metrics_address, telemetry.clone())
+                    .await,
+            ),
+            Some(_) => None,
+        };
         let stop = CancellationToken::new();
         let watcher = tokio::spawn(watch(progress.clone(), started, stop.clone()));
         let outcome = running.run_until(super::run::shutdown_signal()).await;
         stop.cancel();
         let _ = watcher.await;
+        if let Some(e) = endpoints {
+            e.stop().await;
+        }
         anyhow::Ok(outcome)
     })?;
     super::run::report(&outcome);

@@ -51,9 +51,10 @@ pub fn run(path: &Path) -> Result<u8> {
     code
 }
 
-/// The `/metrics` and `/health/*` server, owned by `run` and stopped after
-/// the pipeline has drained (so the last scrape sees final counts).
-struct Endpoints {
+/// The `/metrics` and `/health/*` server, owned by `run` (and `backfill`)
+/// and stopped after the pipeline has drained (so the last scrape sees
+/// final counts).
+pub(super) struct Endpoints {
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -62,7 +63,7 @@ impl Endpoints {
     /// Binds `address`. A bind failure is logged, not fatal: losing the
     /// metrics endpoint must not stop log delivery, and the failed
     /// readiness probe and missing scrape make it visible to the operator.
-    async fn start(address: &str, telemetry: std::sync::Arc<Telemetry>) -> Endpoints {
+    pub(super) async fn start(address: &str, telemetry: std::sync::Arc<Telemetry>) -> Endpoints {
         let stop = CancellationToken::new();
         let exporter = std::sync::Arc::new(Exporter::install(telemetry));
         let task = match tokio::net::TcpListener::bind(address).await {
@@ -86,7 +87,7 @@ impl Endpoints {
         Endpoints { stop, task }
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.stop.cancel();
         if let Some(t) = self.task {
             let _ = t.await;

@@ -771,3 +771,68 @@ fn issue13_7_sighup_is_survived_logged_and_validates_the_pipeline_file() {
     let keys: Vec<String> = entries(&out).iter().map(key).collect();
     assert_eq!(keys, ["s=hup n=00000000", "s=hup n=00000001"]);
 }
+
+#[test]
+fn issue13_14_backfill_serves_metrics_and_health() {
+    let t = tempfile::tempdir().unwrap();
+    let arch = t.path().join("arch/logs/2025/11/30/12");
+    std::fs::create_dir_all(&arch).unwrap();
+    let rows: String = (0..50)
+        .map(|i| {
+            format!(
+                "{{\"insertId\":\"bf-{i}\",\"timestamp\":\"2025-11-30T12:00:{:02}Z\",\"severity\":\"INFO\",\"textPayload\":\"row {i}\"}}\n",
+                i % 60
+            )
+        })
+        .collect();
+    std::fs::write(arch.join("a.ndjson"), rows).unwrap();
+    // The sink is a FIFO nobody reads yet: the backfill stays running
+    // until the test has scraped it.
+    let fifo = t.path().join("table.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let p = write_pipeline(
+        t.path(),
+        "bf.toml",
+        &format!(
+            "[global]\ndata_dir = \"{}\"\nmetrics_address = \"127.0.0.1:0\"\n\n[sources.archive]\ntype = \"archive\"\n\n[sinks.table]\ntype = \"file\"\ninputs = [\"archive\"]\npath = \"{}\"\nallow_unredacted = true\n\n[dead_letter]\nallow_unredacted = true\n",
+            t.path().join("data").display(),
+            fifo.display()
+        ),
+    );
+    let mut child = Command::new(sluice_bin())
+        .args(["backfill", p.to_str().unwrap(), "--from"])
+        .arg(t.path().join("arch"))
+        .env("SLUICE_LOG", "info")
+        .env("SLUICE_LOG_FORMAT", "json")
+        .env("SLUICE_METADATA_URL", "none")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    let mut s = Sluice { child, logs };
+    let addr = s.metrics_addr();
+    let (live, _) = get(&addr, "/health/live").unwrap();
+    assert_eq!(live, 200);
+    let (ready, body) = get(&addr, "/health/ready").unwrap();
+    assert!(ready == 200 || ready == 503, "{ready} {body}");
+    let (status, m) = get(&addr, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        m.contains("component_received_events_total{component_id=\"archive\""),
+        "{m}"
+    );
+    // Now let it finish.
+    let rpath = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read_to_string(rpath).unwrap());
+    assert_eq!(s.wait_exit(Duration::from_secs(60)), Some(0), "{}", s.log_text());
+    assert_eq!(reader.join().unwrap().lines().count(), 50);
+}
