@@ -54,6 +54,19 @@ impl Format {
     }
 }
 
+/// What to do with a text line that is not valid UTF-8. Either way the
+/// line is counted (`source_invalid_utf8_lines_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidUtf8 {
+    /// Deliver it with U+FFFD in place of the bad bytes, as Google's agent
+    /// does.
+    #[default]
+    Replace,
+    /// Send it to the dead-letter output instead.
+    Deadletter,
+}
+
 /// The longest prefix of a rejected line kept in the dead-letter record.
 pub const REJECT_SAMPLE_BYTES: usize = 4096;
 
@@ -80,6 +93,9 @@ pub struct Decoder {
     partial: Partial,
     /// Position of the next line pushed (see [`Decoder::at`]).
     position: Option<u64>,
+    invalid_utf8: InvalidUtf8,
+    /// Lines seen that were not valid UTF-8, since the last `take`.
+    invalid_utf8_lines: u64,
 }
 
 #[derive(Debug, Default)]
@@ -101,7 +117,21 @@ impl Decoder {
             max_line_bytes,
             partial: Partial::default(),
             position: None,
+            invalid_utf8: InvalidUtf8::Replace,
+            invalid_utf8_lines: 0,
         }
+    }
+
+    /// Sets what happens to text lines that are not valid UTF-8.
+    pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Decoder {
+        self.invalid_utf8 = mode;
+        self
+    }
+
+    /// Lines that were not valid UTF-8 since the last call (for the
+    /// source's counter).
+    pub fn take_invalid_utf8(&mut self) -> u64 {
+        std::mem::take(&mut self.invalid_utf8_lines)
     }
 
     /// Sets the position of the next line pushed: where it starts in its
@@ -239,7 +269,21 @@ impl Decoder {
         }
     }
 
-    fn emit(&self, l: Line<'_>, size: usize, received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+    fn emit(&mut self, l: Line<'_>, size: usize, received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+        // JSON lines with bad UTF-8 fail to parse and are dead-lettered as
+        // malformed; text lines would silently get U+FFFD.
+        let text = l.payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{');
+        if text && std::str::from_utf8(l.payload).is_err() {
+            self.invalid_utf8_lines += 1;
+            if self.invalid_utf8 == InvalidUtf8::Deadletter {
+                out.push(Decoded::Reject {
+                    reason: "line is not valid UTF-8 (invalid_utf8 = \"deadletter\")".into(),
+                    sample: sample(l.payload),
+                    size,
+                });
+                return;
+            }
+        }
         match log_entry::shape(l, &self.origin, received) {
             Ok(log) => out.push(Decoded::Entry { log, size }),
             Err(e) => out.push(Decoded::Reject {

@@ -188,6 +188,8 @@ impl LineFeeder {
     /// Sends full batches, then whatever is left: a chunk's lines are never
     /// held back waiting for more input.
     async fn drain(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
+        cx.telemetry
+            .invalid_utf8(&cx.name, self.decoder.take_invalid_utf8());
         for d in self.decoded.drain(..) {
             self.emitter.push(d);
             if self.emitter.len() >= cx.batch_max_events {

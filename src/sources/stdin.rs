@@ -6,7 +6,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{LineFeeder, Position, Source};
 use crate::config::FieldError;
-use crate::decode::{Decoder, Format};
+use crate::decode::{Decoder, Format, InvalidUtf8};
 use crate::node::NodeInfo;
 use crate::topology::{BuildContext, ComponentError, SourceContext};
 
@@ -19,6 +19,10 @@ pub struct Config {
     /// Lines longer than this go to the dead-letter output.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Text lines that are not valid UTF-8: `replace` (default, U+FFFD)
+    /// or `deadletter`. Counted either way.
+    #[serde(default)]
+    pub invalid_utf8: InvalidUtf8,
 }
 
 pub fn default_max_line_bytes() -> usize {
@@ -63,7 +67,8 @@ impl Source for Stdin {
             cx.name,
             std::process::id()
         ));
-        let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes);
+        let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes)
+            .with_invalid_utf8(self.cfg.invalid_utf8);
         let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes, Position::Lines);
         let mut stdin = tokio::io::stdin();
         let mut buf = vec![0u8; 256 * 1024];

@@ -34,6 +34,7 @@ const BUFFER_MAX: &str = "component_buffer_max_batches";
 const READY: &str = "pipeline_ready";
 const STATE_WRITE_ERRORS: &str = "source_checkpoint_write_errors_total";
 const STATE_CORRUPT: &str = "source_checkpoint_corrupt_total";
+const INVALID_UTF8: &str = "source_invalid_utf8_lines_total";
 /// Sink request latency, recorded by [`record_request_latency`].
 pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
 
@@ -54,6 +55,7 @@ const INTERNAL: &[&str] = &[
     READY,
     STATE_WRITE_ERRORS,
     STATE_CORRUPT,
+    INVALID_UTF8,
     REQUEST_DURATION,
 ];
 
@@ -212,6 +214,11 @@ fn describe() {
         Unit::Count,
         "Checkpoint files found unreadable, moved aside and started without"
     );
+    describe_counter!(
+        INVALID_UTF8,
+        Unit::Count,
+        "Text lines that were not valid UTF-8 (replaced with U+FFFD or dead-lettered, per invalid_utf8)"
+    );
     describe_histogram!(
         REQUEST_DURATION,
         Unit::Seconds,
@@ -253,6 +260,9 @@ fn sync(t: &Telemetry) {
     }
     for (component, n) in t.state_corrupt_counts() {
         metrics::counter!(STATE_CORRUPT, "component_id" => component).absolute(n);
+    }
+    for (component, n) in t.invalid_utf8_counts() {
+        metrics::counter!(INVALID_UTF8, "component_id" => component).absolute(n);
     }
     metrics::gauge!(READY).set(if t.is_ready() { 1.0 } else { 0.0 });
 }

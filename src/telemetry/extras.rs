@@ -32,6 +32,8 @@ pub(crate) struct Extras {
     state_write_errors: Mutex<BTreeMap<String, u64>>,
     /// State files found unreadable and moved aside, by source.
     state_corrupt: Mutex<BTreeMap<String, u64>>,
+    /// Text lines that were not valid UTF-8, by source.
+    invalid_utf8: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Default)]
@@ -195,6 +197,19 @@ impl Telemetry {
 
     pub(crate) fn state_corrupt_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.extras.state_corrupt).clone()
+    }
+
+    /// Counts `n` text lines of `component` that were not valid UTF-8.
+    pub fn invalid_utf8(&self, component: &str, n: u64) {
+        if n > 0 {
+            *lock(&self.extras.invalid_utf8)
+                .entry(component.to_string())
+                .or_default() += n;
+        }
+    }
+
+    pub(crate) fn invalid_utf8_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.extras.invalid_utf8).clone()
     }
 
     /// Ready: at least one component registered and all of them ready.

@@ -836,3 +836,46 @@ fn issue13_14_backfill_serves_metrics_and_health() {
     assert_eq!(s.wait_exit(Duration::from_secs(60)), Some(0), "{}", s.log_text());
     assert_eq!(reader.join().unwrap().lines().count(), 50);
 }
+
+#[test]
+fn issue13_9_invalid_utf8_is_counted_and_replaced_or_dead_lettered() {
+    for mode in ["replace", "deadletter"] {
+        let t = tempfile::tempdir().unwrap();
+        let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+        std::fs::create_dir_all(&logs).unwrap();
+        let mut text = b"2025-11-30T12:00:00Z stdout F caf\xe9 latte\n".to_vec();
+        text.extend_from_slice(line("ok", 0).as_bytes());
+        std::fs::write(logs.join("a.log"), &text).unwrap();
+        let extra = format!("checkpoint_interval_ms = 100\ninvalid_utf8 = \"{mode}\"");
+        let p = write_pipeline(t.path(), "p.toml", &file_pipeline(&data, &logs, &extra));
+        let out = t.path().join("out.ndjson");
+        let dl = data.join("deadletter.ndjson");
+        let mut s = Sluice::start(&p, &[("OUT", &out)]);
+        let addr = s.metrics_addr();
+        s.wait_for("both lines settled", Duration::from_secs(30), || {
+            entries(&out).len() + entries(&dl).len() >= 2
+        });
+        let (_, m) = get(&addr, "/metrics").unwrap();
+        assert_eq!(
+            sample(&m, "source_invalid_utf8_lines_total{component_id=\"files\"}"),
+            Some(1.0),
+            "{mode}: {m}"
+        );
+        s.signal("TERM");
+        assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+        let delivered = entries(&out);
+        let dead = entries(&dl);
+        if mode == "replace" {
+            assert_eq!(delivered.len(), 2);
+            assert_eq!(delivered[0]["textPayload"], "caf\u{fffd} latte");
+            assert!(dead.is_empty());
+        } else {
+            assert_eq!(delivered.len(), 1);
+            assert_eq!(dead.len(), 1);
+            assert!(
+                dead[0]["reason"].as_str().unwrap().contains("not valid UTF-8"),
+                "{dead:?}"
+            );
+        }
+    }
+}

@@ -60,7 +60,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Emitter, Source};
 use crate::config::FieldError;
-use crate::decode::{k8s, Decoded, Format};
+use crate::decode::{k8s, Decoded, Format, InvalidUtf8};
 use crate::event::BatchStatusReceiver;
 use crate::node::NodeInfo;
 use crate::telemetry::Telemetry;
@@ -102,6 +102,11 @@ pub struct Config {
     /// Lines longer than this go to the dead-letter output. Default 256 KiB.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Text lines that are not valid UTF-8: `replace` (default, U+FFFD,
+    /// as Google's agent does) or `deadletter`. Counted either way in
+    /// `source_invalid_utf8_lines_total`.
+    #[serde(default)]
+    pub invalid_utf8: InvalidUtf8,
     /// How often the globs are evaluated again to find new files.
     #[serde(default = "default_glob_interval_ms")]
     pub glob_interval_ms: u64,
@@ -650,6 +655,7 @@ impl<'a> State<'a> {
                     }
                 }
             }
+            cx.telemetry.invalid_utf8(&cx.name, t.take_invalid_utf8());
             // The lines decoded so far all belong to `emitter`, so its end
             // is the tailer's current safe offset.
             let end = t.safe();
@@ -746,6 +752,7 @@ impl FileSource {
             self.cfg.max_line_bytes,
             offset,
         )
+        .with_invalid_utf8(self.cfg.invalid_utf8)
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::checkpoint::AckQueue;
 use super::fingerprint::{self, Fingerprint};
-use crate::decode::{Decoded, Decoder, Format, LineSplitter, Piece};
+use crate::decode::{Decoded, Decoder, Format, InvalidUtf8, LineSplitter, Piece};
 use crate::event::log_entry::Origin;
 
 /// An open file handle. It keeps a renamed or deleted file readable.
@@ -75,6 +75,7 @@ pub struct Tailer {
     decoder: Decoder,
     format: Format,
     max_line_bytes: usize,
+    invalid_utf8: InvalidUtf8,
     scratch: Vec<Decoded>,
     pub acks: AckQueue,
     /// File size at the last read (for the lag figure).
@@ -112,6 +113,7 @@ impl Tailer {
             decoder: Decoder::new(format, origin, max_line_bytes),
             format,
             max_line_bytes,
+            invalid_utf8: InvalidUtf8::Replace,
             scratch: Vec::new(),
             acks: AckQueue::new(offset),
             size: offset,
@@ -121,6 +123,19 @@ impl Tailer {
             retry_at: None,
             failures: 0,
         }
+    }
+
+    /// Sets what happens to text lines that are not valid UTF-8.
+    pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Tailer {
+        self.invalid_utf8 = mode;
+        self.decoder = Decoder::new(self.format, self.decoder.origin().clone(), self.max_line_bytes)
+            .with_invalid_utf8(mode);
+        self
+    }
+
+    /// Lines that were not valid UTF-8 since the last call.
+    pub fn take_invalid_utf8(&mut self) -> u64 {
+        self.decoder.take_invalid_utf8()
     }
 
     pub fn attach(&mut self, open: Open) {
@@ -149,7 +164,8 @@ impl Tailer {
         self.partial_start = None;
         self.splitter = LineSplitter::new(self.max_line_bytes);
         let origin = self.decoder.origin().clone();
-        self.decoder = Decoder::new(self.format, origin, self.max_line_bytes);
+        self.decoder = Decoder::new(self.format, origin, self.max_line_bytes)
+            .with_invalid_utf8(self.invalid_utf8);
     }
 
     /// Reads at most `buf.len()` new bytes and decodes them into `out`,
