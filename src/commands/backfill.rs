@@ -88,8 +88,7 @@ pub fn run(args: &Args) -> Result<u8> {
         // agent; a dry run opens no socket.
         let endpoints = match &cx.dry_run {
             None => Some(
-                super::run::Endpoints::start(&cfg.global.metrics_address, telemetry.clone())
-                    .await,
+                super::run::Endpoints::start(&cfg.global.metrics_address, telemetry.clone()).await,
             ),
             Some(_) => None,
         };

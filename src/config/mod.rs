@@ -437,7 +437,8 @@ impl Builder<'_> {
             _ => {
                 let k: Vec<&str> = key.iter().copied().chain(["type"]).collect();
                 self.err(&k, "must be a string naming the component type");
-                self.broken.push(key.last().copied().unwrap_or_default().to_string());
+                self.broken
+                    .push(key.last().copied().unwrap_or_default().to_string());
                 return None;
             }
         };
@@ -445,7 +446,8 @@ impl Builder<'_> {
         wrapped.insert(ty, toml::Value::Table(body));
         let c = self.deserialize(key, wrapped, true);
         if c.is_none() {
-            self.broken.push(key.last().copied().unwrap_or_default().to_string());
+            self.broken
+                .push(key.last().copied().unwrap_or_default().to_string());
         }
         c
     }

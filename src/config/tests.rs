@@ -193,8 +193,7 @@ fn issue13_10_graph_errors_are_reported_with_component_errors() {
     assert!(keys.contains(&"transforms.f.qeury"), "{errs}");
     assert!(keys.contains(&"sinks.out.inputs"), "{errs}");
     // A component that failed to parse is not reported again as missing.
-    let src = OK
-        .replace("query = ", "qeury = 'x'\nquery = ");
+    let src = OK.replace("query = ", "qeury = 'x'\nquery = ");
     let errs = load(&src).unwrap_err();
     assert_eq!(errs.errors.len(), 1, "{errs}");
 }

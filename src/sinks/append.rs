@@ -43,10 +43,12 @@ impl AppendFile {
     /// `lines`, a last line without its newline (a crash mid-write) is cut
     /// off, so the file holds whole NDJSON records only.
     pub fn open(path: &Path, lines: bool) -> Result<AppendFile, AppendError> {
-        let err = |op| move |source| AppendError {
-            op,
-            path: path.to_path_buf(),
-            source,
+        let err = |op| {
+            move |source| AppendError {
+                op,
+                path: path.to_path_buf(),
+                source,
+            }
         };
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
         if let Some(dir) = dir {

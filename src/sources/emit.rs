@@ -157,9 +157,7 @@ impl LineFeeder {
             decoder.at(at);
             match p {
                 Piece::Line(l) => decoder.push_line(l, received, decoded),
-                Piece::Oversize { prefix, total } => {
-                    decoder.push_oversize(prefix, total, decoded)
-                }
+                Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
             }
         };
         if last {

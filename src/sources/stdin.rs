@@ -62,11 +62,9 @@ impl Source for Stdin {
         let run = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let origin = self.node.generic_origin(format!(
-            "stdin:{}:{run}.{}",
-            cx.name,
-            std::process::id()
-        ));
+        let origin =
+            self.node
+                .generic_origin(format!("stdin:{}:{run}.{}", cx.name, std::process::id()));
         let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes)
             .with_invalid_utf8(self.cfg.invalid_utf8);
         let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes, Position::Lines);

@@ -291,10 +291,7 @@ fn issue13_1_read_from_end_saves_starting_offsets_before_ready_so_a_crash_loses_
     }
     assert_eq!(
         checkpoints(&data),
-        vec![(
-            logs.join("a.log").display().to_string(),
-            old.len() as u64
-        )],
+        vec![(logs.join("a.log").display().to_string(), old.len() as u64)],
         "the starting offset is on disk when ready"
     );
     s.child.kill().unwrap(); // SIGKILL
@@ -381,9 +378,11 @@ fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
     } else {
         "write failed"
     };
-    s.wait_for("a write to fail on the full disk", Duration::from_secs(30), || {
-        s.log_text().contains(failed)
-    });
+    s.wait_for(
+        "a write to fail on the full disk",
+        Duration::from_secs(30),
+        || s.log_text().contains(failed),
+    );
     // The error names the file.
     assert!(
         s.log_text().contains(&target.display().to_string()),
@@ -395,12 +394,19 @@ fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
     let partial = whole_records(&target).len();
     assert!(partial < N as usize, "the disk filled before the end");
     fs.remount("size=16m");
-    s.wait_for("every record once space is back", Duration::from_secs(90), || {
-        whole_records(&target).len() >= N as usize
-    });
+    s.wait_for(
+        "every record once space is back",
+        Duration::from_secs(90),
+        || whole_records(&target).len() >= N as usize,
+    );
     std::thread::sleep(Duration::from_millis(500));
     s.signal("TERM");
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
     let records = whole_records(&target);
     let keys: std::collections::HashSet<String> = records
         .iter()
@@ -416,7 +422,11 @@ fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
         .collect();
     eprintln!(
         "{}: written {N}, records {}, distinct {}, duplicated {}, full at {partial}",
-        if dead_letter { "dead-letter" } else { "file sink" },
+        if dead_letter {
+            "dead-letter"
+        } else {
+            "file sink"
+        },
         records.len(),
         keys.len(),
         records.len() - keys.len()
@@ -440,16 +450,22 @@ fn issue13_2_dead_letter_on_a_full_disk_writes_whole_records_and_loses_nothing()
 /// `sluice run` under strace: the calls named in `calls`, one per line.
 fn strace_run(pipeline: &Path, env: &[(&str, &Path)], trace: &Path) -> Sluice {
     let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-qq", "-e", "trace=openat,write,fsync,fdatasync,rename", "-o"])
-        .arg(trace)
-        .arg(sluice_bin())
-        .args(["run", pipeline.to_str().unwrap()])
-        .env("SLUICE_LOG", "info")
-        .env("SLUICE_LOG_FORMAT", "json")
-        .env("SLUICE_METADATA_URL", "none")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-f",
+        "-qq",
+        "-e",
+        "trace=openat,write,fsync,fdatasync,rename",
+        "-o",
+    ])
+    .arg(trace)
+    .arg(sluice_bin())
+    .args(["run", pipeline.to_str().unwrap()])
+    .env("SLUICE_LOG", "info")
+    .env("SLUICE_LOG_FORMAT", "json")
+    .env("SLUICE_METADATA_URL", "none")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -477,12 +493,22 @@ fn sync_profile(trace: &str, path: &Path) -> (usize, usize, usize) {
         // `PID call(args) = ret`, possibly split by `<unfinished ...>`.
         let call = l.split_once(' ').map_or(l, |(_, c)| c).trim_start();
         if call.starts_with("openat(") && call.contains(&quoted) {
-            if let Some(fd) = call.rsplit("= ").next().filter(|f| f.parse::<u32>().is_ok()) {
+            if let Some(fd) = call
+                .rsplit("= ")
+                .next()
+                .filter(|f| f.parse::<u32>().is_ok())
+            {
                 fds.push(fd.to_string());
             }
             continue;
         }
-        let on = |name: &str| fds.iter().any(|fd| call.starts_with(&format!("{name}({fd},")) || call.starts_with(&format!("{name}({fd})")) || call.starts_with(&format!("{name}({fd} ")));
+        let on = |name: &str| {
+            fds.iter().any(|fd| {
+                call.starts_with(&format!("{name}({fd},"))
+                    || call.starts_with(&format!("{name}({fd})"))
+                    || call.starts_with(&format!("{name}({fd} "))
+            })
+        };
         if on("write") {
             writes += 1;
             unsynced += 1;
@@ -527,15 +553,23 @@ fn issue13_3_file_sink_and_dead_letter_sync_before_acknowledging() {
         checkpoints(&data).first().map(|c| c.1) == Some(text.len() as u64)
     });
     // SIGTERM goes to sluice itself, not to strace.
-    let tracee = std::fs::read_to_string(format!(
-        "/proc/{0}/task/{0}/children",
-        s.child.id()
-    ))
-    .unwrap();
-    let tracee = tracee.split_whitespace().next().expect("strace runs sluice");
-    let ok = Command::new("kill").args(["-TERM", tracee]).status().unwrap();
+    let tracee =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", s.child.id())).unwrap();
+    let tracee = tracee
+        .split_whitespace()
+        .next()
+        .expect("strace runs sluice");
+    let ok = Command::new("kill")
+        .args(["-TERM", tracee])
+        .status()
+        .unwrap();
     assert!(ok.success());
-    assert_eq!(s.wait_exit(Duration::from_secs(30)), Some(0), "{}", s.log_text());
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
     let trace = std::fs::read_to_string(&trace).unwrap();
     for (what, path) in [("file sink", &out), ("dead-letter", &dl)] {
         let (writes, syncs, unsynced) = sync_profile(&trace, path);
@@ -569,16 +603,26 @@ fn issue13_12_corrupt_checkpoints_are_moved_aside_counted_and_the_source_starts(
     let mut s = Sluice::start(&p, &[("OUT", &out)]);
     let addr = s.metrics_addr();
     // As configured for a missing checkpoint (read_from = beginning).
-    s.wait_for("20 lines", Duration::from_secs(30), || entries(&out).len() >= 20);
+    s.wait_for("20 lines", Duration::from_secs(30), || {
+        entries(&out).len() >= 20
+    });
     let (_, m) = get(&addr, "/metrics").unwrap();
     assert_eq!(
-        sample(&m, "source_checkpoint_corrupt_total{component_id=\"files\"}"),
+        sample(
+            &m,
+            "source_checkpoint_corrupt_total{component_id=\"files\"}"
+        ),
         Some(1.0),
         "{m}"
     );
     assert_eq!(get(&addr, "/health/ready").unwrap().0, 200);
     s.signal("TERM");
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
     let aside: Vec<PathBuf> = std::fs::read_dir(ckpt.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -636,7 +680,11 @@ allow_unredacted = true
             .write_all(input.as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -649,7 +697,11 @@ allow_unredacted = true
     let ids = run("retrying\nretrying\nretrying\n");
     assert_eq!(ids.len(), 3);
     let distinct: std::collections::HashSet<&String> = ids.iter().collect();
-    assert_eq!(distinct.len(), 3, "genuine repeats share an insertId: {ids:?}");
+    assert_eq!(
+        distinct.len(),
+        3,
+        "genuine repeats share an insertId: {ids:?}"
+    );
 }
 
 #[test]
@@ -661,7 +713,11 @@ fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write(
     let text: String = (0..N).map(|n| line("fifo", n)).collect();
     std::fs::write(logs.join("a.log"), &text).unwrap();
     let fifo = t.path().join("out.fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     // A reader that takes 16 KiB, then stalls (a hung consumer) until told
     // to drain.
     let (took, took_rx) = std::sync::mpsc::channel();
@@ -697,7 +753,12 @@ fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write(
         "SIGTERM took {took:?} against a 5 s grace period: {}",
         s.log_text()
     );
-    assert_eq!(code, Some(1), "the deadline exits non-zero: {}", s.log_text());
+    assert_eq!(
+        code,
+        Some(1),
+        "the deadline exits non-zero: {}",
+        s.log_text()
+    );
     let ckpt: u64 = checkpoints(&data).iter().map(|c| c.1).sum();
     drain.send(()).unwrap();
     let got = reader.join().unwrap();
@@ -707,7 +768,10 @@ fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write(
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     let ckpt_lines = ckpt / line("fifo", 0).len() as u64;
-    assert!(ckpt_lines > 0, "the source saved its checkpoint before the deadline");
+    assert!(
+        ckpt_lines > 0,
+        "the source saved its checkpoint before the deadline"
+    );
     assert!(
         ckpt_lines <= reached.len() as u64,
         "checkpointed {ckpt_lines} lines but only {} reached the reader",
@@ -717,9 +781,11 @@ fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write(
     // The restart reads from the checkpoint: nothing lost.
     let out2 = t.path().join("out2.ndjson");
     let mut s = Sluice::start(&p, &[("OUT", &out2)]);
-    s.wait_for("the rest after the restart", Duration::from_secs(60), || {
-        entries(&out2).len() as u64 >= N as u64 - ckpt_lines
-    });
+    s.wait_for(
+        "the rest after the restart",
+        Duration::from_secs(60),
+        || entries(&out2).len() as u64 >= N as u64 - ckpt_lines,
+    );
     std::thread::sleep(Duration::from_millis(300));
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
@@ -748,26 +814,43 @@ fn issue13_7_sighup_is_survived_logged_and_validates_the_pipeline_file() {
     let p = write_pipeline(t.path(), "p.toml", &text);
     let out = t.path().join("out.ndjson");
     let mut s = Sluice::start(&p, &[("OUT", &out)]);
-    s.wait_for("the first line", Duration::from_secs(30), || entries(&out).len() >= 1);
+    s.wait_for("the first line", Duration::from_secs(30), || {
+        !entries(&out).is_empty()
+    });
     s.signal("HUP");
     s.wait_for("the SIGHUP log line", Duration::from_secs(10), || {
         s.log_text().contains("the pipeline file is valid")
     });
     // An invalid edit is reported, with its key, and changes nothing.
-    std::fs::write(&p, text.replace("glob_interval_ms = 100", "glob_interval_ms = \"x\"")).unwrap();
+    std::fs::write(
+        &p,
+        text.replace("glob_interval_ms = 100", "glob_interval_ms = \"x\""),
+    )
+    .unwrap();
     s.signal("HUP");
     s.wait_for("the invalid-file log line", Duration::from_secs(10), || {
         s.log_text().contains("keeping the running pipeline")
     });
-    assert!(s.log_text().contains("glob_interval_ms"), "{}", s.log_text());
+    assert!(
+        s.log_text().contains("glob_interval_ms"),
+        "{}",
+        s.log_text()
+    );
     let mut f = append(&logs.join("a.log"));
     f.write_all(line("hup", 1).as_bytes()).unwrap();
-    s.wait_for("a line written after both SIGHUPs", Duration::from_secs(30), || {
-        entries(&out).len() >= 2
-    });
+    s.wait_for(
+        "a line written after both SIGHUPs",
+        Duration::from_secs(30),
+        || entries(&out).len() >= 2,
+    );
     assert!(s.child.try_wait().unwrap().is_none(), "still running");
     s.signal("TERM");
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
     let keys: Vec<String> = entries(&out).iter().map(key).collect();
     assert_eq!(keys, ["s=hup n=00000000", "s=hup n=00000001"]);
 }
@@ -789,7 +872,11 @@ fn issue13_14_backfill_serves_metrics_and_health() {
     // The sink is a FIFO nobody reads yet: the backfill stays running
     // until the test has scraped it.
     let fifo = t.path().join("table.fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let p = write_pipeline(
         t.path(),
         "bf.toml",
@@ -833,7 +920,12 @@ fn issue13_14_backfill_serves_metrics_and_health() {
     // Now let it finish.
     let rpath = fifo.clone();
     let reader = std::thread::spawn(move || std::fs::read_to_string(rpath).unwrap());
-    assert_eq!(s.wait_exit(Duration::from_secs(60)), Some(0), "{}", s.log_text());
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
     assert_eq!(reader.join().unwrap().lines().count(), 50);
 }
 
@@ -857,12 +949,20 @@ fn issue13_9_invalid_utf8_is_counted_and_replaced_or_dead_lettered() {
         });
         let (_, m) = get(&addr, "/metrics").unwrap();
         assert_eq!(
-            sample(&m, "source_invalid_utf8_lines_total{component_id=\"files\"}"),
+            sample(
+                &m,
+                "source_invalid_utf8_lines_total{component_id=\"files\"}"
+            ),
             Some(1.0),
             "{mode}: {m}"
         );
         s.signal("TERM");
-        assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0), "{}", s.log_text());
+        assert_eq!(
+            s.wait_exit(Duration::from_secs(20)),
+            Some(0),
+            "{}",
+            s.log_text()
+        );
         let delivered = entries(&out);
         let dead = entries(&dl);
         if mode == "replace" {
@@ -873,7 +973,10 @@ fn issue13_9_invalid_utf8_is_counted_and_replaced_or_dead_lettered() {
             assert_eq!(delivered.len(), 1);
             assert_eq!(dead.len(), 1);
             assert!(
-                dead[0]["reason"].as_str().unwrap().contains("not valid UTF-8"),
+                dead[0]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not valid UTF-8"),
                 "{dead:?}"
             );
         }

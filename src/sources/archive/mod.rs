@@ -444,9 +444,7 @@ impl ObjectFeeder {
             decoder.at(*lines);
             match p {
                 Piece::Line(l) => decoder.push_line(l, received, decoded),
-                Piece::Oversize { prefix, total } => {
-                    decoder.push_oversize(prefix, total, decoded)
-                }
+                Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
             }
         };
         self.splitter.push(raw, &mut f);

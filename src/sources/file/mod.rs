@@ -620,7 +620,9 @@ impl<'a> State<'a> {
                             if emitter.len() >= max_events {
                                 let events = emitter.len();
                                 let full = std::mem::take(&mut emitter);
-                                match send(full, cx, shutdown, &mut self.stop_by, self.src.ack_wait).await? {
+                                match send(full, cx, shutdown, &mut self.stop_by, self.src.ack_wait)
+                                    .await?
+                                {
                                     Some(rx) => t.acks.push(safe, events, Some(rx)),
                                     None => {
                                         abandoned = true;

@@ -128,8 +128,12 @@ impl Tailer {
     /// Sets what happens to text lines that are not valid UTF-8.
     pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Tailer {
         self.invalid_utf8 = mode;
-        self.decoder = Decoder::new(self.format, self.decoder.origin().clone(), self.max_line_bytes)
-            .with_invalid_utf8(mode);
+        self.decoder = Decoder::new(
+            self.format,
+            self.decoder.origin().clone(),
+            self.max_line_bytes,
+        )
+        .with_invalid_utf8(mode);
         self
     }
 

@@ -220,7 +220,10 @@ fn option_error(err: KafkaError, options: &BTreeMap<String, String>) -> FieldErr
             };
             FieldError::new(field, format!("librdkafka refuses it: {desc}"))
         }
-        other => FieldError::new("librdkafka_options", format!("librdkafka refuses them: {other}")),
+        other => FieldError::new(
+            "librdkafka_options",
+            format!("librdkafka refuses them: {other}"),
+        ),
     }
 }
 
@@ -722,7 +725,10 @@ mod tests {
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].field, "librdkafka_options.session.timeout.ms");
         assert!(e[0].message.contains("librdkafka refuses"), "{e:?}");
-        assert!(!e[0].message.contains("s3cr3t"), "the value is not echoed: {e:?}");
+        assert!(
+            !e[0].message.contains("s3cr3t"),
+            "the value is not echoed: {e:?}"
+        );
         let c = cfg(r#"
             bootstrap_servers = "127.0.0.1:1"
             topics = ["t"]

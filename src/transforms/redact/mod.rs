@@ -177,8 +177,8 @@ impl Redactor {
             if d.name.is_empty() || names.iter().any(|n| **n == *d.name) {
                 return Err(RedactConfigError::InvalidDetectorName { index });
             }
-            let re = regex::Regex::new(&d.pattern)
-                .map_err(|e| RedactConfigError::InvalidPattern {
+            let re =
+                regex::Regex::new(&d.pattern).map_err(|e| RedactConfigError::InvalidPattern {
                     index,
                     reason: e
                         .to_string()
