@@ -29,6 +29,7 @@ const DEAD_LETTERS: &str = "dead_letter_events_total";
 const REDACTIONS: &str = "redactions_total";
 const OVERFLOW: &str = "log_metrics_overflow_events_total";
 const SOURCE_LAG: &str = "source_lag_bytes";
+const SOURCE_LAG_MESSAGES: &str = "source_lag_messages";
 const BUFFER: &str = "component_buffer_batches";
 const BUFFER_MAX: &str = "component_buffer_max_batches";
 const READY: &str = "pipeline_ready";
@@ -50,6 +51,7 @@ const INTERNAL: &[&str] = &[
     REDACTIONS,
     OVERFLOW,
     SOURCE_LAG,
+    SOURCE_LAG_MESSAGES,
     BUFFER,
     BUFFER_MAX,
     READY,
@@ -190,6 +192,11 @@ fn describe() {
         "How far a source is behind its input, in bytes"
     );
     describe_gauge!(
+        SOURCE_LAG_MESSAGES,
+        Unit::Count,
+        "Messages a broker source has received and not yet acknowledged or committed (Kafka: high watermark minus committed offset; Pub/Sub: outstanding)"
+    );
+    describe_gauge!(
         BUFFER,
         Unit::Count,
         "Batches queued in a component's input channel"
@@ -202,7 +209,7 @@ fn describe() {
     describe_gauge!(
         READY,
         Unit::Count,
-        "1 when every source is running and every sink is connected"
+        "1 when every source and sink task is running and every component that reports its own readiness (the file source, once its checkpoints are saved) is ready"
     );
     describe_counter!(
         STATE_WRITE_ERRORS,
@@ -240,6 +247,10 @@ fn sync(t: &Telemetry) {
         metrics::counter!(ERRORS, &labels).absolute(s.errors);
         metrics::counter!(RECEIVED_BYTES, &labels).absolute(s.bytes_in);
         metrics::counter!(SENT_BYTES, &labels).absolute(s.bytes_out);
+        if let Some(lag) = s.lag {
+            metrics::gauge!(SOURCE_LAG_MESSAGES, "component_id" => labels[0].1.clone())
+                .set(lag as f64);
+        }
     }
     metrics::counter!(DEAD_LETTERS).absolute(t.dead_letter_count());
     for (detector, n) in t.redactions() {
@@ -277,6 +288,8 @@ mod tests {
         let st = t.component("in", "source", "stdin");
         st.received(3, 300);
         st.sent(3, 300);
+        let broker = t.component("bus", "source", "kafka");
+        broker.set_lag(7);
         t.add_redactions([("email", 2)]);
         t.set_source_lag("in", 42);
         t.watch_channel("out", Box::new(|| (1, 4)));
@@ -288,6 +301,7 @@ mod tests {
             "component_sent_event_bytes_total{component_id=\"in\",component_kind=\"source\",component_type=\"stdin\"} 300",
             "redactions_total{detector=\"email\"} 2",
             "source_lag_bytes{component_id=\"in\"} 42",
+            "source_lag_messages{component_id=\"bus\"} 7",
             "component_buffer_batches{component_id=\"out\"} 1",
             "dead_letter_events_total 0",
             "pipeline_ready 0",
