@@ -1054,7 +1054,8 @@ fn pipeline_vars(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 }
 
 #[test]
-fn issue13_13_every_variable_a_manifest_sets_is_read_by_its_pipeline_and_each_required_one_is_set() {
+fn issue13_13_every_variable_a_manifest_sets_is_read_by_its_pipeline_and_each_required_one_is_set()
+{
     // Read by the binary or the command line itself, not by the pipeline.
     const PROCESS: &[&str] = &[
         "SLUICE_NODE_NAME",
@@ -1092,7 +1093,9 @@ fn issue13_13_every_variable_a_manifest_sets_is_read_by_its_pipeline_and_each_re
         }
         for v in &required {
             if !set.contains(v) {
-                problems.push(format!("{key} needs {v} (no default), which {kind}/{name} does not set"));
+                problems.push(format!(
+                    "{key} needs {v} (no default), which {kind}/{name} does not set"
+                ));
             }
         }
     }

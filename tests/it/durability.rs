@@ -982,3 +982,70 @@ fn issue13_9_invalid_utf8_is_counted_and_replaced_or_dead_lettered() {
         }
     }
 }
+
+#[test]
+fn issue13_5_a_small_file_copied_by_copytruncate_is_read_again_with_the_same_insert_ids() {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("app.log");
+    // Under 256 bytes: only a short fingerprint, which needs the inode.
+    let text: String = (0..2).map(|n| line("small", n)).collect();
+    assert!(text.len() < 256);
+    std::fs::write(&live, &text).unwrap();
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(&data, &logs, "checkpoint_interval_ms = 100").replace(
+            "include = [",
+            &format!("include = [\"{}/*.log.*\", ", logs.display()),
+        ),
+    );
+    let out = t.path().join("out.ndjson");
+    let mut s = Sluice::start(&p, &[("OUT", &out)]);
+    s.wait_for("the 2 lines", Duration::from_secs(30), || {
+        entries(&out).len() >= 2
+    });
+    // logrotate copytruncate: copy, then truncate in place.
+    std::fs::copy(&live, logs.join("app.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&live)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    // The documented limit: the copy is read again.
+    s.wait_for("the copy read again", Duration::from_secs(30), || {
+        entries(&out).len() >= 4
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    s.signal("TERM");
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
+    let es = entries(&out);
+    let mut ids: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for e in &es {
+        ids.entry(key(e))
+            .or_default()
+            .insert(e["insertId"].as_str().unwrap().to_string());
+    }
+    eprintln!(
+        "small copytruncate: written 2, delivered {}, duplicated {} (same insertIds: {})",
+        es.len(),
+        es.len() - ids.len(),
+        ids.values().all(|i| i.len() == 1)
+    );
+    assert_eq!(ids.len(), 2, "both lines delivered");
+    for (k, i) in &ids {
+        assert_eq!(
+            i.len(),
+            1,
+            "{k}: the repeat has another insertId, BigQuery would keep it"
+        );
+    }
+}
