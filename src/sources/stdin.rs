@@ -23,6 +23,12 @@ pub struct Config {
     /// or `deadletter`. Counted either way.
     #[serde(default)]
     pub invalid_utf8: InvalidUtf8,
+    /// Names the run in every insertId (with the line number). Default:
+    /// unique per process, so a second run is new input. Set the same
+    /// value to replay an input with the same ids (BigQuery then drops
+    /// the replay).
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 pub fn default_max_line_bytes() -> usize {
@@ -59,12 +65,13 @@ impl Source for Stdin {
         // stdin has no checkpoint, so each run is new input: the run (start
         // time and pid) and the line number make the insertId, and two
         // identical lines are two entries.
-        let run = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let origin =
-            self.node
-                .generic_origin(format!("stdin:{}:{run}.{}", cx.name, std::process::id()));
+        let run = self.cfg.run_id.clone().unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("{nanos}.{}", std::process::id())
+        });
+        let origin = self.node.generic_origin(format!("stdin:{}:{run}", cx.name));
         let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes)
             .with_invalid_utf8(self.cfg.invalid_utf8);
         let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes, Position::Lines);
