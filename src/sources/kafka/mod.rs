@@ -484,7 +484,11 @@ impl Source for Kafka {
             }
         }
 
-        // Shutdown: no new reads; wait for what is in flight, commit, close.
+        // Shutdown: no new reads; close our outputs (so sinks that finish
+        // on end of input deliver and acknowledge), wait for what is in
+        // flight, commit, close.
+        drop(cx.out);
+        drop(cx.dead_letter);
         let deadline = Instant::now() + Duration::from_secs(self.cfg.drain_timeout_secs);
         loop {
             let done = {
