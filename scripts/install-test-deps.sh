@@ -144,10 +144,18 @@ make_venv() { # python venv-dir
 
 # ------------------------------------------------------------ preflight
 missing=()
-for t in curl ss unshare strace setsid dpkg-deb apt-get sha256sum; do
+for t in curl ss unshare setsid dpkg-deb apt-get sha256sum; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
-((${#missing[@]} == 0)) || die "required system tools missing: ${missing[*]} (apt-get install curl iproute2 util-linux strace dpkg apt)"
+((${#missing[@]} == 0)) || die "required system tools missing: ${missing[*]} (apt-get install curl iproute2 util-linux dpkg apt)"
+# strace: tests/it/durability.rs checks that sinks fdatasync before they
+# acknowledge (the only way to see a sync from outside the process), and
+# tests/it/dry_run_offline.rs that a dry run opens no network socket.
+if ! command -v strace >/dev/null 2>&1; then
+  log "installing strace (Debian)"
+  { apt-get install -y -q strace >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q strace >/dev/null 2>&1; }; } \
+    || die "cannot install strace (apt-get install strace)"
+fi
 PY313="$(python_for "$PY313_VERSION")" || die "Python $PY313_VERSION not found: 'pyenv prefix $PY313_VERSION' failed and no python${PY313_VERSION%.*} on PATH (the BigQuery emulator needs >=3.13; set SLUICE_PY313_VERSION to another installed 3.13.x)"
 PY311="$(python_for "$PY311_VERSION")" || PY311="$(command -v python3)" || die "Python $PY311_VERSION not found"
 

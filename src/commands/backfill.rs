@@ -88,11 +88,22 @@ pub fn run(args: &Args) -> Result<u8> {
             Some(p) => topology::build_dry_run(&cfg, &cx, p, CancellationToken::new())?,
             None => topology::build(&cfg, &cx, CancellationToken::new())?,
         };
+        // The Job's probes and PodMonitoring scrape a backfill like a node
+        // agent; a dry run opens no socket.
+        let endpoints = match &plan {
+            None => Some(
+                super::run::Endpoints::start(&cfg.global.metrics_address, telemetry.clone()).await,
+            ),
+            Some(_) => None,
+        };
         let stop = CancellationToken::new();
         let watcher = tokio::spawn(watch(progress.clone(), started, stop.clone()));
         let outcome = running.run_until(super::run::shutdown_signal()).await;
         stop.cancel();
         let _ = watcher.await;
+        if let Some(e) = endpoints {
+            e.stop().await;
+        }
         anyhow::Ok(outcome)
     })?;
     super::run::report(&outcome);

@@ -16,9 +16,12 @@ pub fn run(path: &Path) -> Result<u8> {
     let endpoint = metadata::Endpoint::from_env()?;
     let budget = metadata::timeout_from_lookup(|k| std::env::var(k).ok());
     let rt = super::runtime()?;
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         // Environment first (the DaemonSet sets the node name through the
         // downward API); the metadata server fills the rest.
+        // Before anything else: SIGHUP's default action ends the process
+        // with no drain and no checkpoint.
+        let hangups = watch_hangups(path.to_path_buf());
         let discovery = NodeInfo::from_env().discover(&endpoint, budget).await;
         discovery.log();
         let node = discovery.info;
@@ -32,14 +35,21 @@ pub fn run(path: &Path) -> Result<u8> {
         tracing::info!(pipeline = %path.display(), "pipeline running");
         let outcome = running.run_until(shutdown_signal()).await;
         endpoints.stop().await;
+        hangups.abort();
         report(&outcome);
-        Ok(outcome.exit_code() as u8)
-    })
+        Ok::<u8, anyhow::Error>(outcome.exit_code() as u8)
+    });
+    // A sink still blocked in write(2) (a FIFO without a reader, a hung
+    // mount) sits on a blocking thread that nothing can interrupt; the
+    // grace period is over, so do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
 }
 
-/// The `/metrics` and `/health/*` server, owned by `run` and stopped after
-/// the pipeline has drained (so the last scrape sees final counts).
-struct Endpoints {
+/// The `/metrics` and `/health/*` server, owned by `run` (and `backfill`)
+/// and stopped after the pipeline has drained (so the last scrape sees
+/// final counts).
+pub(super) struct Endpoints {
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -48,7 +58,7 @@ impl Endpoints {
     /// Binds `address`. A bind failure is logged, not fatal: losing the
     /// metrics endpoint must not stop log delivery, and the failed
     /// readiness probe and missing scrape make it visible to the operator.
-    async fn start(address: &str, telemetry: std::sync::Arc<Telemetry>) -> Endpoints {
+    pub(super) async fn start(address: &str, telemetry: std::sync::Arc<Telemetry>) -> Endpoints {
         let stop = CancellationToken::new();
         let exporter = std::sync::Arc::new(Exporter::install(telemetry));
         let task = match tokio::net::TcpListener::bind(address).await {
@@ -72,12 +82,38 @@ impl Endpoints {
         Endpoints { stop, task }
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.stop.cancel();
         if let Some(t) = self.task {
             let _ = t.await;
         }
     }
+}
+
+/// Handles SIGHUP for the whole run: the pipeline file is validated again
+/// and the outcome logged; the running pipeline is kept either way (a
+/// reload in place is not implemented: restart the process to apply a
+/// valid change).
+fn watch_hangups(path: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let hup = signal(SignalKind::hangup());
+    tokio::spawn(async move {
+        let mut hup = match hup {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; it will stop sluice");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            match crate::config::load_file(&path) {
+                Ok(_) => tracing::warn!(pipeline = %path.display(),
+                    "SIGHUP received: the pipeline file is valid, but a running pipeline is not reloaded; restart sluice to apply it"),
+                Err(e) => tracing::error!(pipeline = %path.display(), error = %e,
+                    "SIGHUP received: the pipeline file is not valid; keeping the running pipeline"),
+            }
+        }
+    })
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

@@ -19,6 +19,8 @@ pub struct DeadLetter {
     pub component: Arc<str>,
     pub reason: String,
     pub event: Event,
+    /// More records of the same read follow at once (see `send_all`).
+    pub(crate) more: bool,
 }
 
 /// Cloned into every component; bounded like every other channel.
@@ -34,8 +36,33 @@ impl DeadLetterSender {
             component: component.clone(),
             reason: reason.into(),
             event,
+            more: false,
         };
         let _ = self.0.send(dl).await;
+    }
+
+    /// Sends the rejects of one source read so that the writer appends
+    /// them in one write: if the disk fails, none of them is on disk and
+    /// the source's re-read writes each once (not a prefix twice).
+    /// Reads with more rejects than the channel holds go in parts.
+    pub async fn send_all(&self, component: &Arc<str>, rejects: Vec<(Event, String)>) {
+        let mut rejects = rejects.into_iter().peekable();
+        while rejects.peek().is_some() {
+            let n = rejects.len().min(self.0.max_capacity());
+            let Ok(permits) = self.0.reserve_many(n).await else {
+                // The writer is gone: the events drop unsettled.
+                return;
+            };
+            let last = n - 1;
+            for (i, (p, (event, reason))) in permits.zip(rejects.by_ref()).enumerate() {
+                p.send(DeadLetter {
+                    component: component.clone(),
+                    reason,
+                    event,
+                    more: i < last,
+                });
+            }
+        }
     }
 
     /// A sender with no writer, for tests and tools: everything sent is

@@ -238,6 +238,7 @@ pub fn load_str(
     let mut b = Builder {
         src: &resolved,
         errors: Vec::new(),
+        broken: Vec::new(),
     };
     let cfg = b.build(table, path);
     if b.errors.is_empty() {
@@ -250,6 +251,8 @@ pub fn load_str(
 struct Builder<'a> {
     src: &'a str,
     errors: Vec<ConfigError>,
+    /// Components whose table did not deserialize (already reported).
+    broken: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -368,22 +371,39 @@ impl Builder<'_> {
                 }
             }
         }
-        if self.errors.is_empty() {
-            for (key, message) in graph::check(&cfg) {
-                let parts: Vec<&str> = key.iter().map(String::as_str).collect();
-                self.err(&parts, message);
+        // Graph errors are reported with the others, except those that
+        // only follow from a component already reported as broken (it is
+        // missing from the graph).
+        for (key, message) in graph::check(&cfg) {
+            if !self.broken.is_empty() && self.follows_from_broken(&message) {
+                continue;
             }
+            let parts: Vec<&str> = key.iter().map(String::as_str).collect();
+            self.err(&parts, message);
         }
         cfg
+    }
+
+    fn follows_from_broken(&self, message: &str) -> bool {
+        self.broken
+            .iter()
+            .any(|n| message.contains(&format!("`{n}`")))
+            || message.contains("has no sinks")
+            || message.contains("has no sources")
+            || message.contains("without passing a `redact`")
     }
 
     /// Takes and deserializes an optional top-level section.
     fn section<T: DeserializeOwned + Default>(&mut self, table: &mut toml::Table, name: &str) -> T {
         match table.remove(name) {
             None => T::default(),
-            Some(v) => self
-                .typed(&[name], v.try_into().unwrap_or_default())
-                .unwrap_or_default(),
+            Some(toml::Value::Table(t)) => self.typed(&[name], t).unwrap_or_default(),
+            Some(_) => {
+                // Not silently the defaults: `global = 5` would otherwise
+                // put data_dir at /var/lib/sluice.
+                self.err(&[name], format!("must be a table ([{name}] with its keys)"));
+                T::default()
+            }
         }
     }
 
@@ -433,12 +453,19 @@ impl Builder<'_> {
             _ => {
                 let k: Vec<&str> = key.iter().copied().chain(["type"]).collect();
                 self.err(&k, "must be a string naming the component type");
+                self.broken
+                    .push(key.last().copied().unwrap_or_default().to_string());
                 return None;
             }
         };
         let mut wrapped = toml::Table::new();
         wrapped.insert(ty, toml::Value::Table(body));
-        self.deserialize(key, wrapped, true)
+        let c = self.deserialize(key, wrapped, true);
+        if c.is_none() {
+            self.broken
+                .push(key.last().copied().unwrap_or_default().to_string());
+        }
+        c
     }
 
     /// Deserializes a table into `T`, reporting the failing key path.

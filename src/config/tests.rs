@@ -158,3 +158,42 @@ fn unredacted_sink_refused() {
 fn toml_syntax_error_has_line() {
     assert_error("[sources.in]\ntype = \"stdin\n", "", 2, "not valid TOML");
 }
+
+#[test]
+fn issue13_10_a_section_that_is_not_a_table_is_refused_not_defaulted() {
+    let body = OK.replace("[dead_letter]\nallow_unredacted = true\n", "");
+    let src = format!("global = 5\ndead_letter = \"x\"\n{body}");
+    assert_error(&src, "global", 1, "must be a table");
+    assert_error(&src, "dead_letter", 2, "must be a table");
+}
+
+#[test]
+fn issue13_10_a_bad_detector_regex_names_its_key_and_the_regex_error() {
+    let src = OK.replace(
+        "[transforms.f]",
+        "[transforms.r]\ntype = \"redact\"\ninputs = [\"in\"]\ndetectors = [{ name = \"emp\", pattern = \"EMP-(\", class = \"personal\" }]\n\n[transforms.f]",
+    );
+    assert_error(
+        &src,
+        "transforms.r.detectors",
+        8,
+        "`detectors[0].pattern` is not a valid regular expression",
+    );
+    assert_error(&src, "transforms.r.detectors", 8, "unclosed group");
+}
+
+#[test]
+fn issue13_10_graph_errors_are_reported_with_component_errors() {
+    // A bad field in one component and a dangling input in another: both.
+    let src = OK
+        .replace("query = ", "qeury = 'x'\nquery = ")
+        .replace("inputs = [\"f\"]", "inputs = [\"nope\"]");
+    let errs = load(&src).unwrap_err();
+    let keys: Vec<&str> = errs.errors.iter().map(|e| e.key.as_str()).collect();
+    assert!(keys.contains(&"transforms.f.qeury"), "{errs}");
+    assert!(keys.contains(&"sinks.out.inputs"), "{errs}");
+    // A component that failed to parse is not reported again as missing.
+    let src = OK.replace("query = ", "qeury = 'x'\nquery = ");
+    let errs = load(&src).unwrap_err();
+    assert_eq!(errs.errors.len(), 1, "{errs}");
+}

@@ -20,9 +20,20 @@ pub struct ContainerFile {
     pub container_id: String,
 }
 
-/// Parses a container log file name; `None` for other names.
+/// The name without a rotation suffix: `a.log.1`, `a.log.2.gz`,
+/// `a.log-20251130` and `a.log.20251130-120000` are all `a.log`. A rotated
+/// copy then has the labels and insertIds of the log it was copied from.
+pub fn base_log_name(name: &str) -> &str {
+    match name.rfind(".log") {
+        Some(i) if matches!(name.as_bytes().get(i + 4), None | Some(b'.' | b'-')) => &name[..i + 4],
+        _ => name,
+    }
+}
+
+/// Parses a container log file name (rotation suffix ignored); `None` for
+/// other names.
 pub fn parse_file_name(path: &Path) -> Option<ContainerFile> {
-    let name = path.file_name()?.to_str()?;
+    let name = base_log_name(path.file_name()?.to_str()?);
     let stem = name.strip_suffix(".log")?;
     let mut parts = stem.splitn(3, '_');
     let pod = parts.next()?;
@@ -82,7 +93,7 @@ pub fn origin_for_file(path: &Path, node: &NodeInfo) -> Origin {
         None => {
             let name = path
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(|n| base_log_name(&n.to_string_lossy()).to_string())
                 .unwrap_or_default();
             node.generic_origin(name)
         }
@@ -105,5 +116,26 @@ mod tests {
         assert!(parse_file_name(Path::new("a_b_c-notHEX!.log")).is_none());
         let c = parse_file_name(Path::new("p_ns_my-sidecar-abc123.log")).unwrap();
         assert_eq!(c.container, "my-sidecar");
+        // A rotated copy is the same container's log.
+        let c = parse_file_name(Path::new("p_ns_c-abc123.log.20251130-120000")).unwrap();
+        assert_eq!(c.container_id, "abc123");
+    }
+
+    #[test]
+    fn issue13_5_a_rotated_copy_has_the_identity_of_its_log() {
+        let node = NodeInfo::default();
+        for (copy, live) in [
+            ("/l/app.log.1", "/l/app.log"),
+            ("/l/app.log.2.gz", "/l/app.log"),
+            ("/l/app.log-20251130", "/l/app.log"),
+            ("/l/p_ns_c-abc123.log.1", "/l/p_ns_c-abc123.log"),
+        ] {
+            let a = origin_for_file(Path::new(copy), &node);
+            let b = origin_for_file(Path::new(live), &node);
+            assert_eq!(a.identity, b.identity, "{copy}");
+            assert_eq!(a.resource, b.resource, "{copy}");
+        }
+        assert_eq!(base_log_name("app.logger"), "app.logger");
+        assert_eq!(base_log_name("syslog"), "syslog");
     }
 }

@@ -54,6 +54,19 @@ impl Format {
     }
 }
 
+/// What to do with a text line that is not valid UTF-8. Either way the
+/// line is counted (`source_invalid_utf8_lines_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidUtf8 {
+    /// Deliver it with U+FFFD in place of the bad bytes, as Google's agent
+    /// does.
+    #[default]
+    Replace,
+    /// Send it to the dead-letter output instead.
+    Deadletter,
+}
+
 /// The longest prefix of a rejected line kept in the dead-letter record.
 pub const REJECT_SAMPLE_BYTES: usize = 4096;
 
@@ -78,6 +91,11 @@ pub struct Decoder {
     origin: Origin,
     max_line_bytes: usize,
     partial: Partial,
+    /// Position of the next line pushed (see [`Decoder::at`]).
+    position: Option<u64>,
+    invalid_utf8: InvalidUtf8,
+    /// Lines seen that were not valid UTF-8, since the last `take`.
+    invalid_utf8_lines: u64,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +105,8 @@ struct Partial {
     time: String,
     stream: Option<Stream>,
     active: bool,
+    /// Position of the first part: the joined entry's position.
+    position: Option<u64>,
 }
 
 impl Decoder {
@@ -96,7 +116,30 @@ impl Decoder {
             origin,
             max_line_bytes,
             partial: Partial::default(),
+            position: None,
+            invalid_utf8: InvalidUtf8::Replace,
+            invalid_utf8_lines: 0,
         }
+    }
+
+    /// Sets what happens to text lines that are not valid UTF-8.
+    pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Decoder {
+        self.invalid_utf8 = mode;
+        self
+    }
+
+    /// Lines that were not valid UTF-8 since the last call (for the
+    /// source's counter).
+    pub fn take_invalid_utf8(&mut self) -> u64 {
+        std::mem::take(&mut self.invalid_utf8_lines)
+    }
+
+    /// Sets the position of the next line pushed: where it starts in its
+    /// stream (a byte offset or a line number, as the caller counts). It
+    /// goes into the entry's `insertId`, so identical lines at different
+    /// positions get different ids and a re-read gets the same ones.
+    pub fn at(&mut self, position: u64) {
+        self.position = Some(position);
     }
 
     pub fn origin(&self) -> &Origin {
@@ -139,6 +182,7 @@ impl Decoder {
                     time: None,
                     stream: None,
                     raw: line,
+                    position: self.position,
                 };
                 self.emit(l, line.len(), received, out);
             }
@@ -191,6 +235,7 @@ impl Decoder {
                 time: Some(time),
                 stream: Some(stream),
                 raw,
+                position: self.position,
             };
             self.emit(l, raw.len(), received, out);
             return;
@@ -201,6 +246,7 @@ impl Decoder {
             p.time.clear();
             p.time.push_str(time);
             p.stream = Some(stream);
+            p.position = self.position;
         }
         p.payload.extend_from_slice(msg);
         p.raw.extend_from_slice(raw);
@@ -217,12 +263,27 @@ impl Decoder {
                 time: Some(&p.time),
                 stream: p.stream,
                 raw: &p.raw,
+                position: p.position,
             };
             self.emit(l, p.raw.len(), received, out);
         }
     }
 
-    fn emit(&self, l: Line<'_>, size: usize, received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+    fn emit(&mut self, l: Line<'_>, size: usize, received: DateTime<Utc>, out: &mut Vec<Decoded>) {
+        // JSON lines with bad UTF-8 fail to parse and are dead-lettered as
+        // malformed; text lines would silently get U+FFFD.
+        let text = l.payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{');
+        if text && std::str::from_utf8(l.payload).is_err() {
+            self.invalid_utf8_lines += 1;
+            if self.invalid_utf8 == InvalidUtf8::Deadletter {
+                out.push(Decoded::Reject {
+                    reason: "line is not valid UTF-8 (invalid_utf8 = \"deadletter\")".into(),
+                    sample: sample(l.payload),
+                    size,
+                });
+                return;
+            }
+        }
         match log_entry::shape(l, &self.origin, received) {
             Ok(log) => out.push(Decoded::Entry { log, size }),
             Err(e) => out.push(Decoded::Reject {

@@ -85,6 +85,11 @@ pub struct Line<'a> {
     pub stream: Option<Stream>,
     /// The bytes hashed for `insertId`: the framed line(s) as read.
     pub raw: &'a [u8],
+    /// Where the line starts in its stream (file: byte offset; stdin and
+    /// archive objects: line number), hashed into `insertId` so identical
+    /// lines at different positions stay distinct. `None` where the
+    /// origin's identity already names the position (a broker message).
+    pub position: Option<u64>,
 }
 
 /// Why a line could not become an entry (dead-lettered with this reason).
@@ -173,7 +178,7 @@ pub fn shape(
         entry.insert("labels".into(), Value::Object(origin.labels.clone()));
     }
     if !entry.contains_key("insertId") {
-        let id = insert_id::compute(origin.identity.as_bytes(), line.raw);
+        let id = insert_id::compute(origin.identity.as_bytes(), line.position, line.raw);
         entry.insert("insertId".into(), Value::String(id));
     }
     Ok(Value::Object(entry))
@@ -209,7 +214,7 @@ fn normalize_entry(
         m.insert("resource".into(), origin.resource.clone());
     }
     if !m.contains_key("insertId") {
-        let id = insert_id::compute(origin.identity.as_bytes(), line.raw);
+        let id = insert_id::compute(origin.identity.as_bytes(), line.position, line.raw);
         m.insert("insertId".into(), Value::String(id));
     }
     Value::Object(m)
@@ -377,6 +382,7 @@ mod tests {
             time: Some("2025-11-30T12:34:56.789012345Z"),
             stream,
             raw: payload,
+            position: None,
         }
     }
 

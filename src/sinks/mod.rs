@@ -6,6 +6,7 @@
 //! destination refuses go to the dead-letter output, which counts as
 //! delivered. A sink returns when its input ends, after flushing.
 
+pub(crate) mod append;
 pub mod bigquery;
 pub mod blackhole;
 pub mod console;

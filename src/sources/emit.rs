@@ -100,13 +100,21 @@ pub async fn send_read(
 ) -> Result<(), ComponentError> {
     cx.stats.received(received, bytes);
     cx.stats.errored(rejects.len() as u64);
-    for (e, reason) in rejects {
-        cx.dead_letter.send(&cx.name, e, reason).await;
-    }
+    cx.dead_letter.send_all(&cx.name, rejects).await;
     cx.out
         .send(Batch::new(events))
         .await
         .map_err(|e| ComponentError::new(format!("source {}", cx.name), e))
+}
+
+/// How a [`LineFeeder`] counts the position that goes into `insertId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Byte offset of the line's start, as the file source counts, so a
+    /// file replayed in a dry run gets the ids the live source gives it.
+    Bytes,
+    /// Line number from 1 (stdin).
+    Lines,
 }
 
 /// Bytes in, batches out: splitter + decoder + emitter for one stream.
@@ -115,15 +123,47 @@ pub struct LineFeeder {
     decoder: Decoder,
     emitter: Emitter,
     decoded: Vec<Decoded>,
+    count: Position,
+    /// Bytes or lines before the next line.
+    position: u64,
 }
 
 impl LineFeeder {
-    pub fn new(decoder: Decoder, max_line_bytes: usize) -> Self {
+    pub fn new(decoder: Decoder, max_line_bytes: usize, count: Position) -> Self {
         LineFeeder {
             splitter: LineSplitter::new(max_line_bytes),
             decoder,
             emitter: Emitter::new(),
             decoded: Vec::new(),
+            count,
+            position: 0,
+        }
+    }
+
+    fn split(&mut self, chunk: &[u8], last: bool) {
+        let received = chrono::Utc::now();
+        let (decoder, decoded) = (&mut self.decoder, &mut self.decoded);
+        let (count, position) = (self.count, &mut self.position);
+        let mut f = |p: Piece<'_>| {
+            let len = match &p {
+                Piece::Line(l) => l.len(),
+                Piece::Oversize { total, .. } => *total,
+            };
+            let (at, step) = match count {
+                Position::Bytes => (*position, len as u64 + 1),
+                Position::Lines => (*position + 1, 1),
+            };
+            *position += step;
+            decoder.at(at);
+            match p {
+                Piece::Line(l) => decoder.push_line(l, received, decoded),
+                Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
+            }
+        };
+        if last {
+            self.splitter.finish(&mut f);
+        } else {
+            self.splitter.push(chunk, &mut f);
         }
     }
 
@@ -133,29 +173,21 @@ impl LineFeeder {
         chunk: &[u8],
         cx: &mut SourceContext,
     ) -> Result<(), ComponentError> {
-        let received = chrono::Utc::now();
-        let (decoder, decoded) = (&mut self.decoder, &mut self.decoded);
-        self.splitter.push(chunk, |p| match p {
-            Piece::Line(l) => decoder.push_line(l, received, decoded),
-            Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
-        });
+        self.split(chunk, false);
         self.drain(cx).await
     }
 
     /// Flushes the last line and the open batch.
     pub async fn finish(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
-        let received = chrono::Utc::now();
-        let (decoder, decoded) = (&mut self.decoder, &mut self.decoded);
-        self.splitter.finish(|p| match p {
-            Piece::Line(l) => decoder.push_line(l, received, decoded),
-            Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
-        });
+        self.split(&[], true);
         self.drain(cx).await
     }
 
     /// Sends full batches, then whatever is left: a chunk's lines are never
     /// held back waiting for more input.
     async fn drain(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
+        cx.telemetry
+            .invalid_utf8(&cx.name, self.decoder.take_invalid_utf8());
         for d in self.decoded.drain(..) {
             self.emitter.push(d);
             if self.emitter.len() >= cx.batch_max_events {

@@ -70,6 +70,8 @@ impl MessageShaper {
             time,
             stream: None,
             raw: payload,
+            // The identity is the message's own position (id or offset).
+            position: None,
         };
         match log_entry::shape(line, &self.origin, received) {
             Ok(mut log) => {
@@ -145,7 +147,7 @@ mod tests {
         assert_eq!(e["labels"]["tenant"], "t1");
         assert_eq!(
             e["insertId"],
-            insert_id::compute(b"projects/p/subscriptions/s/42", payload)
+            insert_id::compute(b"projects/p/subscriptions/s/42", None, payload)
         );
         // Same message redelivered later: same id.
         let again = entry(s.shape(

@@ -14,7 +14,7 @@ pub mod pubsub;
 pub mod replay;
 pub mod stdin;
 
-pub use emit::{send_read, Emitter, LineFeeder};
+pub use emit::{send_read, Emitter, LineFeeder, Position};
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{LineFeeder, Source};
+use super::{LineFeeder, Position, Source};
 use crate::decode::{k8s, Decoder, Format};
 use crate::node::NodeInfo;
 use crate::topology::{ComponentError, SourceContext};
@@ -93,7 +93,7 @@ impl Source for Replay {
             let logical = name.to_string_lossy().trim_end_matches(".gz").to_string();
             let origin = k8s::origin_for_file(Path::new(&logical), &self.node);
             let decoder = Decoder::new(self.format, origin, self.max_line_bytes);
-            let mut feeder = LineFeeder::new(decoder, self.max_line_bytes);
+            let mut feeder = LineFeeder::new(decoder, self.max_line_bytes, Position::Bytes);
             let mut buf = vec![0u8; 256 * 1024];
             loop {
                 let n = reader.read(&mut buf).map_err(|e| {

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::{LineFeeder, Source};
+use super::{LineFeeder, Position, Source};
 use crate::config::FieldError;
-use crate::decode::{Decoder, Format};
+use crate::decode::{Decoder, Format, InvalidUtf8};
 use crate::node::NodeInfo;
 use crate::topology::{BuildContext, ComponentError, SourceContext};
 
@@ -19,6 +19,16 @@ pub struct Config {
     /// Lines longer than this go to the dead-letter output.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Text lines that are not valid UTF-8: `replace` (default, U+FFFD)
+    /// or `deadletter`. Counted either way.
+    #[serde(default)]
+    pub invalid_utf8: InvalidUtf8,
+    /// Names the run in every insertId (with the line number). Default:
+    /// unique per process, so a second run is new input. Set the same
+    /// value to replay an input with the same ids (BigQuery then drops
+    /// the replay).
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 pub fn default_max_line_bytes() -> usize {
@@ -52,9 +62,19 @@ impl Stdin {
 #[async_trait]
 impl Source for Stdin {
     async fn run(self: Box<Self>, mut cx: SourceContext) -> Result<(), ComponentError> {
-        let origin = self.node.generic_origin(format!("stdin:{}", cx.name));
-        let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes);
-        let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes);
+        // stdin has no checkpoint, so each run is new input: the run (start
+        // time and pid) and the line number make the insertId, and two
+        // identical lines are two entries.
+        let run = self.cfg.run_id.clone().unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("{nanos}.{}", std::process::id())
+        });
+        let origin = self.node.generic_origin(format!("stdin:{}:{run}", cx.name));
+        let decoder = Decoder::new(self.cfg.format, origin, self.cfg.max_line_bytes)
+            .with_invalid_utf8(self.cfg.invalid_utf8);
+        let mut feeder = LineFeeder::new(decoder, self.cfg.max_line_bytes, Position::Lines);
         let mut stdin = tokio::io::stdin();
         let mut buf = vec![0u8; 256 * 1024];
         loop {

@@ -29,9 +29,13 @@ const DEAD_LETTERS: &str = "dead_letter_events_total";
 const REDACTIONS: &str = "redactions_total";
 const OVERFLOW: &str = "log_metrics_overflow_events_total";
 const SOURCE_LAG: &str = "source_lag_bytes";
+const SOURCE_LAG_MESSAGES: &str = "source_lag_messages";
 const BUFFER: &str = "component_buffer_batches";
 const BUFFER_MAX: &str = "component_buffer_max_batches";
 const READY: &str = "pipeline_ready";
+const STATE_WRITE_ERRORS: &str = "source_checkpoint_write_errors_total";
+const STATE_CORRUPT: &str = "source_checkpoint_corrupt_total";
+const INVALID_UTF8: &str = "source_invalid_utf8_lines_total";
 /// Sink request latency, recorded by [`record_request_latency`].
 pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
 
@@ -47,9 +51,13 @@ const INTERNAL: &[&str] = &[
     REDACTIONS,
     OVERFLOW,
     SOURCE_LAG,
+    SOURCE_LAG_MESSAGES,
     BUFFER,
     BUFFER_MAX,
     READY,
+    STATE_WRITE_ERRORS,
+    STATE_CORRUPT,
+    INVALID_UTF8,
     REQUEST_DURATION,
 ];
 
@@ -184,6 +192,11 @@ fn describe() {
         "How far a source is behind its input, in bytes"
     );
     describe_gauge!(
+        SOURCE_LAG_MESSAGES,
+        Unit::Count,
+        "Messages a broker source has received and not yet acknowledged or committed (Kafka: high watermark minus committed offset; Pub/Sub: outstanding)"
+    );
+    describe_gauge!(
         BUFFER,
         Unit::Count,
         "Batches queued in a component's input channel"
@@ -196,7 +209,22 @@ fn describe() {
     describe_gauge!(
         READY,
         Unit::Count,
-        "1 when every source is running and every sink is connected"
+        "1 when every source and sink task is running and every component that reports its own readiness (the file source, once its checkpoints are saved) is ready"
+    );
+    describe_counter!(
+        STATE_WRITE_ERRORS,
+        Unit::Count,
+        "Failed attempts to save a source's checkpoints (the source is not ready while they fail)"
+    );
+    describe_counter!(
+        STATE_CORRUPT,
+        Unit::Count,
+        "Checkpoint files found unreadable, moved aside and started without"
+    );
+    describe_counter!(
+        INVALID_UTF8,
+        Unit::Count,
+        "Text lines that were not valid UTF-8 (replaced with U+FFFD or dead-lettered, per invalid_utf8)"
     );
     describe_histogram!(
         REQUEST_DURATION,
@@ -219,6 +247,10 @@ fn sync(t: &Telemetry) {
         metrics::counter!(ERRORS, &labels).absolute(s.errors);
         metrics::counter!(RECEIVED_BYTES, &labels).absolute(s.bytes_in);
         metrics::counter!(SENT_BYTES, &labels).absolute(s.bytes_out);
+        if let Some(lag) = s.lag {
+            metrics::gauge!(SOURCE_LAG_MESSAGES, "component_id" => labels[0].1.clone())
+                .set(lag as f64);
+        }
     }
     metrics::counter!(DEAD_LETTERS).absolute(t.dead_letter_count());
     for (detector, n) in t.redactions() {
@@ -234,6 +266,15 @@ fn sync(t: &Telemetry) {
         metrics::gauge!(BUFFER, "component_id" => component.clone()).set(used as f64);
         metrics::gauge!(BUFFER_MAX, "component_id" => component).set(cap as f64);
     }
+    for (component, n) in t.state_write_errors() {
+        metrics::counter!(STATE_WRITE_ERRORS, "component_id" => component).absolute(n);
+    }
+    for (component, n) in t.state_corrupt_counts() {
+        metrics::counter!(STATE_CORRUPT, "component_id" => component).absolute(n);
+    }
+    for (component, n) in t.invalid_utf8_counts() {
+        metrics::counter!(INVALID_UTF8, "component_id" => component).absolute(n);
+    }
     metrics::gauge!(READY).set(if t.is_ready() { 1.0 } else { 0.0 });
 }
 
@@ -247,6 +288,8 @@ mod tests {
         let st = t.component("in", "source", "stdin");
         st.received(3, 300);
         st.sent(3, 300);
+        let broker = t.component("bus", "source", "kafka");
+        broker.set_lag(7);
         t.add_redactions([("email", 2)]);
         t.set_source_lag("in", 42);
         t.watch_channel("out", Box::new(|| (1, 4)));
@@ -258,6 +301,7 @@ mod tests {
             "component_sent_event_bytes_total{component_id=\"in\",component_kind=\"source\",component_type=\"stdin\"} 300",
             "redactions_total{detector=\"email\"} 2",
             "source_lag_bytes{component_id=\"in\"} 42",
+            "source_lag_messages{component_id=\"bus\"} 7",
             "component_buffer_batches{component_id=\"out\"} 1",
             "dead_letter_events_total 0",
             "pipeline_ready 0",

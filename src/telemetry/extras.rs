@@ -28,6 +28,12 @@ pub(crate) struct Extras {
     source_lag: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     channels: Mutex<Vec<(String, FillProbe)>>,
     readiness: Mutex<Readiness>,
+    /// Failures to save a source's state (checkpoints), by source.
+    state_write_errors: Mutex<BTreeMap<String, u64>>,
+    /// State files found unreadable and moved aside, by source.
+    state_corrupt: Mutex<BTreeMap<String, u64>>,
+    /// Text lines that were not valid UTF-8, by source.
+    invalid_utf8: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Default)]
@@ -162,6 +168,48 @@ impl Telemetry {
         if !r.deferred.contains(component) {
             r.ready.insert(component.to_string());
         }
+    }
+
+    /// Withdraws readiness (e.g. a source that cannot save its
+    /// checkpoints): `/health/ready` fails until `mark_ready` again.
+    pub fn mark_not_ready(&self, component: &str) {
+        lock(&self.extras.readiness).ready.remove(component);
+    }
+
+    /// Counts one failed attempt to save `component`'s state file.
+    pub fn state_write_failed(&self, component: &str) {
+        *lock(&self.extras.state_write_errors)
+            .entry(component.to_string())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn state_write_errors(&self) -> BTreeMap<String, u64> {
+        lock(&self.extras.state_write_errors).clone()
+    }
+
+    /// Counts a state file of `component` that could not be read and was
+    /// moved aside.
+    pub fn state_corrupt(&self, component: &str) {
+        *lock(&self.extras.state_corrupt)
+            .entry(component.to_string())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn state_corrupt_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.extras.state_corrupt).clone()
+    }
+
+    /// Counts `n` text lines of `component` that were not valid UTF-8.
+    pub fn invalid_utf8(&self, component: &str, n: u64) {
+        if n > 0 {
+            *lock(&self.extras.invalid_utf8)
+                .entry(component.to_string())
+                .or_default() += n;
+        }
+    }
+
+    pub(crate) fn invalid_utf8_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.extras.invalid_utf8).clone()
     }
 
     /// Ready: at least one component registered and all of them ready.

@@ -6,9 +6,11 @@
 //! redacted with the pipeline's `dead_letter.redact_with` transform before
 //! they are written, because a line that failed to parse can still hold
 //! personal data. A record counts as `Delivered` for its source once it is
-//! written and flushed, so a dead-lettered line never blocks a checkpoint.
+//! written and synced to disk (whole records only: see `sinks::append`),
+//! so a dead-lettered line never blocks a checkpoint. A failed write
+//! leaves no partial record and settles its events as `Errored`, so their
+//! sources deliver them again.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +20,8 @@ use tokio::sync::mpsc;
 use crate::component::{DeadLetter, DeadLetterRedactor};
 use crate::event::log_entry::format_ts;
 use crate::event::EventStatus;
+use crate::sinks::append::AppendFile;
+use crate::sinks::file::Breaker;
 use crate::telemetry::Telemetry;
 
 pub(crate) struct Writer {
@@ -32,40 +36,29 @@ impl Writer {
         self,
         mut rx: mpsc::Receiver<DeadLetter>,
     ) -> Result<(), super::ComponentError> {
-        let mut file: Option<std::io::BufWriter<std::fs::File>> = None;
+        let mut file: Option<AppendFile> = None;
+        let mut breaker = Breaker::default();
         let mut buf: Vec<DeadLetter> = Vec::new();
         while let Some(first) = rx.recv().await {
+            let mut more = first.more;
             buf.push(first);
-            while buf.len() < 1000 {
-                match rx.try_recv() {
-                    Ok(d) => buf.push(d),
-                    Err(_) => break,
+            // Up to 1000 records, and never part of a read: its other
+            // records were already queued with it.
+            while buf.len() < 1000 || more {
+                let next = if more {
+                    rx.recv().await
+                } else {
+                    rx.try_recv().ok()
+                };
+                match next {
+                    Some(d) => {
+                        more = d.more;
+                        buf.push(d);
+                    }
+                    None => break,
                 }
             }
-            let f = match file.as_mut() {
-                Some(f) => f,
-                None => {
-                    if let Some(dir) = self.path.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            super::ComponentError::new(
-                                format!("dead-letter: cannot create {}", dir.display()),
-                                e,
-                            )
-                        })?;
-                    }
-                    let f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.path)
-                        .map_err(|e| {
-                            super::ComponentError::new(
-                                format!("dead-letter: cannot open {}", self.path.display()),
-                                e,
-                            )
-                        })?;
-                    file.insert(std::io::BufWriter::new(f))
-                }
-            };
+            let mut out = Vec::new();
             let now = format_ts(chrono::Utc::now());
             let mut settled = Vec::with_capacity(buf.len());
             for mut d in buf.drain(..) {
@@ -78,17 +71,52 @@ impl Writer {
                 if let Some(r) = &self.redactor {
                     r.redact(&mut record["event"], &self.telemetry);
                 }
-                serde_json::to_writer(&mut *f, &record)
+                serde_json::to_writer(&mut out, &record)
                     .map_err(|e| super::ComponentError::new("dead-letter: encode", e))?;
-                f.write_all(b"\n")
-                    .map_err(|e| super::ComponentError::new("dead-letter: write", e))?;
+                out.push(b'\n');
                 settled.push(d.event);
             }
-            f.flush()
-                .map_err(|e| super::ComponentError::new("dead-letter: flush", e))?;
-            self.telemetry.dead_lettered(settled.len() as u64);
-            for e in settled {
-                e.finalize(EventStatus::Delivered);
+            if breaker.open(&self.path) {
+                for e in settled {
+                    e.finalize(EventStatus::Errored);
+                }
+                continue;
+            }
+            // One synced append per chunk (off the async workers): whole
+            // records only, on disk before the sources move on.
+            let path = self.path.clone();
+            let open = file.take();
+            let (open, written) = tokio::task::spawn_blocking(move || {
+                let mut open = match open {
+                    Some(f) => f,
+                    None => match AppendFile::open(&path, true) {
+                        Ok(f) => f,
+                        Err(e) => return (None, Err(e)),
+                    },
+                };
+                let r = open.append(&out);
+                (r.is_ok().then_some(open), r)
+            })
+            .await
+            .map_err(|e| super::ComponentError::new("dead-letter", e))?;
+            file = open;
+            match written {
+                Ok(()) => {
+                    self.telemetry.dead_lettered(settled.len() as u64);
+                    for e in settled {
+                        e.finalize(EventStatus::Delivered);
+                    }
+                }
+                Err(e) => {
+                    // A full or read-only disk: the sources deliver these
+                    // events again (re-read, nack) after their backoff.
+                    tracing::error!(error = %e, records = settled.len(),
+                        "cannot write dead letters; their events are not acknowledged");
+                    breaker.trip(self.path.clone());
+                    for e in settled {
+                        e.finalize(EventStatus::Errored);
+                    }
+                }
             }
         }
         Ok(())

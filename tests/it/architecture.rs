@@ -131,18 +131,62 @@ fn layers_import_only_downwards() {
     let rules: &[(&str, &[&str])] = &[
         (
             "src/event",
-            &["component", "topology", "config", "commands", "sources", "transforms", "sinks"],
+            &[
+                "component",
+                "topology",
+                "config",
+                "commands",
+                "sources",
+                "transforms",
+                "sinks",
+            ],
         ),
         (
             "src/decode",
-            &["component", "topology", "config", "commands", "sources", "transforms", "sinks"],
+            &[
+                "component",
+                "topology",
+                "config",
+                "commands",
+                "sources",
+                "transforms",
+                "sinks",
+            ],
         ),
         (
             "src/logging_query",
-            &["component", "topology", "config", "commands", "sources", "transforms", "sinks"],
+            &[
+                "component",
+                "topology",
+                "config",
+                "commands",
+                "sources",
+                "transforms",
+                "sinks",
+            ],
         ),
-        ("src/component", &["topology", "config", "commands", "sources", "transforms", "sinks"]),
-        ("src/gcs", &["topology", "config", "commands", "sources", "transforms", "sinks"]),
+        (
+            "src/component",
+            &[
+                "topology",
+                "config",
+                "commands",
+                "sources",
+                "transforms",
+                "sinks",
+            ],
+        ),
+        (
+            "src/gcs",
+            &[
+                "topology",
+                "config",
+                "commands",
+                "sources",
+                "transforms",
+                "sinks",
+            ],
+        ),
         ("src/sources", &["topology", "config", "commands"]),
         ("src/transforms", &["topology", "config", "commands"]),
         ("src/sinks", &["topology", "config", "commands"]),
@@ -154,8 +198,11 @@ fn layers_import_only_downwards() {
         for f in rust_files(&repo().join(dir)) {
             let r = rel(&f);
             for (n, line) in product_code(&f) {
-                for m in forbidden {
-                    if line.contains(&format!("crate::{m}::")) || line.contains(&format!("crate::{m}}}")) || line.contains(&format!("crate::{m};")) {
+                for m in forbidden.iter() {
+                    if line.contains(&format!("crate::{m}::"))
+                        || line.contains(&format!("crate::{m}}}"))
+                        || line.contains(&format!("crate::{m};"))
+                    {
                         bad.push(format!("{r}:{n}: imports {m}: {}", line.trim()));
                     }
                 }
@@ -176,5 +223,9 @@ fn layers_import_only_downwards() {
             }
         }
     }
-    assert!(bad.is_empty(), "imports against the layering:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "imports against the layering:\n{}",
+        bad.join("\n")
+    );
 }

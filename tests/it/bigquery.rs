@@ -329,6 +329,17 @@ fn replaying_the_same_input_adds_no_rows() {
     let dir = tempfile::tempdir().unwrap();
     let ds = unique_dataset("replay");
     let p = pipeline(dir.path(), &ds, &ep, "", "auto");
+    // stdin ids name the run (a second run is new input by default); a
+    // replay names the same run.
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(
+        &p,
+        text.replace(
+            "format = \"auto\"",
+            "format = \"auto\"\nrun_id = \"replay\"",
+        ),
+    )
+    .unwrap();
     let input = license_lines(2000, "replay");
     let (ok, err) = run_with_input(&p, &input);
     assert!(ok, "sluice failed: {err}");

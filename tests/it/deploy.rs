@@ -1030,3 +1030,74 @@ allow_unredacted = true
         "production-gke-cluster"
     );
 }
+
+/// `${VAR}` names a pipeline file reads: (all, those without a default).
+fn pipeline_vars(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut all, mut required) = (BTreeSet::new(), BTreeSet::new());
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut rest = line;
+        while let Some(i) = rest.find("${") {
+            rest = &rest[i + 2..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if rest[name.len()..].starts_with(":-") {
+                all.insert(name);
+            } else {
+                all.insert(name.clone());
+                required.insert(name);
+            }
+        }
+    }
+    (all, required)
+}
+
+#[test]
+fn issue13_13_every_variable_a_manifest_sets_is_read_by_its_pipeline_and_each_required_one_is_set()
+{
+    // Read by the binary or the command line itself, not by the pipeline.
+    const PROCESS: &[&str] = &[
+        "SLUICE_NODE_NAME",
+        "SLUICE_LOG",
+        "SLUICE_LOG_FORMAT",
+        "SLUICE_PROJECT_ID",
+        "SLUICE_CLUSTER_NAME",
+        "SLUICE_LOCATION",
+        "SLUICE_METADATA_URL",
+        "SLUICE_METADATA_TIMEOUT_MS",
+        "SLUICE_REDACT_KEY",
+        "JOB_COMPLETION_INDEX",
+    ];
+    let docs = documents();
+    let mut problems = Vec::new();
+    for (kind, name) in [
+        ("DaemonSet", "sluice-node"),
+        ("Deployment", "sluice-aggregator"),
+        ("Job", "sluice-backfill"),
+    ] {
+        let w = find(&docs, kind, name);
+        let (_, c) = pod(w);
+        let set: BTreeSet<String> = c["env"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|e| s(&e["name"]).to_string())
+            .collect();
+        let (key, path) = pipeline_of(w);
+        let (read, required) = pipeline_vars(&std::fs::read_to_string(&path).unwrap());
+        for v in &set {
+            if !PROCESS.contains(&v.as_str()) && !read.contains(v) {
+                problems.push(format!("{kind}/{name} sets {v}, which {key} never reads"));
+            }
+        }
+        for v in &required {
+            if !set.contains(v) {
+                problems.push(format!(
+                    "{key} needs {v} (no default), which {kind}/{name} does not set"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::support::{sluice_bin, write_pipeline};
 
 /// A fixed-length CRI line with a unique key `s=STREAM n=NUMBER`.
-fn line(stream: &str, n: u32) -> String {
+pub(crate) fn line(stream: &str, n: u32) -> String {
     format!("2025-11-30T12:00:00.{n:09}Z stdout F s={stream} n={n:08} padding-padding-padding\n")
 }
 
@@ -26,7 +26,7 @@ fn line_len() -> u64 {
 }
 
 /// The key of an output entry (from its textPayload).
-fn key(e: &Value) -> String {
+pub(crate) fn key(e: &Value) -> String {
     let text = e["textPayload"].as_str().expect("entries are text lines");
     text.split(' ').take(2).collect::<Vec<_>>().join(" ")
 }
@@ -104,7 +104,7 @@ fn sigterm(child: &mut Child, log: &Path) -> ExitStatus {
 
 /// Output entries; a last line cut by SIGKILL mid-write is ignored (its
 /// batch was never acknowledged, so it is read again).
-fn entries(path: &Path) -> Vec<Value> {
+pub(crate) fn entries(path: &Path) -> Vec<Value> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
@@ -132,7 +132,7 @@ fn wait_until(what: &str, log: &Path, mut f: impl FnMut() -> bool) {
 }
 
 /// Saved checkpoints: (path, offset) per entry.
-fn checkpoints(data: &Path) -> Vec<(String, u64)> {
+pub(crate) fn checkpoints(data: &Path) -> Vec<(String, u64)> {
     let p = data.join("checkpoints/files/checkpoints.json");
     let Ok(text) = std::fs::read(&p) else {
         return Vec::new();
@@ -180,7 +180,7 @@ fn tally(es: &[Value]) -> (HashMap<String, usize>, HashMap<String, HashSet<Strin
     (counts, ids)
 }
 
-fn append(path: &Path) -> File {
+pub(crate) fn append(path: &Path) -> File {
     OpenOptions::new()
         .create(true)
         .append(true)

@@ -89,7 +89,7 @@ fn expected_ids(topic: &str, fx: &[Fixture], at: &[(i32, i64)]) -> BTreeSet<Stri
         .map(|(f, (p, o))| {
             f.insert_id.clone().unwrap_or_else(|| {
                 let identity = format!("kafka/{topic}/{p}/{o}");
-                sluice::event::insert_id::compute(identity.as_bytes(), &f.payload)
+                sluice::event::insert_id::compute(identity.as_bytes(), None, &f.payload)
             })
         })
         .collect()

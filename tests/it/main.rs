@@ -14,6 +14,7 @@ mod config_cli;
 mod deploy;
 mod dry_run;
 mod dry_run_offline;
+mod durability;
 mod file_source;
 mod gcs_xml_server;
 mod kafka;

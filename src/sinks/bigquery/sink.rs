@@ -468,6 +468,7 @@ async fn deliver(shared: Shared, table: String, rows: Vec<Row>) {
             let body = body(&rows);
             let body_len = body.len() as u64;
             let result = shared.api.insert_all(&table, body).await;
+            crate::telemetry::record_request_latency(&shared.name, started.elapsed().as_secs_f64());
             tracing::debug!(component = %shared.name, table = %table, rows = n, bytes = body_len,
                 latency_ms = started.elapsed().as_millis() as u64, "insertAll request");
             let retry: Vec<Row> = match result {

@@ -288,9 +288,17 @@ impl Sink for GcsSink {
                 }
                 let target = target.clone();
                 let plan = plan.clone();
+                let name = cx.name.clone();
                 inflight.push(Box::pin(async move {
                     let bytes = obj.body.len() as u64;
-                    (upload::upload(&target, &obj, &plan).await, fins, n, bytes)
+                    let started = std::time::Instant::now();
+                    let r = upload::upload(&target, &obj, &plan).await;
+                    // One sample per object, retries included.
+                    crate::telemetry::record_request_latency(
+                        &name,
+                        started.elapsed().as_secs_f64(),
+                    );
+                    (r, fins, n, bytes)
                 }));
             }
             if !input_open {

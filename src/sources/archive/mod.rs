@@ -414,6 +414,9 @@ struct ObjectFeeder {
     check: Option<Range>,
     out_of_range: u64,
     events: u64,
+    /// Lines of the object split so far (the insertId position of an
+    /// entry archived without one).
+    lines: u64,
 }
 
 impl ObjectFeeder {
@@ -430,15 +433,20 @@ impl ObjectFeeder {
             check,
             out_of_range: 0,
             events: 0,
+            lines: 0,
         }
     }
 
     fn split(&mut self, raw: &[u8], last: bool) {
         let received = Utc::now();
-        let (decoder, decoded) = (&mut self.decoder, &mut self.decoded);
-        let mut f = |p: Piece<'_>| match p {
-            Piece::Line(l) => decoder.push_line(l, received, decoded),
-            Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
+        let (decoder, decoded, lines) = (&mut self.decoder, &mut self.decoded, &mut self.lines);
+        let mut f = |p: Piece<'_>| {
+            *lines += 1;
+            decoder.at(*lines);
+            match p {
+                Piece::Line(l) => decoder.push_line(l, received, decoded),
+                Piece::Oversize { prefix, total } => decoder.push_oversize(prefix, total, decoded),
+            }
         };
         self.splitter.push(raw, &mut f);
         if last {

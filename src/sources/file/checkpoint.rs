@@ -90,6 +90,22 @@ pub fn load(path: &Path) -> Result<Vec<Entry>, Error> {
     Ok(doc.files)
 }
 
+/// Renames an unreadable checkpoint file to `NAME.corrupt-UNIXSECS` (next
+/// to it, so an operator finds it) and returns the new path.
+pub fn move_aside(path: &Path) -> Result<PathBuf, Error> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".corrupt-{secs}"));
+    let aside = path.with_file_name(name);
+    std::fs::rename(path, &aside).map_err(|source| Error::Write {
+        path: aside.clone(),
+        source,
+    })?;
+    Ok(aside)
+}
+
 /// Replaces the file atomically: write `NAME.tmp`, fsync, rename, fsync dir.
 pub fn save(path: &Path, files: Vec<Entry>) -> Result<(), Error> {
     let err = |source| Error::Write {

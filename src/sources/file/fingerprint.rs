@@ -18,9 +18,13 @@
 //!
 //! Limits: two files whose first 256 bytes are equal are taken to be the
 //! same file (the second is not read until the first is gone); a copy of a
-//! file shorter than 256 bytes is not recognised (it is read again; the
-//! deterministic insertId lets BigQuery drop the repeats); a file
-//! truncated and rewritten with the same first bytes is not noticed.
+//! file shorter than 256 bytes (copytruncate of a small log) is not
+//! recognised, so it is read again and its lines are delivered twice to
+//! sinks that do not de-duplicate (file, GCS). Its entries keep their
+//! insertIds, because the id hashes the log's name without the rotation
+//! suffix (`k8s::base_log_name`), the byte offset and the line, so
+//! BigQuery drops the repeats (`issue13_5_*` tests); a file truncated and
+//! rewritten with the same first bytes is not noticed.
 
 use std::fmt;
 use std::fs::File;

@@ -61,9 +61,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Emitter, Source};
 use crate::backoff::Backoff;
 use crate::config::FieldError;
-use crate::decode::{k8s, Decoded, Format};
+use crate::decode::{k8s, Decoded, Format, InvalidUtf8};
 use crate::event::BatchStatusReceiver;
 use crate::node::NodeInfo;
+use crate::telemetry::Telemetry;
 use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
 
 use discovery::Globs;
@@ -102,6 +103,11 @@ pub struct Config {
     /// Lines longer than this go to the dead-letter output. Default 256 KiB.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// Text lines that are not valid UTF-8: `replace` (default, U+FFFD,
+    /// as Google's agent does) or `deadletter`. Counted either way in
+    /// `source_invalid_utf8_lines_total`.
+    #[serde(default)]
+    pub invalid_utf8: InvalidUtf8,
     /// How often the globs are evaluated again to find new files.
     #[serde(default = "default_glob_interval_ms")]
     pub glob_interval_ms: u64,
@@ -120,6 +126,12 @@ pub struct Config {
     /// Default `checkpoints/NAME`. Two sources must not share one.
     #[serde(default)]
     pub data_subdir: Option<String>,
+    /// How long checkpoints may fail to save (read-only or full data_dir)
+    /// before the source stops the process with an error naming the path.
+    /// While they fail the source is not ready and every failed attempt
+    /// is counted in `source_checkpoint_write_errors_total`.
+    #[serde(default = "default_checkpoint_failure_timeout_secs")]
+    pub checkpoint_failure_timeout_secs: u64,
 }
 
 pub fn default_max_line_bytes() -> usize {
@@ -136,6 +148,9 @@ fn default_checkpoint_interval_ms() -> u64 {
 }
 fn default_max_read_bytes() -> usize {
     1024 * 1024
+}
+fn default_checkpoint_failure_timeout_secs() -> u64 {
+    60
 }
 
 /// Read size: one buffer shared by all files.
@@ -172,6 +187,12 @@ impl Config {
             if v < 10 {
                 e.push(FieldError::new(field, "must be at least 10"));
             }
+        }
+        if self.checkpoint_failure_timeout_secs == 0 {
+            e.push(FieldError::new(
+                "checkpoint_failure_timeout_secs",
+                "must be at least 1",
+            ));
         }
         if self.max_read_bytes < 4096 {
             e.push(FieldError::new("max_read_bytes", "must be at least 4096"));
@@ -223,6 +244,8 @@ impl FileSource {
         // Leave the topology time to drain the sinks after we return.
         let grace = cx.shutdown_grace;
         let ack_wait = grace.saturating_sub(Duration::from_secs(2)).max(grace / 2);
+        // Ready only once the first checkpoint is on disk (see `run`).
+        cx.telemetry.defer_ready(name);
         Ok(FileSource {
             cfg,
             globs,
@@ -237,7 +260,7 @@ impl FileSource {
 impl Source for FileSource {
     async fn run(self: Box<Self>, mut cx: SourceContext) -> Result<(), ComponentError> {
         let name = cx.name.clone();
-        let mut st = State::load(&self, &name)?;
+        let mut st = State::load(&self, &name, &cx.telemetry)?;
         let shutdown = cx.shutdown.clone();
         let glob_interval = Duration::from_millis(self.cfg.glob_interval_ms);
         let persist_interval = Duration::from_millis(self.cfg.checkpoint_interval_ms);
@@ -246,6 +269,10 @@ impl Source for FileSource {
         let mut next_scan = Instant::now();
         let mut next_persist = Instant::now() + persist_interval;
         let mut first_scan = true;
+        let mut saves = SaveHealth::new(
+            Duration::from_secs(self.cfg.checkpoint_failure_timeout_secs),
+            &self.checkpoints,
+        );
         let result = loop {
             if shutdown.is_cancelled() {
                 break Ok(());
@@ -256,13 +283,29 @@ impl Source for FileSource {
                 first_scan = false;
                 next_scan = now + glob_interval;
             }
+            // Nothing is read before the starting positions are on disk:
+            // with `read_from = "end"` a crash before the first save would
+            // otherwise skip, on restart, everything written meanwhile.
+            if !saves.started {
+                if let Err(e) = saves.record(st.persist(), &cx) {
+                    break Err(e);
+                }
+                if !saves.started {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(persist_interval) => {}
+                    }
+                    continue;
+                }
+                next_persist = Instant::now() + persist_interval;
+            }
             let pass = st.read_pass(&mut cx, &mut buf, &shutdown).await;
             st.poll_acks();
             cx.telemetry.set_source_lag(&cx.name, st.lag());
             if Instant::now() >= next_persist {
-                if st.dirty {
-                    if let Err(e) = st.persist() {
-                        tracing::error!(source = %cx.name, error = %e, "cannot save checkpoints; will retry");
+                if st.dirty || saves.failing() {
+                    if let Err(e) = saves.record(st.persist(), &cx) {
+                        break Err(e);
                     }
                 }
                 next_persist = Instant::now() + persist_interval;
@@ -284,7 +327,10 @@ impl Source for FileSource {
         // so their acknowledgements can still arrive.
         drop(cx.out);
         drop(cx.dead_letter);
-        let deadline = Instant::now() + self.ack_wait;
+        // One budget from the moment shutdown was seen, however many sends
+        // waited on a stalled downstream before: the checkpoint is saved
+        // before the topology's grace period abandons the sinks.
+        let deadline = *st.stop_by.get_or_insert(Instant::now() + self.ack_wait);
         loop {
             st.poll_acks();
             let outstanding = st.outstanding();
@@ -306,6 +352,73 @@ impl Source for FileSource {
     }
 }
 
+/// Whether checkpoints are being saved. A source that cannot save them is
+/// not ready (so a rollout stops at this node), counts every failure, and
+/// after `timeout` of failing stops the process: running on without
+/// checkpoints turns the next restart into silent loss (`read_from =
+/// "end"`) or a flood of duplicates.
+struct SaveHealth<'p> {
+    timeout: Duration,
+    path: &'p Path,
+    /// The first save succeeded: reading may start.
+    started: bool,
+    failing_since: Option<Instant>,
+}
+
+impl<'p> SaveHealth<'p> {
+    fn new(timeout: Duration, path: &'p Path) -> Self {
+        SaveHealth {
+            timeout,
+            path,
+            started: false,
+            failing_since: None,
+        }
+    }
+
+    fn failing(&self) -> bool {
+        self.failing_since.is_some()
+    }
+
+    /// Accounts for one save attempt; `Err` once saves have failed for
+    /// longer than the timeout.
+    fn record(
+        &mut self,
+        saved: Result<(), checkpoint::Error>,
+        cx: &SourceContext,
+    ) -> Result<(), ComponentError> {
+        match saved {
+            Ok(()) => {
+                if self.failing_since.take().is_some() {
+                    tracing::info!(source = %cx.name, path = %self.path.display(), "checkpoints are being saved again");
+                }
+                if !self.started {
+                    tracing::info!(source = %cx.name, path = %self.path.display(), "starting positions saved; reading");
+                }
+                self.started = true;
+                cx.telemetry.mark_ready(&cx.name);
+                Ok(())
+            }
+            Err(e) => {
+                cx.telemetry.state_write_failed(&cx.name);
+                cx.telemetry.mark_not_ready(&cx.name);
+                let since = *self.failing_since.get_or_insert_with(Instant::now);
+                let left = self.timeout.saturating_sub(since.elapsed());
+                if left.is_zero() {
+                    return Err(ComponentError(format!(
+                        "source {}: checkpoints could not be saved to {} for {} s: {e}",
+                        cx.name,
+                        self.path.display(),
+                        self.timeout.as_secs()
+                    )));
+                }
+                tracing::error!(source = %cx.name, error = %e, stop_in_secs = left.as_secs(),
+                    "cannot save checkpoints; not ready, and stopping if this goes on");
+                Ok(())
+            }
+        }
+    }
+}
+
 /// How a read pass ended.
 enum Pass {
     /// Some file had new data: read again at once.
@@ -323,6 +436,9 @@ struct State<'a> {
     tailers: Vec<Tailer>,
     decoded: Vec<(Decoded, u64)>,
     dirty: bool,
+    /// Set when shutdown is first seen: the end of the wait for
+    /// downstream and acknowledgements.
+    stop_by: Option<Instant>,
 }
 
 fn unix_now() -> u64 {
@@ -336,9 +452,25 @@ fn unix_now() -> u64 {
 const REOPEN: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
 
 impl<'a> State<'a> {
-    fn load(src: &'a FileSource, name: &'a str) -> Result<State<'a>, ComponentError> {
-        let entries = checkpoint::load(&src.checkpoints)
-            .map_err(|e| ComponentError::new(format!("source {name}"), e))?;
+    fn load(
+        src: &'a FileSource,
+        name: &'a str,
+        telemetry: &Telemetry,
+    ) -> Result<State<'a>, ComponentError> {
+        let entries = match checkpoint::load(&src.checkpoints) {
+            Ok(entries) => entries,
+            // A torn or foreign file must not crash-loop the pod: keep it
+            // for a post-mortem and start as on a first start.
+            Err(e @ checkpoint::Error::Parse { .. }) => {
+                let aside = checkpoint::move_aside(&src.checkpoints)
+                    .map_err(|e| ComponentError::new(format!("source {name}"), e))?;
+                telemetry.state_corrupt(name);
+                tracing::error!(source = name, error = %e, moved_to = %aside.display(),
+                    "checkpoints are unreadable; moved them aside and starting as if there were none");
+                Vec::new()
+            }
+            Err(e) => return Err(ComponentError::new(format!("source {name}"), e)),
+        };
         let mut tailers = Vec::with_capacity(entries.len());
         for e in entries {
             let Some(fp) = Fingerprint::parse(&e.fingerprint) else {
@@ -362,6 +494,7 @@ impl<'a> State<'a> {
             tailers,
             decoded: Vec::new(),
             dirty: false,
+            stop_by: None,
         })
     }
 
@@ -498,7 +631,9 @@ impl<'a> State<'a> {
                             if emitter.len() >= max_events {
                                 let events = emitter.len();
                                 let full = std::mem::take(&mut emitter);
-                                match send(full, cx, shutdown, self.src.ack_wait).await? {
+                                match send(full, cx, shutdown, &mut self.stop_by, self.src.ack_wait)
+                                    .await?
+                                {
                                     Some(rx) => t.acks.push(safe, events, Some(rx)),
                                     None => {
                                         abandoned = true;
@@ -533,12 +668,13 @@ impl<'a> State<'a> {
                     }
                 }
             }
+            cx.telemetry.invalid_utf8(&cx.name, t.take_invalid_utf8());
             // The lines decoded so far all belong to `emitter`, so its end
             // is the tailer's current safe offset.
             let end = t.safe();
             if !emitter.is_empty() {
                 let events = emitter.len();
-                match send(emitter, cx, shutdown, self.src.ack_wait).await? {
+                match send(emitter, cx, shutdown, &mut self.stop_by, self.src.ack_wait).await? {
                     Some(rx) => t.acks.push(end, events, Some(rx)),
                     None => {
                         abandoned = true;
@@ -629,6 +765,7 @@ impl FileSource {
             self.cfg.max_line_bytes,
             offset,
         )
+        .with_invalid_utf8(self.cfg.invalid_utf8)
     }
 }
 
@@ -661,22 +798,27 @@ fn end_at_line_boundary(file: &File, size: u64) -> u64 {
 }
 
 /// Sends one batch. When shutdown comes while downstream is full, waits
-/// at most `wait` more; `None` means the batch was abandoned (its lines
-/// stay after the checkpoint and are read again on restart).
+/// until `stop_by` (set to `wait` after shutdown is first seen); `None`
+/// means the batch was abandoned (its lines stay after the checkpoint and
+/// are read again on restart).
 async fn send(
     emitter: Emitter,
     cx: &mut SourceContext,
     shutdown: &CancellationToken,
+    stop_by: &mut Option<Instant>,
     wait: Duration,
 ) -> Result<Option<BatchStatusReceiver>, ComponentError> {
     let flush = emitter.flush(cx);
     tokio::pin!(flush);
     tokio::select! {
         r = &mut flush => r.map(Some),
-        _ = shutdown.cancelled() => match tokio::time::timeout(wait, flush).await {
-            Ok(r) => r.map(Some),
-            Err(_) => Ok(None),
-        },
+        _ = shutdown.cancelled() => {
+            let until = *stop_by.get_or_insert_with(|| Instant::now() + wait);
+            match tokio::time::timeout_at(until.into(), flush).await {
+                Ok(r) => r.map(Some),
+                Err(_) => Ok(None),
+            }
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::checkpoint::AckQueue;
 use super::fingerprint::{self, Fingerprint};
-use crate::decode::{Decoded, Decoder, Format, LineSplitter, Piece};
+use crate::decode::{Decoded, Decoder, Format, InvalidUtf8, LineSplitter, Piece};
 use crate::event::log_entry::Origin;
 
 /// An open file handle. It keeps a renamed or deleted file readable.
@@ -75,6 +75,7 @@ pub struct Tailer {
     decoder: Decoder,
     format: Format,
     max_line_bytes: usize,
+    invalid_utf8: InvalidUtf8,
     scratch: Vec<Decoded>,
     pub acks: AckQueue,
     /// File size at the last read (for the lag figure).
@@ -112,6 +113,7 @@ impl Tailer {
             decoder: Decoder::new(format, origin, max_line_bytes),
             format,
             max_line_bytes,
+            invalid_utf8: InvalidUtf8::Replace,
             scratch: Vec::new(),
             acks: AckQueue::new(offset),
             size: offset,
@@ -121,6 +123,23 @@ impl Tailer {
             retry_at: None,
             failures: 0,
         }
+    }
+
+    /// Sets what happens to text lines that are not valid UTF-8.
+    pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Tailer {
+        self.invalid_utf8 = mode;
+        self.decoder = Decoder::new(
+            self.format,
+            self.decoder.origin().clone(),
+            self.max_line_bytes,
+        )
+        .with_invalid_utf8(mode);
+        self
+    }
+
+    /// Lines that were not valid UTF-8 since the last call.
+    pub fn take_invalid_utf8(&mut self) -> u64 {
+        self.decoder.take_invalid_utf8()
     }
 
     pub fn attach(&mut self, open: Open) {
@@ -149,7 +168,8 @@ impl Tailer {
         self.partial_start = None;
         self.splitter = LineSplitter::new(self.max_line_bytes);
         let origin = self.decoder.origin().clone();
-        self.decoder = Decoder::new(self.format, origin, self.max_line_bytes);
+        self.decoder = Decoder::new(self.format, origin, self.max_line_bytes)
+            .with_invalid_utf8(self.invalid_utf8);
     }
 
     /// Reads at most `buf.len()` new bytes and decodes them into `out`,
@@ -198,6 +218,10 @@ impl Tailer {
             match piece {
                 Piece::Line(l) => {
                     *pos += l.len() as u64 + 1;
+                    // The byte offset: a re-read after a restart or a
+                    // rename gives the same insertId, a repeat elsewhere
+                    // in the file another.
+                    decoder.at(start);
                     decoder.push_line(l, received, scratch);
                 }
                 Piece::Oversize { prefix, total } => {
@@ -300,6 +324,39 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(t.read(&mut [0u8; 64], &mut out).unwrap(), Step::Truncated);
         assert!(out.is_empty());
+    }
+
+    fn ids(t: &mut Tailer) -> Vec<String> {
+        let mut buf = vec![0u8; 7];
+        let mut out = Vec::new();
+        while let Step::Data(_) = t.read(&mut buf, &mut out).unwrap() {}
+        out.into_iter()
+            .map(|(d, _)| match d {
+                Decoded::Entry { log, .. } => log["insertId"].as_str().unwrap().to_string(),
+                Decoded::Reject { reason, .. } => panic!("{reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue13_4_identical_lines_get_distinct_insert_ids_that_a_re_read_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("same.log");
+        // No timestamp in the framing: only the position tells them apart.
+        std::fs::write(&p, "same line\nsame line\nsame line\n").unwrap();
+        let mut t = tailer_on(&p, 1024);
+        let first = ids(&mut t);
+        assert_eq!(first.len(), 3);
+        let distinct: std::collections::HashSet<&String> = first.iter().collect();
+        assert_eq!(distinct.len(), 3, "repeats merged: {first:?}");
+        // A replay from the start (restart, failed batch) keeps the ids.
+        t.rewind(0);
+        assert_eq!(ids(&mut t), first);
+        // So does a fresh read of the same file (another run).
+        assert_eq!(ids(&mut tailer_on(&p, 1024)), first);
+        // A replay from the middle gives the middle lines their ids.
+        t.rewind(10);
+        assert_eq!(ids(&mut t), first[1..]);
     }
 
     #[test]

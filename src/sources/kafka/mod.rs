@@ -42,7 +42,7 @@ use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Headers, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -172,6 +172,14 @@ impl Config {
                 ));
             }
         }
+        if e.is_empty() {
+            // librdkafka checks every option name and value here, without
+            // creating a client (no connection): `sluice validate` refuses
+            // what `run` would.
+            if let Err(err) = self.client_config().create_native_config() {
+                e.push(option_error(err, &self.librdkafka_options));
+            }
+        }
         e
     }
 
@@ -193,6 +201,30 @@ impl Config {
             c.set("client.id", "sluice");
         }
         c
+    }
+}
+
+/// librdkafka's refusal as a field error on the option's key. The value
+/// is cut out of the message: options include passwords.
+fn option_error(err: KafkaError, options: &BTreeMap<String, String>) -> FieldError {
+    match err {
+        KafkaError::ClientConfig(_, desc, key, value) => {
+            let field = if options.contains_key(&key) {
+                format!("librdkafka_options.{key}")
+            } else {
+                "librdkafka_options".to_string()
+            };
+            let desc = if value.is_empty() {
+                desc
+            } else {
+                desc.replace(&value, "…")
+            };
+            FieldError::new(field, format!("librdkafka refuses it: {desc}"))
+        }
+        other => FieldError::new(
+            "librdkafka_options",
+            format!("librdkafka refuses them: {other}"),
+        ),
     }
 }
 
@@ -448,7 +480,11 @@ impl Source for Kafka {
             }
         }
 
-        // Shutdown: no new reads; wait for what is in flight, commit, close.
+        // Shutdown: no new reads; close our outputs (so sinks that finish
+        // on end of input deliver and acknowledge), wait for what is in
+        // flight, commit, close.
+        drop(cx.out);
+        drop(cx.dead_letter);
         let deadline = Instant::now() + Duration::from_secs(self.cfg.drain_timeout_secs);
         loop {
             let done = {
@@ -675,6 +711,33 @@ mod tests {
         assert_eq!(cc.get("session.timeout.ms"), Some("6000"));
         assert_eq!(cc.get("enable.auto.commit"), Some("false"));
         assert_eq!(cc.get("enable.auto.offset.store"), Some("false"));
+    }
+
+    #[test]
+    fn issue13_11_validate_checks_librdkafka_options_as_run_does() {
+        let c = cfg(r#"
+            bootstrap_servers = "127.0.0.1:1"
+            topics = ["t"]
+            group_id = "g"
+            librdkafka_options = { "session.timeout.ms" = "s3cr3t-abc", "sasl.mechanism" = "PLAIN" }
+        "#);
+        let e = c.validate();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].field, "librdkafka_options.session.timeout.ms");
+        assert!(e[0].message.contains("librdkafka refuses"), "{e:?}");
+        assert!(
+            !e[0].message.contains("s3cr3t"),
+            "the value is not echoed: {e:?}"
+        );
+        let c = cfg(r#"
+            bootstrap_servers = "127.0.0.1:1"
+            topics = ["t"]
+            group_id = "g"
+            librdkafka_options = { "no.such.option" = "1" }
+        "#);
+        let e = c.validate();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].field.starts_with("librdkafka_options"), "{e:?}");
     }
 
     #[test]

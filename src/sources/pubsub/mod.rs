@@ -384,6 +384,12 @@ impl Source for Pubsub {
         // we never read, then wait (bounded) for what is in flight.
         let unread = stream.dispose().await;
         tracing::info!(component = %cx.name, unread, "pubsub stream closed");
+        // Close our outputs first: a sink that finishes on end of input (a
+        // GCS object) can then deliver, and its acknowledgements arrive.
+        // Waiting with them open nacked messages whose object was uploaded
+        // right after: duplicates after every rollout.
+        drop(cx.out);
+        drop(cx.dead_letter);
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(self.cfg.drain_timeout_secs);
         while !pending.is_empty() {

@@ -270,10 +270,13 @@ pub enum RedactConfigError {
     #[error("redact: the hash key is shorter than 16 bytes")]
     ShortHashKey,
     /// A custom pattern does not compile.
-    #[error("redact: `detectors[{index}].pattern` is not a valid regular expression")]
+    #[error("redact: `detectors[{index}].pattern` is not a valid regular expression: {reason}")]
     InvalidPattern {
         /// Index in `detectors`.
         index: usize,
+        /// The regex crate's own explanation (its last line, without the
+        /// pattern echo).
+        reason: String,
     },
     /// A custom detector name is empty or taken.
     #[error("redact: `detectors[{index}].name` is empty or already used")]
@@ -307,4 +310,21 @@ pub enum RedactConfigError {
         /// Index in `allow_paths`.
         index: usize,
     },
+}
+
+impl RedactConfigError {
+    /// The key of the transform's table the error is about, for the
+    /// config error's key path and line.
+    pub fn field(&self) -> &'static str {
+        match self {
+            RedactConfigError::MissingHashKey { .. } => "modes",
+            RedactConfigError::ShortHashKey => "hash_key_file",
+            RedactConfigError::InvalidPattern { .. }
+            | RedactConfigError::InvalidDetectorName { .. }
+            | RedactConfigError::EmptyAnchor { .. } => "detectors",
+            RedactConfigError::UnknownDetector { .. } => "disabled_detectors",
+            RedactConfigError::EmptyKey { list, .. } => list,
+            RedactConfigError::BadAllowPath { .. } => "allow_paths",
+        }
+    }
 }

@@ -179,8 +179,17 @@ impl Redactor {
             if d.name.is_empty() || names.iter().any(|n| **n == *d.name) {
                 return Err(RedactConfigError::InvalidDetectorName { index });
             }
-            let re = regex::Regex::new(&d.pattern)
-                .map_err(|_| RedactConfigError::InvalidPattern { index })?;
+            let re =
+                regex::Regex::new(&d.pattern).map_err(|e| RedactConfigError::InvalidPattern {
+                    index,
+                    reason: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                })?;
             let anchor = match &d.anchor {
                 Some(a) if a.is_empty() => return Err(RedactConfigError::EmptyAnchor { index }),
                 Some(a) => Some(memchr::memmem::Finder::new(a.as_bytes()).into_owned()),

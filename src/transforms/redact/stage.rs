@@ -51,7 +51,7 @@ impl Prepared {
                 let _ = engine.set(Ok(Arc::new(e)));
             }
             Ok(_) => {}
-            Err(e) => return Err(vec![FieldError::new("", e.to_string())]),
+            Err(e) => return Err(vec![FieldError::new(e.field(), e.to_string())]),
         }
         Ok(Prepared {
             cfg: cfg.clone(),
