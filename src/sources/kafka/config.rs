@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use serde::Deserialize;
 
 use crate::component::FieldError;
 
 /// librdkafka settings the source owns; `librdkafka_options` may not set them.
-pub(super) const RESERVED: [&str; 5] = [
+const RESERVED: [&str; 5] = [
     "bootstrap.servers",
     "group.id",
     "enable.auto.commit",
@@ -57,25 +57,25 @@ pub struct Config {
     pub librdkafka_options: BTreeMap<String, String>,
 }
 
-pub(super) fn default_offset_reset() -> String {
+fn default_offset_reset() -> String {
     "earliest".into()
 }
-pub(super) fn default_commit_interval_ms() -> u64 {
+fn default_commit_interval_ms() -> u64 {
     1000
 }
-pub(super) fn default_max_in_flight_messages() -> usize {
+fn default_max_in_flight_messages() -> usize {
     20_000
 }
-pub(super) fn default_max_in_flight_bytes() -> usize {
+fn default_max_in_flight_bytes() -> usize {
     64 << 20
 }
-pub(super) fn default_rebalance_drain_ms() -> u64 {
+fn default_rebalance_drain_ms() -> u64 {
     2000
 }
-pub(super) fn default_drain_timeout_secs() -> u64 {
+fn default_drain_timeout_secs() -> u64 {
     10
 }
-pub(super) fn default_statistics_interval_ms() -> u64 {
+fn default_statistics_interval_ms() -> u64 {
     10_000
 }
 
@@ -154,7 +154,7 @@ impl Config {
 
 /// librdkafka's refusal as a field error on the option's key. The value
 /// is cut out of the message: options include passwords.
-pub(super) fn option_error(err: KafkaError, options: &BTreeMap<String, String>) -> FieldError {
+fn option_error(err: KafkaError, options: &BTreeMap<String, String>) -> FieldError {
     match err {
         KafkaError::ClientConfig(_, desc, key, value) => {
             let field = if options.contains_key(&key) {
