@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
 use crate::telemetry::Telemetry;
 use crate::topology::{DeadLetterSender, Output};
