@@ -8,6 +8,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::select::Shard;
 use super::*;
 use crate::event::{Batch, EventStatus};
 use crate::sinks::gcs::encoder::{Compression, ObjectEncoder};
