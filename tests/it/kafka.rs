@@ -14,8 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::brokers::{
-    assert_exactly_once_by_insert_id, dead_letters, fixtures, pipeline, unique, wait_for,
-    Destination, FileDestination, Fixture, Sluice,
+    dead_letters, fixtures, pipeline, unique, wait_for, FileDestination, Fixture, Sluice,
 };
 use crate::support::require_service;
 
@@ -141,10 +140,6 @@ fn assert_group_drained(brokers: &str, topic: &str, group: &str, produced: &[(i3
     }
 }
 
-fn distinct(dest: &dyn Destination) -> usize {
-    dest.insert_ids().into_iter().collect::<BTreeSet<_>>().len()
-}
-
 #[test]
 fn kafka_kill9_and_restart_lands_every_event_once_by_insert_id() {
     let brokers = require_service("SLUICE_TEST_KAFKA");
@@ -162,27 +157,7 @@ fn kafka_kill9_and_restart_lands_every_event_once_by_insert_id() {
         dir: dir.path().join("out"),
     };
     let p = pipeline(dir.path(), &source_toml(&brokers, &topic, &group), &dest);
-    let mut first = Sluice::start(&p, dir.path().join("sluice-1.log"));
-    wait_for(
-        "half the events",
-        Duration::from_secs(120),
-        &mut first,
-        || dest.count() >= 25_000,
-    );
-    first.kill9();
-    let at_kill = distinct(&dest);
-    assert!(
-        at_kill < 50_000,
-        "the first run finished before it was killed; nothing was tested"
-    );
-
-    let mut second = Sluice::start(&p, dir.path().join("sluice-2.log"));
-    wait_for("every event", Duration::from_secs(180), &mut second, || {
-        distinct(&dest) >= 50_000
-    });
-    second.stop();
-
-    let landed = assert_exactly_once_by_insert_id(&expected, &dest.insert_ids());
+    let (at_kill, landed) = crate::brokers::kill9_and_restart(&p, dir.path(), &dest, &expected);
     println!(
         "kafka kill -9: {} distinct at kill, {} rows, {} distinct, {} duplicates",
         at_kill, landed.rows, landed.distinct, landed.duplicates
@@ -212,24 +187,15 @@ fn kafka_sink_outage_waits_without_loss() {
     };
     std::fs::write(&dest.dir, b"not a directory").unwrap();
     let p = pipeline(dir.path(), &source_toml(&brokers, &topic, &group), &dest);
-    let mut s = Sluice::start(&p, dir.path().join("sluice.log"));
+    let s = Sluice::start(&p, dir.path().join("sluice.log"));
     let at = produce(&brokers, &topic, &payloads);
     let expected = expected_ids(&topic, &fx, &at);
 
-    crate::brokers::outage(&mut s, dir.path(), &dest.dir);
-    wait_for(
-        "every event after the outage",
-        Duration::from_secs(120),
-        &mut s,
-        || distinct(&dest) >= expected.len(),
-    );
-    s.stop();
-    let landed = assert_exactly_once_by_insert_id(&expected, &dest.insert_ids());
+    let landed = crate::brokers::outage_then_recovery(s, dir.path(), &dest, &expected);
     println!(
         "kafka outage: {} rows, {} duplicates",
         landed.rows, landed.duplicates
     );
-    assert!(dead_letters(dir.path()).is_empty());
     assert_group_drained(&brokers, &topic, &group, &at);
 }
 

@@ -11,10 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::brokers::{
-    assert_exactly_once_by_insert_id, dead_letters, fixtures, pipeline, unique, wait_for,
-    Destination, FileDestination, Sluice,
-};
+use crate::brokers::{dead_letters, fixtures, pipeline, unique, wait_for, FileDestination, Sluice};
 use crate::support::require_service;
 
 const PROJECT: &str = "test-project";
@@ -162,10 +159,6 @@ fn expected_ids(sub: &str, fx: &[crate::brokers::Fixture], msg_ids: &[String]) -
         .collect()
 }
 
-fn distinct(dest: &dyn Destination) -> usize {
-    dest.insert_ids().into_iter().collect::<BTreeSet<_>>().len()
-}
-
 #[test]
 fn pubsub_kill9_and_restart_lands_every_event_once_by_insert_id() {
     let host = require_service("PUBSUB_EMULATOR_HOST");
@@ -181,27 +174,7 @@ fn pubsub_kill9_and_restart_lands_every_event_once_by_insert_id() {
         dir: dir.path().join("out"),
     };
     let p = pipeline(dir.path(), &source_toml(&host, &sub), &dest);
-    let mut first = Sluice::start(&p, dir.path().join("sluice-1.log"));
-    wait_for(
-        "half the events",
-        Duration::from_secs(120),
-        &mut first,
-        || dest.count() >= 25_000,
-    );
-    first.kill9();
-    let at_kill = distinct(&dest);
-    assert!(
-        at_kill < 50_000,
-        "the first run finished before it was killed; nothing was tested"
-    );
-
-    let mut second = Sluice::start(&p, dir.path().join("sluice-2.log"));
-    wait_for("every event", Duration::from_secs(180), &mut second, || {
-        distinct(&dest) >= 50_000
-    });
-    second.stop();
-
-    let landed = assert_exactly_once_by_insert_id(&expected, &dest.insert_ids());
+    let (at_kill, landed) = crate::brokers::kill9_and_restart(&p, dir.path(), &dest, &expected);
     println!(
         "pubsub kill -9: {} distinct at kill, {} rows, {} distinct, {} duplicates",
         at_kill, landed.rows, landed.distinct, landed.duplicates
@@ -232,26 +205,14 @@ fn pubsub_sink_outage_redelivers_without_loss() {
     };
     std::fs::write(&dest.dir, b"not a directory").unwrap();
     let p = pipeline(dir.path(), &source_toml(&host, &sub), &dest);
-    let mut s = Sluice::start(&p, dir.path().join("sluice.log"));
+    let s = Sluice::start(&p, dir.path().join("sluice.log"));
     let msg_ids = publish(&host, &topic, &payloads);
     let expected = expected_ids(&sub, &fx, &msg_ids);
 
-    crate::brokers::outage(&mut s, dir.path(), &dest.dir);
-    wait_for(
-        "every event after the outage",
-        Duration::from_secs(120),
-        &mut s,
-        || distinct(&dest) >= expected.len(),
-    );
-    s.stop();
-    let landed = assert_exactly_once_by_insert_id(&expected, &dest.insert_ids());
+    let landed = crate::brokers::outage_then_recovery(s, dir.path(), &dest, &expected);
     println!(
         "pubsub outage: {} rows, {} duplicates",
         landed.rows, landed.duplicates
-    );
-    assert!(
-        dead_letters(dir.path()).is_empty(),
-        "nothing is dead-lettered by an outage"
     );
     assert_subscription_drained(&host, &sub);
 }
