@@ -13,7 +13,7 @@
 //! and dry-run inputs all feed it lines. Lines it cannot turn into entries
 //! come out as [`Decoded::Reject`] with a reason, for the dead-letter output.
 
-mod cri;
+pub mod cri;
 mod lines;
 pub use lines::{LineSplitter, Piece};
 mod docker;
