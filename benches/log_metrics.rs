@@ -213,10 +213,11 @@ fn cpu_time_of(stat_file: &str) -> Duration {
 /// tick resolution: main keeps the best of several passes). Returns ns per entry: the
 /// metrics' own cost, free of scheduling noise.
 fn observe_cost(input: &Path, text: &str) -> f64 {
+    use sluice::component::Transform;
+    use sluice::component::TransformContext;
     use sluice::decode::{k8s, Decoded, Decoder, Format};
     use sluice::event::{Batch, Event};
-    use sluice::topology::TransformContext;
-    use sluice::transforms::{Transform, TransformConfig};
+    use sluice::transforms::TransformConfig;
 
     let cfg = load_str(text, Path::new("bench.toml"), |_| None).unwrap();
     let TransformConfig::LogMetrics(c) = &cfg.transforms["metrics"].inner else {

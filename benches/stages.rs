@@ -29,6 +29,7 @@ mod gen;
 
 use std::path::Path;
 
+use sluice::component::Transform;
 use sluice::component::TransformContext;
 use sluice::decode::{cri, k8s};
 use sluice::event::log_entry::{self, Line};
@@ -38,7 +39,6 @@ use sluice::sinks::bigquery::{encoder as bq, schema::Schema};
 use sluice::sinks::encode_ndjson;
 use sluice::sinks::gcs::encoder::{Compression, ObjectEncoder};
 use sluice::telemetry::Telemetry;
-use sluice::transforms::Transform;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -37,7 +37,6 @@ use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::transforms::TransformConfig;
 
-pub use crate::component::FieldError;
 pub use interpolate::interpolate;
 
 /// Settings that apply to the whole pipeline (`[global]`).

@@ -137,11 +137,11 @@ impl Connection {
             .filter(|e| !e.is_empty())
     }
 
-    pub fn validate(&self, prefix: &str) -> Vec<crate::config::FieldError> {
+    pub fn validate(&self, prefix: &str) -> Vec<crate::component::FieldError> {
         let mut e = Vec::new();
         if let Some(ep) = self.endpoint() {
             if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-                e.push(crate::config::FieldError::new(
+                e.push(crate::component::FieldError::new(
                     format!("{prefix}endpoint"),
                     "must be an http:// or https:// URL",
                 ));

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::Sink;
+use crate::component::{ComponentError, SinkContext, SinkInput};
 use crate::event::EventStatus;
-use crate::topology::{ComponentError, SinkContext, SinkInput};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use super::{encode_ndjson, Sink};
+use crate::component::{ComponentError, SinkContext, SinkInput};
 use crate::event::finalization::Finalizers;
 use crate::event::EventStatus;
-use crate::topology::{ComponentError, SinkContext, SinkInput};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

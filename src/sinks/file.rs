@@ -19,11 +19,11 @@ use serde::Deserialize;
 
 use super::append::{AppendError, AppendFile};
 use super::{encode_ndjson, Sink};
-use crate::config::FieldError;
+use crate::component::FieldError;
+use crate::component::{ComponentError, SinkContext, SinkInput};
 use crate::event::finalization::Finalizers;
 use crate::event::log_entry::parse_rfc3339;
 use crate::event::EventStatus;
-use crate::topology::{ComponentError, SinkContext, SinkInput};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

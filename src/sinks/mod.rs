@@ -16,7 +16,7 @@ pub mod gcs;
 use serde::Deserialize;
 
 use crate::component::FieldError;
-pub use crate::component::Sink;
+use crate::component::Sink;
 use crate::component::{BuildContext, BuildError};
 
 /// `[sinks.NAME]` tables, by `type`.

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::component::{ComponentError, SourceContext};
 use crate::decode::{Decoded, Decoder, LineSplitter, Piece};
 use crate::event::{Batch, BatchNotifier, BatchStatusReceiver, Event};
-use crate::topology::{ComponentError, SourceContext};
 
 /// Collects decoded lines into one batch with one notifier.
 pub struct Emitter {

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::component::FieldError;
-pub use crate::component::Source;
+use crate::component::Source;
 use crate::component::{BuildContext, BuildError};
 use crate::decode::Format;
 

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{LineFeeder, Position, Source};
+use crate::component::{ComponentError, SourceContext};
 use crate::decode::{k8s, Decoder, Format};
 use crate::node::NodeInfo;
-use crate::topology::{ComponentError, SourceContext};
 
 /// One input: a file on disk or bytes built into the binary.
 #[derive(Debug, Clone)]

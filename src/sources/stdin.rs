@@ -5,10 +5,10 @@ use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
 use super::{LineFeeder, Position, Source};
-use crate::config::FieldError;
+use crate::component::FieldError;
+use crate::component::{BuildContext, ComponentError, SourceContext};
 use crate::decode::{Decoder, Format, InvalidUtf8};
 use crate::node::NodeInfo;
-use crate::topology::{BuildContext, ComponentError, SourceContext};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

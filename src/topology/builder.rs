@@ -13,13 +13,13 @@ use crate::component::{
     BuildContext, BuildError, ComponentError, DeadLetterRedactor, DeadLetterSender, Output,
     SinkContext, SinkInput, SourceContext, TransformContext,
 };
+use crate::component::{Sink, Source, Transform};
 use crate::config::{PipelineConfig, TransformOuter};
 use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
-use crate::sinks::Sink;
-use crate::sources::{replay, DryRunInput, Source};
+use crate::sources::{replay, DryRunInput};
 use crate::telemetry::{ComponentStats, Telemetry};
-use crate::transforms::{Transform, Validated};
+use crate::transforms::Validated;
 
 /// A dry run: cloud sinks write under `out_dir`, and `inputs` replace the
 /// pipeline's sources (when given).

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::component::{DeadLetter, DeadLetterRedactor};
+use crate::component::{ComponentError, DeadLetter, DeadLetterRedactor};
 use crate::event::log_entry::format_ts;
 use crate::event::EventStatus;
 use crate::sinks::append::AppendFile;
@@ -32,10 +32,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Runs until every sender is dropped.
-    pub async fn run(
-        self,
-        mut rx: mpsc::Receiver<DeadLetter>,
-    ) -> Result<(), super::ComponentError> {
+    pub async fn run(self, mut rx: mpsc::Receiver<DeadLetter>) -> Result<(), ComponentError> {
         let mut file: Option<AppendFile> = None;
         let mut breaker = Breaker::default();
         let mut buf: Vec<DeadLetter> = Vec::new();
@@ -72,7 +69,7 @@ impl Writer {
                     r.redact(&mut record["event"], &self.telemetry);
                 }
                 serde_json::to_writer(&mut out, &record)
-                    .map_err(|e| super::ComponentError::new("dead-letter: encode", e))?;
+                    .map_err(|e| ComponentError::new("dead-letter: encode", e))?;
                 out.push(b'\n');
                 settled.push(d.event);
             }
@@ -98,7 +95,7 @@ impl Writer {
                 (r.is_ok().then_some(open), r)
             })
             .await
-            .map_err(|e| super::ComponentError::new("dead-letter", e))?;
+            .map_err(|e| ComponentError::new("dead-letter", e))?;
             file = open;
             match written {
                 Ok(()) => {

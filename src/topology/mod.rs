@@ -15,12 +15,6 @@ mod running;
 
 pub use builder::{build, build_dry_run, DryRunPlan};
 pub use running::{Outcome, Running};
-// Until every import names `crate::component` (the component contract
-// moved there from here).
-pub use crate::component::{
-    BuildContext, BuildError, ComponentError, DeadLetter, DeadLetterRedactor, DeadLetterSender,
-    Output, SinkContext, SinkInput, SourceContext, TransformContext,
-};
 
 #[cfg(test)]
 mod tests;

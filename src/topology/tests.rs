@@ -11,12 +11,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::builder::{wire, Graph, Node};
 use super::dead_letter::Writer;
-use super::{ComponentError, Outcome, SinkContext, SinkInput, SourceContext, TransformContext};
+use super::Outcome;
+use crate::component::{
+    ComponentError, Sink, SinkContext, SinkInput, Source, SourceContext, Transform,
+    TransformContext,
+};
 use crate::event::{Batch, BatchNotifier, BatchStatus, Event, EventStatus};
-use crate::sinks::Sink;
-use crate::sources::Source;
 use crate::telemetry::Telemetry;
-use crate::transforms::Transform;
 
 /// Who ended, in order.
 type Log = Arc<Mutex<Vec<String>>>;

@@ -4,10 +4,10 @@
 use serde::Deserialize;
 
 use super::Transform;
-use crate::config::FieldError;
+use crate::component::FieldError;
+use crate::component::TransformContext;
 use crate::event::{Batch, Event, EventStatus};
 use crate::logging_query::Query;
-use crate::topology::TransformContext;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::component::FieldError;
-pub use crate::component::Transform;
+use crate::component::Transform;
 use crate::component::{BuildContext, BuildError, DeadLetterRedactor};
 
 /// `[transforms.NAME]` tables, by `type`.

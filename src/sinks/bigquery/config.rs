@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::table::TableTemplate;
-use crate::config::FieldError;
+use crate::component::FieldError;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

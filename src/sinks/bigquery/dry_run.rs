@@ -20,10 +20,10 @@ use super::config::Config;
 use super::schema::Schema;
 use super::sink::encode_row;
 use super::table::{self, TableTemplate};
+use crate::component::Sink;
+use crate::component::{ComponentError, SinkContext, SinkInput};
 use crate::event::finalization::Finalizers;
 use crate::event::EventStatus;
-use crate::sinks::Sink;
-use crate::topology::{ComponentError, SinkContext, SinkInput};
 
 pub struct DryRun {
     cfg: Config,

@@ -35,7 +35,7 @@ mod tests;
 pub use config::Config;
 
 use super::Sink;
-use crate::topology::BuildError;
+use crate::component::BuildError;
 
 impl Config {
     fn template(&self, name: &str) -> Result<table::TableTemplate, BuildError> {

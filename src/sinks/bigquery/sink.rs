@@ -30,10 +30,10 @@ use super::encoder::{self, append_row, row_overhead, BODY_HEAD, BODY_TAIL};
 use super::schema::Schema;
 use super::service::{self, Api, SendError, RETRY};
 use super::table::{self, ApiError, TableTemplate, Tables};
+use crate::component::Sink;
+use crate::component::{ComponentError, DeadLetterSender, SinkContext, SinkInput};
 use crate::event::{Event, EventStatus};
-use crate::sinks::Sink;
 use crate::telemetry::ComponentStats;
-use crate::topology::{ComponentError, DeadLetterSender, SinkContext, SinkInput};
 
 pub struct BigQuery {
     cfg: Config,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::encoder::Compression;
 use super::upload::UploadPlan;
-use crate::config::FieldError;
+use crate::component::FieldError;
 use crate::gcs::key::{KeyTemplate, DATE_LAYOUT, HIVE_LAYOUT};
 use crate::gcs::store::{Connection, Location};
 

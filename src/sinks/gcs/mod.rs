@@ -40,12 +40,12 @@ use tokio::time::Instant;
 use self::encoder::{Compression, ObjectEncoder};
 use self::upload::{Object, UploadError, UploadPlan};
 use super::{encode_ndjson, Sink};
+use crate::component::{BuildContext, BuildError, ComponentError, SinkContext, SinkInput};
 use crate::event::finalization::Finalizers;
 use crate::event::log_entry::parse_rfc3339;
 use crate::event::{Batch, EventStatus};
 use crate::gcs::key::{self, KeyTemplate};
 use crate::gcs::store::{self, Opened};
-use crate::topology::{BuildContext, BuildError, ComponentError, SinkContext, SinkInput};
 
 /// Everything the sink needs at run time, resolved from the config.
 #[derive(Debug, Clone)]

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::component::DeadLetterSender;
 use crate::event::{BatchNotifier, BatchStatus, Event};
 use crate::telemetry::Telemetry;
-use crate::topology::DeadLetterSender;
 
 fn settings(compression: Compression) -> Settings {
     Settings {

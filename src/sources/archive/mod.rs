@@ -45,12 +45,12 @@ use select::{Range, Verdict};
 use state::State;
 
 use super::{Emitter, Source};
+use crate::component::{BuildContext, BuildError, ComponentError, SourceContext};
 use crate::decode::{Decoded, Decoder, Format, LineSplitter, Piece};
 use crate::event::log_entry::parse_rfc3339;
 use crate::event::{BatchStatus, BatchStatusReceiver};
 use crate::gcs::store::{self, Connection, Location};
 use crate::node::NodeInfo;
-use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
 
 /// Reads objects for the source: listing and downloads can use different
 /// clients (see [`Archive::build`]).

@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::select::Shard;
 use super::*;
+use crate::component::{DeadLetterSender, Output};
 use crate::event::{Batch, EventStatus};
 use crate::sinks::gcs::encoder::{Compression, ObjectEncoder};
 use crate::telemetry::Telemetry;
-use crate::topology::{DeadLetterSender, Output};
 
 fn entry(ts: &str, id: &str) -> Value {
     json!({"insertId": id, "timestamp": ts, "severity": "INFO", "logName": "projects/p/logs/stdout",

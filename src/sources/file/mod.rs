@@ -59,11 +59,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Emitter, Source};
 use crate::backoff::Backoff;
+use crate::component::{BuildContext, BuildError, ComponentError, SourceContext};
 use crate::decode::{k8s, Decoded};
 use crate::event::BatchStatusReceiver;
 use crate::node::NodeInfo;
 use crate::telemetry::Telemetry;
-use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
 
 use discovery::Globs;
 use fingerprint::Fingerprint;

@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::component::{DeadLetterSender, Output};
 use crate::decode::Format;
 use crate::event::{Batch, EventStatus};
 use crate::telemetry::Telemetry;
-use crate::topology::{DeadLetterSender, Output};
 
 struct Harness {
     out: mpsc::Receiver<Batch>,

@@ -51,11 +51,11 @@ use self::offsets::{InFlight, Record, Retry, Tp, Tracker};
 use super::message::MessageShaper;
 use super::{send_read, Source};
 use crate::backoff::Backoff;
+use crate::component::{BuildContext, BuildError, ComponentError, SourceContext};
 use crate::decode::Decoded;
 use crate::event::log_entry::format_ts;
 use crate::event::{BatchNotifier, Event};
 use crate::node::NodeInfo;
-use crate::topology::{BuildContext, BuildError, ComponentError, SourceContext};
 
 pub struct Kafka {
     cfg: Config,

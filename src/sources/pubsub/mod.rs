@@ -45,12 +45,12 @@ use serde_json::json;
 
 use super::message::MessageShaper;
 use super::{send_read, Source};
-use crate::config::FieldError;
+use crate::component::FieldError;
+use crate::component::{BuildContext, ComponentError, SourceContext};
 use crate::decode::Decoded;
 use crate::event::log_entry::format_ts;
 use crate::event::{BatchNotifier, BatchStatus, Event};
 use crate::node::NodeInfo;
-use crate::topology::{BuildContext, ComponentError, SourceContext};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -39,10 +39,10 @@ use serde::Deserialize;
 use self::definition::{Compiled, LogMetric};
 use self::registry::Registry;
 use super::Transform;
-use crate::config::FieldError;
+use crate::component::FieldError;
+use crate::component::TransformContext;
 use crate::event::{Batch, Event};
 use crate::telemetry::{DerivedMetrics, Telemetry};
-use crate::topology::TransformContext;
 
 /// Default for `max_series_per_metric`.
 pub const DEFAULT_MAX_SERIES: usize = 10_000;

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Class, Mode, RedactConfig, RedactStats, Redactor};
-use crate::config::FieldError;
+use crate::component::FieldError;
+use crate::component::Transform;
+use crate::component::{DeadLetterRedactor, TransformContext};
 use crate::event::{Batch, Event};
 use crate::telemetry::Telemetry;
-use crate::topology::{DeadLetterRedactor, TransformContext};
-use crate::transforms::Transform;
 
 /// Where the key is read from when no `hash_key_env` is configured.
 pub const DEFAULT_KEY_ENV: &str = "SLUICE_REDACT_KEY";
