@@ -47,6 +47,8 @@ mod config;
 pub(crate) mod detectors;
 mod engine;
 mod fields;
+#[cfg(test)]
+mod locale_cases;
 pub(crate) mod modes;
 mod stats;
 #[cfg(test)]
