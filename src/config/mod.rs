@@ -88,6 +88,9 @@ pub struct DeadLetterConfig {
 #[derive(Debug, Clone)]
 pub struct TransformOuter {
     pub inputs: Vec<String>,
+    /// Opt out of the "every log_metrics is downstream of a redact" rule
+    /// (its label values reach `/metrics`).
+    pub allow_unredacted: bool,
     pub inner: TransformConfig,
 }
 
@@ -312,28 +315,31 @@ impl Builder<'_> {
                     }
                     "transforms" => {
                         let inputs = self.inputs(&key, &mut body);
+                        let allow_unredacted = self.allow_unredacted(&kind, &name, &mut body);
                         if let Some(mut c) = self.component::<TransformConfig>(&key, body) {
+                            if allow_unredacted && !c.exports_labels() {
+                                self.err(
+                                    &[&kind, &name, "allow_unredacted"],
+                                    "only a `log_metrics` transform takes allow_unredacted",
+                                );
+                            }
                             c.resolve_paths(path.parent());
                             for e in c.validate() {
                                 self.err(&[&kind, &name, &e.field], e.message);
                             }
-                            cfg.transforms
-                                .insert(name, TransformOuter { inputs, inner: c });
+                            cfg.transforms.insert(
+                                name,
+                                TransformOuter {
+                                    inputs,
+                                    allow_unredacted,
+                                    inner: c,
+                                },
+                            );
                         }
                     }
                     "sinks" => {
                         let inputs = self.inputs(&key, &mut body);
-                        let allow_unredacted = match body.remove("allow_unredacted") {
-                            None => false,
-                            Some(toml::Value::Boolean(b)) => b,
-                            Some(_) => {
-                                self.err(
-                                    &[&kind, &name, "allow_unredacted"],
-                                    "must be true or false",
-                                );
-                                false
-                            }
-                        };
+                        let allow_unredacted = self.allow_unredacted(&kind, &name, &mut body);
                         if let Some(c) = self.component::<SinkConfig>(&key, body) {
                             for e in c.validate() {
                                 self.err(&[&kind, &name, &e.field], e.message);
@@ -368,6 +374,18 @@ impl Builder<'_> {
             Some(v) => self
                 .typed(&[name], v.try_into().unwrap_or_default())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// Takes the optional `allow_unredacted` flag of a sink or transform.
+    fn allow_unredacted(&mut self, kind: &str, name: &str, body: &mut toml::Table) -> bool {
+        match body.remove("allow_unredacted") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => {
+                self.err(&[kind, name, "allow_unredacted"], "must be true or false");
+                false
+            }
         }
     }
 
