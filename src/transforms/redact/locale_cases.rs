@@ -297,7 +297,7 @@ const NAME_POS: &[(&str, &str)] = &[
     ("Kunde Jürgen Weiß gesperrt", "Jürgen Weiß"),
     ("Benutzer Hans von Trapp angemeldet", "Hans von Trapp"),
     (
-        "Rechnung für Ludwig van Beethoven erstellt",
+        "Rechnung für Herrn Ludwig van Beethoven erstellt",
         "Ludwig van Beethoven",
     ),
     ("Hallo Anja, danke", "Anja"),

@@ -73,8 +73,8 @@ const WEAK: &[&[u8]] = &[b"for", b"to", b"pour", b"para", b"by", b"von"];
 
 /// Titles (case-sensitive), each optionally followed by `.`.
 const TITLES: &[&[u8]] = &[
-    b"Mr", b"Mrs", b"Ms", b"Miss", b"Mx", b"Dr", b"Prof", b"Sr", b"Sra", b"Srta", b"Herr", b"Frau",
-    b"Mme", b"Mlle", b"Dona", b"Dom", b"Sig", b"Signor", b"Signora",
+    b"Mr", b"Mrs", b"Ms", b"Miss", b"Mx", b"Dr", b"Prof", b"Sr", b"Sra", b"Srta", b"Herrn",
+    b"Herr", b"Frau", b"Mme", b"Mlle", b"Dona", b"Dom", b"Sig", b"Signor", b"Signora",
 ];
 
 /// Lower-case particles inside a name.
@@ -253,6 +253,10 @@ const NOT_NAMES: &[&[u8]] = &[
     b"Dear",
     b"Hi",
     b"Welcome",
+    b"World",
+    b"Everybody",
+    b"Folks",
+    b"Again",
 ];
 
 /// First characters of common Chinese (simplified and traditional) and
@@ -350,6 +354,8 @@ const CJK_AFTER_KANA: &[&str] = &["さん", "さま", "くん", "ちゃん"];
 pub(crate) fn gate(b: &[u8], we: usize) -> bool {
     let k = match at(b, we) {
         b' ' => we + 1,
+        // German `für`: the ASCII word is `f`.
+        0xC3 if b[we..].starts_with("ür ".as_bytes()) => we + 4,
         b'.' | b',' | b':' if at(b, we + 1) == b' ' => we + 2,
         _ => return false,
     };
@@ -363,6 +369,9 @@ pub(crate) fn after_word(b: &[u8], ws: usize, we: usize, sink: &mut Sink<'_>) ->
     if !sink.on(Det::Name) || we - ws > 11 {
         return None;
     }
+    // `für` reaches here as the word `f` followed by `ür`.
+    let fuer = &b[ws..we] == b"f" && b[we..].starts_with("ür".as_bytes());
+    let we = if fuer { we + 3 } else { we };
     let word = &b[ws..we];
     let mut lower = [0u8; 11];
     for (d, c) in lower.iter_mut().zip(word) {
@@ -377,7 +386,7 @@ pub(crate) fn after_word(b: &[u8], ws: usize, we: usize, sink: &mut Sink<'_>) ->
         return None;
     } else if STRONG.contains(&lower) {
         1
-    } else if WEAK.contains(&lower) && sep == b' ' {
+    } else if (fuer || WEAK.contains(&lower)) && sep == b' ' {
         2
     } else {
         return None;
@@ -711,17 +720,18 @@ pub(crate) fn cjk_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> usize {
     // Suffix inside the run (`张伟先生`) or after it (`佐藤さん`).
     let sp = han_run(b, i, true);
     let run_end = sp.last().unwrap_or(re);
-    for t in CJK_AFTER {
-        let tb = t.as_bytes();
-        if b[i..run_end].ends_with(tb) {
-            let name_end = run_end - tb.len();
-            let n = sp.ends().iter().filter(|&&e| e <= name_end).count();
-            if n >= 2 && starts_with_surname(b, if n > 4 { sp.ends[n - 5] } else { i }) {
-                // The last four chars at most before the suffix.
-                let s = if n > 4 { sp.ends[n - 5] } else { i };
-                sink.push(Det::Name, s, name_end, true);
-                return run_end;
-            }
+    // A name of two to four chars followed by a suffix inside the run
+    // (`张伟先生您好`).
+    for n in 2..=sp.n.min(4) {
+        let name_end = sp.ends[n - 1];
+        if name_end < run_end
+            && CJK_AFTER
+                .iter()
+                .any(|t| b[name_end..].starts_with(t.as_bytes()))
+            && starts_with_surname(b, i)
+        {
+            sink.push(Det::Name, i, name_end, true);
+            return run_end;
         }
     }
     if CJK_AFTER_KANA
