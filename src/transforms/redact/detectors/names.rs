@@ -512,8 +512,7 @@ fn name_word(b: &[u8], i: usize) -> Option<usize> {
     }
     let mut k = i + l;
     let mut lower = 0usize;
-    loop {
-        let Some((c, l)) = char_at(b, k) else { break };
+    while let Some((c, l)) = char_at(b, k) {
         if c.is_lowercase() {
             lower += 1;
             k += l;
