@@ -41,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
     );
     let mut dec = Decoder::new(format, origin, max);
     let mut split = LineSplitter::new(max);
-    let received = Utc.timestamp_opt(1_700_000_000, 0).single().expect("valid time");
+    let received = Utc
+        .timestamp_opt(1_700_000_000, 0)
+        .single()
+        .expect("valid time");
     let mut out = Vec::new();
     let mut lines: Vec<Vec<u8>> = Vec::new();
     // Feed in two chunks so the splitter's tail handling runs too.
@@ -72,9 +75,15 @@ fuzz_target!(|data: &[u8]| {
             }
             Decoded::Reject { reason, sample, .. } => {
                 assert!(!reason.is_empty());
-                assert!(sample.len() <= REJECT_SAMPLE_BYTES + 1024, "sample is bounded");
+                assert!(
+                    sample.len() <= REJECT_SAMPLE_BYTES + 1024,
+                    "sample is bounded"
+                );
                 for l in &lines {
-                    assert!(!quotes_input(reason, l), "reason quotes the input: {reason}");
+                    assert!(
+                        !quotes_input(reason, l),
+                        "reason quotes the input: {reason}"
+                    );
                 }
             }
         }
