@@ -81,7 +81,7 @@ fn pipeline(shape: Shape) -> String {
         );
     } else if let Shape::Metrics = shape {
         p.push_str(&format!(
-            "[transforms.metrics]\ntype = \"log_metrics\"\ninputs = [\"in\"]\n\
+            "[transforms.metrics]\ntype = \"log_metrics\"\ninputs = [\"in\"]\nallow_unredacted = true\n\
              definitions = [\"{repo}/pipelines/metrics/*.yaml\"]\n{INLINE_METRICS}\n\
              [sinks.out]\ntype = \"blackhole\"\ninputs = [\"metrics\"]\nallow_unredacted = true\n"
         ));

@@ -196,6 +196,8 @@ fn main() {
         "url_password",
         "mac",
         "imei",
+        "serial",
+        "name",
     ];
     let scan_time = |r: &Redactor| {
         best(&mut || {

@@ -1,5 +1,6 @@
 //! Checks on the component graph: names resolve, no cycles, every sink
-//! is fed, and every sink is downstream of a `redact` transform.
+//! is fed, and every sink and every `log_metrics` transform is downstream
+//! of a `redact` transform that redacts something.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,9 +91,24 @@ pub fn check(cfg: &PipelineConfig) -> Vec<(Vec<String>, String)> {
             }
         }
     }
+    // log_metrics label values are an exit too (`/metrics`).
+    for (name, t) in &cfg.transforms {
+        if !t.inner.exports_labels() || t.allow_unredacted {
+            continue;
+        }
+        for i in &t.inputs {
+            if let Some(src) = unredacted_path(cfg, i, &redacts) {
+                out.push((
+                    key("transforms", name, "inputs"),
+                    format!("events from source `{src}` reach this log_metrics transform without passing a `redact` transform, and its label values reach /metrics (add one upstream, or set allow_unredacted = true)"),
+                ));
+                break;
+            }
+        }
+    }
     match (&cfg.dead_letter.redact_with, cfg.dead_letter.allow_unredacted) {
         (Some(r), _) if !redacts(r) => {
-            out.push((vec!["dead_letter".into(), "redact_with".into()], format!("`{r}` is not a `redact` transform")));
+            out.push((vec!["dead_letter".into(), "redact_with".into()], format!("`{r}` is not a `redact` transform (or it has every class disabled)")));
         }
         (None, false) => out.push((
             vec!["dead_letter".into()],

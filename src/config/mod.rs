@@ -104,6 +104,9 @@ pub struct DeadLetterConfig {
 #[derive(Debug, Clone)]
 pub struct TransformOuter {
     pub inputs: Vec<String>,
+    /// Opt out of the "every log_metrics is downstream of a redact" rule
+    /// (its label values reach `/metrics`).
+    pub allow_unredacted: bool,
     pub inner: TransformConfig,
     /// What `validate` computed, which the topology builds from. `None`
     /// only while loading a file whose validation failed (such a config
@@ -318,7 +321,14 @@ impl Builder<'_> {
                     }
                     "transforms" => {
                         let inputs = self.inputs(&key, &mut body);
+                        let allow_unredacted = self.allow_unredacted(&kind, &name, &mut body);
                         if let Some(mut c) = self.component::<TransformConfig>(&key, body) {
+                            if allow_unredacted && !c.exports_labels() {
+                                self.err(
+                                    &[&kind, &name, "allow_unredacted"],
+                                    "only a `log_metrics` transform takes allow_unredacted",
+                                );
+                            }
                             c.resolve_paths(path.parent());
                             let validated = match c.validate() {
                                 Ok(v) => Some(v),
@@ -333,6 +343,7 @@ impl Builder<'_> {
                                 name,
                                 TransformOuter {
                                     inputs,
+                                    allow_unredacted,
                                     inner: c,
                                     validated,
                                 },
@@ -341,17 +352,7 @@ impl Builder<'_> {
                     }
                     "sinks" => {
                         let inputs = self.inputs(&key, &mut body);
-                        let allow_unredacted = match body.remove("allow_unredacted") {
-                            None => false,
-                            Some(toml::Value::Boolean(b)) => b,
-                            Some(_) => {
-                                self.err(
-                                    &[&kind, &name, "allow_unredacted"],
-                                    "must be true or false",
-                                );
-                                false
-                            }
-                        };
+                        let allow_unredacted = self.allow_unredacted(&kind, &name, &mut body);
                         if let Some(c) = self.component::<SinkConfig>(&key, body) {
                             for e in c.validate() {
                                 self.err(&[&kind, &name, &e.field], e.message);
@@ -402,6 +403,18 @@ impl Builder<'_> {
                 // put data_dir at /var/lib/sluice.
                 self.err(&[name], format!("must be a table ([{name}] with its keys)"));
                 T::default()
+            }
+        }
+    }
+
+    /// Takes the optional `allow_unredacted` flag of a sink or transform.
+    fn allow_unredacted(&mut self, kind: &str, name: &str, body: &mut toml::Table) -> bool {
+        match body.remove("allow_unredacted") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => {
+                self.err(&[kind, name, "allow_unredacted"], "must be true or false");
+                false
             }
         }
     }

@@ -197,3 +197,122 @@ fn issue13_10_graph_errors_are_reported_with_component_errors() {
     let errs = load(&src).unwrap_err();
     assert_eq!(errs.errors.len(), 1, "{errs}");
 }
+
+/// `log_metrics` label values reach /metrics: the transform must be
+/// downstream of a redact, or opt out like a sink.
+const METRICS: &str = r#"
+[sources.in]
+type = "stdin"
+REDACT
+[transforms.m]
+type = "log_metrics"
+inputs = ["INPUT"]
+FLAG
+[[transforms.m.metrics]]
+name = "errors"
+filter = "severity >= ERROR"
+
+[sinks.out]
+type = "blackhole"
+inputs = ["m"]
+allow_unredacted = true
+
+[dead_letter]
+allow_unredacted = true
+"#;
+
+/// Like `assert_error`, for keys whose line is found by `locate` (checked
+/// to be present) rather than written here.
+fn assert_key_error(src: &str, key: &str, needle: &str) {
+    let errs = load(src).expect_err("the pipeline should be refused");
+    let found = errs
+        .errors
+        .iter()
+        .any(|e| e.key == key && e.line.is_some() && e.message.contains(needle));
+    assert!(
+        found,
+        "expected `{key}` with a line containing {needle:?}; got:\n{errs}"
+    );
+}
+
+fn metrics_pipeline(redact: &str, input: &str, flag: &str) -> String {
+    METRICS
+        .replace("REDACT", redact)
+        .replace("INPUT", input)
+        .replace("FLAG", flag)
+}
+
+#[test]
+fn log_metrics_not_downstream_of_redact_refused() {
+    let src = metrics_pipeline("", "in", "");
+    assert_key_error(
+        &src,
+        "transforms.m.inputs",
+        "reach this log_metrics transform without passing a `redact` transform",
+    );
+    // The same escape as sinks.
+    let src = metrics_pipeline("", "in", "allow_unredacted = true");
+    let cfg = load(&src).expect("allow_unredacted opts out");
+    assert!(cfg.transforms["m"].allow_unredacted);
+    // Downstream of a redact: accepted.
+    let src = metrics_pipeline(
+        "[transforms.r]\ntype = \"redact\"\ninputs = [\"in\"]\n",
+        "r",
+        "",
+    );
+    load(&src).expect("log_metrics after redact is accepted");
+    // The flag is for log_metrics only, and must be a boolean.
+    let src = OK.replace(
+        "query = 'severity >= \"INFO\"'",
+        "query = 'severity >= \"INFO\"'\nallow_unredacted = true",
+    );
+    assert_key_error(
+        &src,
+        "transforms.f.allow_unredacted",
+        "only a `log_metrics`",
+    );
+    let src = metrics_pipeline("", "in", "allow_unredacted = \"yes\"");
+    assert_key_error(
+        &src,
+        "transforms.m.allow_unredacted",
+        "must be true or false",
+    );
+}
+
+#[test]
+fn redact_with_every_class_disabled_does_not_count() {
+    let all = "disabled_classes = [\"email\", \"ip\", \"phone\", \"card\", \"ssn\", \"iban\", \"secret\", \"hardware\", \"personal\"]";
+    let src = metrics_pipeline(
+        &format!("[transforms.r]\ntype = \"redact\"\ninputs = [\"in\"]\n{all}\n"),
+        "r",
+        "",
+    );
+    assert_key_error(
+        &src,
+        "transforms.m.inputs",
+        "without passing a `redact` transform",
+    );
+    // For sinks and the dead-letter output too.
+    let src = format!(
+        "[sources.in]\ntype = \"stdin\"\n[transforms.r]\ntype = \"redact\"\ninputs = [\"in\"]\n{all}\n\
+         [sinks.out]\ntype = \"blackhole\"\ninputs = [\"r\"]\n[dead_letter]\nredact_with = \"r\"\n"
+    );
+    assert_key_error(
+        &src,
+        "sinks.out.inputs",
+        "without passing a `redact` transform",
+    );
+    assert_key_error(
+        &src,
+        "dead_letter.redact_with",
+        "is not a `redact` transform",
+    );
+    // One class left on is redaction.
+    let one = all.replace("\"email\", ", "");
+    let src = metrics_pipeline(
+        &format!("[transforms.r]\ntype = \"redact\"\ninputs = [\"in\"]\n{one}\n"),
+        "r",
+        "",
+    );
+    load(&src).expect("a redact with one class on counts");
+}

@@ -27,7 +27,7 @@ pub fn looks_like(line: &[u8]) -> bool {
 
 pub fn parse(line: &[u8]) -> Result<DockerLine, String> {
     let raw: Raw<'_> = serde_json::from_slice(line)
-        .map_err(|e| format!("malformed docker json-file line: {e}"))?;
+        .map_err(|e| format!("malformed docker json-file line: {}", super::json_error(&e)))?;
     let stream = match raw.stream {
         Some("stderr") => Stream::Stderr,
         _ => Stream::Stdout,

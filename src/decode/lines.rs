@@ -64,7 +64,7 @@ impl LineSplitter {
                     let line_len = self.tail.len() + i;
                     if line_len > self.max {
                         let mut s = std::mem::take(&mut self.tail);
-                        let need = super::REJECT_SAMPLE_BYTES.saturating_sub(s.len());
+                        let need = super::REJECT_KEEP_BYTES.saturating_sub(s.len());
                         s.extend_from_slice(&chunk[..i.min(need)]);
                         f(Piece::Oversize {
                             prefix: &s,
@@ -83,7 +83,7 @@ impl LineSplitter {
                     if self.tail.len() + chunk.len() > self.max {
                         let total = self.tail.len() + chunk.len();
                         let mut s = std::mem::take(&mut self.tail);
-                        let need = super::REJECT_SAMPLE_BYTES.saturating_sub(s.len());
+                        let need = super::REJECT_KEEP_BYTES.saturating_sub(s.len());
                         s.extend_from_slice(&chunk[..chunk.len().min(need)]);
                         self.skipping = Some((s, total));
                     } else {

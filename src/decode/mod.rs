@@ -70,6 +70,11 @@ pub enum InvalidUtf8 {
 /// The longest prefix of a rejected line kept in the dead-letter record.
 pub const REJECT_SAMPLE_BYTES: usize = 4096;
 
+/// How much of a rejected line is kept until the dead-letter output has
+/// redacted it: more than [`REJECT_SAMPLE_BYTES`], so that a value crossing
+/// the final cut is still whole when the detectors see it.
+pub const REJECT_KEEP_BYTES: usize = REJECT_SAMPLE_BYTES + 1024;
+
 /// What one input line turned into.
 #[derive(Debug)]
 pub enum Decoded {
@@ -295,20 +300,46 @@ impl Decoder {
     }
 }
 
+/// A serde_json error as a reason that quotes nothing of the input: its
+/// category and position only. serde_json's own message can carry the
+/// value (`invalid type: integer `4111111111111111`, expected a string`),
+/// and reasons are written to the dead-letter output and logs.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "read error",
+        Category::Syntax => "syntax error",
+        Category::Data => "unexpected value type",
+        Category::Eof => "unexpected end of input",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 fn trim_newline(b: &[u8]) -> &[u8] {
     let b = b.strip_suffix(b"\n").unwrap_or(b);
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
 /// A lossy, bounded copy of a rejected line for the dead-letter record.
-/// It is redacted by the dead-letter output like any event.
+/// It is redacted by the dead-letter output like any event, and cut to
+/// [`REJECT_SAMPLE_BYTES`] after that.
 pub fn sample(b: &[u8]) -> String {
-    let mut end = b.len().min(REJECT_SAMPLE_BYTES);
+    let mut end = b.len().min(REJECT_KEEP_BYTES);
     // Do not split a UTF-8 sequence at the cut.
     while end < b.len() && end > 0 && (b[end] & 0xC0) == 0x80 {
         end -= 1;
     }
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    let mut s = String::from_utf8_lossy(&b[..end]).into_owned();
+    // Each invalid byte became a 3-byte U+FFFD: bound the result in bytes
+    // too.
+    if s.len() > REJECT_KEEP_BYTES {
+        let mut cut = REJECT_KEEP_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
 }
 
 #[cfg(test)]

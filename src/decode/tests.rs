@@ -145,3 +145,17 @@ proptest::proptest! {
         proptest::prop_assert!(out.len() <= 1);
     }
 }
+
+#[test]
+fn reject_sample_is_bounded_in_bytes_even_when_lossy() {
+    // Invalid UTF-8 grows threefold through U+FFFD replacement.
+    let bytes = vec![0xFFu8; REJECT_KEEP_BYTES];
+    let s = sample(&bytes);
+    assert!(s.len() <= REJECT_KEEP_BYTES, "{} bytes", s.len());
+    assert!(s.chars().all(|c| c == '\u{FFFD}'));
+    // Valid text keeps the whole margin past the final cut, so the
+    // dead-letter output can redact a value that crosses it.
+    let text = "a".repeat(REJECT_KEEP_BYTES + 10);
+    assert_eq!(sample(text.as_bytes()).len(), REJECT_KEEP_BYTES);
+    const { assert!(REJECT_KEEP_BYTES > REJECT_SAMPLE_BYTES) };
+}

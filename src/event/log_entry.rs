@@ -121,10 +121,8 @@ pub fn shape(
     let mut app_severity = None;
     let mut app_time = None;
     if first == Some(b'{') {
-        let parsed: Map<String, Value> = serde_json::from_slice(payload).map_err(|e| {
-            // serde_json's message names the column, never the content.
-            ShapeError::MalformedJson(e.to_string())
-        })?;
+        let parsed: Map<String, Value> = serde_json::from_slice(payload)
+            .map_err(|e| ShapeError::MalformedJson(crate::decode::json_error(&e)))?;
         if is_log_entry(&parsed) {
             return Ok(normalize_entry(parsed, line, origin, received));
         }

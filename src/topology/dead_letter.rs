@@ -14,15 +14,72 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::component::{ComponentError, DeadLetter, DeadLetterRedactor};
+use crate::decode::REJECT_SAMPLE_BYTES;
 use crate::event::log_entry::format_ts;
 use crate::event::EventStatus;
 use crate::sinks::append::AppendFile;
 use crate::sinks::file::Breaker;
 use crate::telemetry::Telemetry;
+
+/// Builds the record written for one dead letter. The reason and the event
+/// (with its `raw` sample of a rejected line) are redacted first, and only
+/// then is the sample cut to [`REJECT_SAMPLE_BYTES`], so a secret that
+/// spans the cut is still whole when the detectors see it; the token left
+/// partial at the cut is masked, so no half-secret survives the cut.
+pub(crate) fn build_record(
+    now: &str,
+    d: &mut DeadLetter,
+    redactor: Option<&dyn DeadLetterRedactor>,
+    telemetry: &Telemetry,
+) -> Value {
+    let mut record = json!({
+        "time": now,
+        "component": &*d.component,
+        "reason": std::mem::take(&mut d.reason),
+        "event": std::mem::take(&mut d.event.log),
+    });
+    if let Some(r) = redactor {
+        // A reason can quote the input (a sink's error message, say).
+        r.redact(&mut record["reason"], telemetry);
+        r.redact(&mut record["event"], telemetry);
+    }
+    if let Some(Value::String(raw)) = record["event"].get_mut("raw") {
+        cut_sample(raw, REJECT_SAMPLE_BYTES);
+    }
+    record
+}
+
+/// Marks the end of a sample that was cut.
+pub const CUT_MARK: &str = "[CUT]";
+
+/// Cuts `s` to at most `max` bytes (plus [`CUT_MARK`]) at a char boundary,
+/// and drops the token the cut went through (back to the last whitespace
+/// or quote), since the rest of it is gone and a partial value is no longer
+/// recognisable as what it was.
+pub(crate) fn cut_sample(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let b = s.as_bytes();
+    let edge = |c: u8| {
+        c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b',' | b'{' | b'}' | b'[' | b']')
+    };
+    if !edge(b[end]) {
+        while end > 0 && !edge(b[end - 1]) {
+            end -= 1;
+        }
+    }
+    s.truncate(end);
+    s.push_str(CUT_MARK);
+}
 
 pub(crate) struct Writer {
     pub path: PathBuf,
@@ -59,15 +116,7 @@ impl Writer {
             let now = format_ts(chrono::Utc::now());
             let mut settled = Vec::with_capacity(buf.len());
             for mut d in buf.drain(..) {
-                let mut record = json!({
-                    "time": now,
-                    "component": &*d.component,
-                    "reason": d.reason,
-                    "event": std::mem::take(&mut d.event.log),
-                });
-                if let Some(r) = &self.redactor {
-                    r.redact(&mut record["event"], &self.telemetry);
-                }
+                let record = build_record(&now, &mut d, self.redactor.as_deref(), &self.telemetry);
                 serde_json::to_writer(&mut out, &record)
                     .map_err(|e| ComponentError::new("dead-letter: encode", e))?;
                 out.push(b'\n');
@@ -119,3 +168,6 @@ impl Writer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod record_tests;

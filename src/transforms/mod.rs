@@ -59,8 +59,19 @@ impl TransformConfig {
     }
 
     /// True for transforms after which events count as redacted.
+    /// A `redact` with every class disabled redacts nothing and does not
+    /// count.
     pub fn redacts(&self) -> bool {
-        matches!(self, TransformConfig::Redact(_))
+        match self {
+            TransformConfig::Redact(c) => c.redacts_anything(),
+            _ => false,
+        }
+    }
+
+    /// True for transforms whose output leaves the pipeline by another way
+    /// than the events: `log_metrics` label values reach `/metrics`.
+    pub fn exports_labels(&self) -> bool {
+        matches!(self, TransformConfig::LogMetrics(_))
     }
 }
 

@@ -314,6 +314,7 @@ type = "stdin"
 [transforms.m]
 type = "log_metrics"
 inputs = ["in"]
+allow_unredacted = true
 definitions = ["metrics/*.json"]
 [[transforms.m.metrics]]
 name = "two_groups"
@@ -424,6 +425,7 @@ type = "stdin"
 [transforms.metrics]
 type = "log_metrics"
 inputs = ["in"]
+allow_unredacted = true
 definitions = ["{repo}/pipelines/metrics/*.yaml"]
 [sinks.out]
 type = "blackhole"

@@ -134,7 +134,8 @@ pub struct RedactConfig {
     pub disabled_classes: Vec<Class>,
     /// Built-in detectors switched off by name (`email`, `ipv4`, `ipv6`,
     /// `phone`, `card`, `ssn`, `iban`, `jwt`, `bearer`, `authorization`,
-    /// `api_key`, `secret_param`, `password`, `url_password`, `mac`, `imei`).
+    /// `api_key`, `secret_param`, `password`, `url_password`, `mac`, `imei`,
+    /// `serial`, `name`).
     pub disabled_detectors: Vec<String>,
     /// Additional regular-expression detectors.
     pub detectors: Vec<CustomDetector>,
@@ -196,6 +197,14 @@ impl RedactConfig {
     /// The mode in force for `class`.
     pub fn mode_for(&self, class: Class) -> Mode {
         self.modes.get(&class).copied().unwrap_or(self.default_mode)
+    }
+
+    /// False when every class is disabled: such a transform redacts
+    /// nothing, so it does not count as redaction in validation.
+    pub fn redacts_anything(&self) -> bool {
+        Class::ALL
+            .iter()
+            .any(|c| !self.disabled_classes.contains(c))
     }
 }
 

@@ -48,6 +48,8 @@ mod config;
 pub(crate) mod detectors;
 mod engine;
 mod fields;
+#[cfg(test)]
+mod locale_cases;
 pub(crate) mod modes;
 pub mod stage;
 mod stats;

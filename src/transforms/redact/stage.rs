@@ -164,3 +164,96 @@ mod tests {
         assert!(err.contains("SLUICE_TEST_KEY_THAT_IS_NEVER_SET"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    const KEY: &str = "k3y-0f-the-t3st-that-must-n0t-leak";
+
+    fn hash_cfg(env: Option<&str>, file: Option<std::path::PathBuf>) -> RedactConfig {
+        RedactConfig {
+            default_mode: Mode::Hash,
+            hash_key_env: env.map(str::to_string),
+            hash_key_file: file,
+            ..RedactConfig::default()
+        }
+    }
+
+    fn pseudonym(r: &Redactor) -> String {
+        let mut v = Value::String("mail ops@example.com".into());
+        r.redact(&mut v, &mut RedactStats::default());
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn hash_key_from_env_var_default_and_named() {
+        // The default variable, SLUICE_REDACT_KEY: no other test sets it.
+        std::env::set_var(DEFAULT_KEY_ENV, KEY);
+        let from_default = build_redactor(&hash_cfg(None, None));
+        std::env::remove_var(DEFAULT_KEY_ENV);
+        let from_default = from_default.expect("key read from SLUICE_REDACT_KEY");
+        let var = "SLUICE_TEST_KEY_NAMED_ENV";
+        std::env::set_var(var, KEY);
+        let named = build_redactor(&hash_cfg(Some(var), None)).expect("key read from hash_key_env");
+        std::env::remove_var(var);
+        let (a, b) = (pseudonym(&from_default), pseudonym(&named));
+        assert!(
+            a.starts_with("mail email:") && a.len() == "mail email:".len() + 16,
+            "{a}"
+        );
+        assert_eq!(a, b, "same key, same pseudonym");
+        let other =
+            Redactor::new(&hash_cfg(None, None), Some(b"another-key-of-16+bytes")).expect("valid");
+        assert_ne!(a, pseudonym(&other), "the pseudonym depends on the key");
+    }
+
+    #[test]
+    fn hash_key_from_file_wins_and_is_trimmed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("key");
+        std::fs::write(&path, format!("{KEY}\n")).expect("write key");
+        let var = "SLUICE_TEST_KEY_FILE_WINS";
+        std::env::set_var(var, "an-env-key-that-is-not-used");
+        let r = build_redactor(&hash_cfg(Some(var), Some(path))).expect("key read from file");
+        std::env::remove_var(var);
+        let direct = Redactor::new(&hash_cfg(None, None), Some(KEY.as_bytes())).expect("valid");
+        assert_eq!(
+            pseudonym(&r),
+            pseudonym(&direct),
+            "file key, newline trimmed"
+        );
+    }
+
+    #[test]
+    fn hash_mode_without_key_is_refused_and_errors_never_show_the_key() {
+        let var = "SLUICE_TEST_KEY_UNSET";
+        std::env::remove_var(var);
+        let err = build_redactor(&hash_cfg(Some(var), None)).expect_err("no key, no hash mode");
+        assert!(err.contains(var) && err.contains("hash_key_file"), "{err}");
+        // An empty variable is no key either.
+        std::env::set_var(var, "");
+        let err = build_redactor(&hash_cfg(Some(var), None)).expect_err("empty key");
+        std::env::remove_var(var);
+        assert!(err.contains(var), "{err}");
+        // Too short: refused, and the message does not carry the key.
+        let short = "sh0rt-k3y";
+        let var2 = "SLUICE_TEST_KEY_SHORT";
+        std::env::set_var(var2, short);
+        let err = build_redactor(&hash_cfg(Some(var2), None)).expect_err("short key");
+        std::env::remove_var(var2);
+        assert!(!err.contains(short), "{err}");
+        // A missing key file: the path is named, not a key.
+        let err = build_redactor(&hash_cfg(None, Some("/nonexistent/sluice-key".into())))
+            .expect_err("unreadable key file");
+        assert!(err.contains("/nonexistent/sluice-key"), "{err}");
+        // Only classes in hash mode need a key.
+        build_redactor(&RedactConfig::default()).expect("mask mode needs no key");
+        // The engine's Debug output (what a log line would print) has no key.
+        let r = Redactor::new(&hash_cfg(None, None), Some(KEY.as_bytes())).expect("valid");
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains(KEY) && !dbg.contains("k3y"), "{dbg}");
+        // Nor does a pseudonym.
+        assert!(!pseudonym(&r).contains(KEY));
+    }
+}

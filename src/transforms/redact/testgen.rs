@@ -324,6 +324,169 @@ impl Gen {
         let v = format!("{} {}", cap(f), cap(l));
         self.plant("personal", v)
     }
+    /// A name as one locale writes it (accents, particles, hyphens).
+    fn locale_name(&mut self, locale: usize) -> String {
+        let v = match locale {
+            0 => format!(
+                "{} {}",
+                self.r
+                    .pick(&["Olivia", "James", "Emily", "Sean", "Mary-Jane"]),
+                self.r
+                    .pick(&["Walker", "O'Brien", "McAllister", "Thompson", "Hughes"])
+            ),
+            1 => format!(
+                "{} {}",
+                self.r
+                    .pick(&["Jürgen", "Anja", "Lukas", "Käthe", "Hans-Peter"]),
+                self.r.pick(&[
+                    "Weiß",
+                    "Schröder",
+                    "von Trapp",
+                    "Müller-Lüdenscheidt",
+                    "Böhm"
+                ])
+            ),
+            2 => format!(
+                "{} {}",
+                self.r
+                    .pick(&["Étienne", "Hélène", "Amélie", "François", "Marie-Claire"]),
+                self.r
+                    .pick(&["Lefèvre", "Béranger", "de La Fontaine", "Moreau", "Dubois"])
+            ),
+            3 => format!(
+                "{} {}",
+                self.r
+                    .pick(&["José", "María", "Lucía", "Juan Carlos", "Íñigo"]),
+                self.r
+                    .pick(&["García", "Fernández", "de la Cruz", "Núñez", "Pérez"])
+            ),
+            4 => format!(
+                "{} {}",
+                self.r
+                    .pick(&["João", "Conceição", "Luís", "Gonçalo", "Ana"]),
+                self.r
+                    .pick(&["Gonçalves", "da Silva", "dos Santos", "Araújo", "Magalhães"])
+            ),
+            _ => self
+                .r
+                .pick(&[
+                    "张伟",
+                    "王芳",
+                    "李娜",
+                    "田中太郎",
+                    "山田花子",
+                    "佐藤健",
+                    "陈静",
+                ])
+                .to_string(),
+        };
+        self.plant("personal", v)
+    }
+    /// A hardware serial in a vendor format.
+    fn vendor_serial(&mut self) -> String {
+        let v = match self.r.below(6) {
+            0 => format!(
+                "C02{}{}",
+                self.r.chars(5, UPPER_DIGIT),
+                self.r.chars(4, b"ABCDEFGHJKLMNPQRSTUVWXYZ")
+            ),
+            1 => format!("FCH{}{}", self.r.digits(4), self.r.chars(4, UPPER_DIGIT)),
+            2 => format!(
+                "5CG{}{}",
+                self.r.digits(4),
+                self.r.chars(3, b"ABCDEFGHJKLMNPQRSTUVWXYZ")
+            ),
+            3 => format!("WD-WCC{}{}", self.r.chars(2, UPPER_DIGIT), self.r.digits(7)),
+            4 => format!("SN-{}{}", self.r.digits(2), self.r.chars(6, UPPER_DIGIT)),
+            _ => format!("ZA{}{}", self.r.digits(2), self.r.chars(5, UPPER_DIGIT)),
+        };
+        self.plant("hardware", v)
+    }
+    /// An IBAN whose BBAN has letters (BR, GB, NL, MT, FR...), valid
+    /// check digits, compact or printed in groups of four.
+    fn alpha_iban(&mut self) -> String {
+        const L: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let (cc, bban) = match self.r.below(6) {
+            0 => (
+                "BR",
+                format!(
+                    "{}{}{}",
+                    self.r.digits(23),
+                    self.r.chars(1, L),
+                    self.r.chars(1, UPPER_DIGIT)
+                ),
+            ),
+            1 => ("GB", format!("{}{}", self.r.chars(4, L), self.r.digits(14))),
+            2 => ("NL", format!("{}{}", self.r.chars(4, L), self.r.digits(10))),
+            3 => (
+                "MT",
+                format!(
+                    "{}{}{}",
+                    self.r.chars(4, L),
+                    self.r.digits(5),
+                    self.r.chars(18, UPPER_DIGIT)
+                ),
+            ),
+            4 => (
+                "FR",
+                format!(
+                    "{}{}{}",
+                    self.r.digits(10),
+                    self.r.chars(11, UPPER_DIGIT),
+                    self.r.digits(2)
+                ),
+            ),
+            _ => (
+                "QA",
+                format!("{}{}", self.r.chars(4, L), self.r.chars(21, UPPER_DIGIT)),
+            ),
+        };
+        let mut rem = 0u64;
+        for c in format!("{bban}{cc}00").bytes() {
+            rem = if c.is_ascii_digit() {
+                (rem * 10 + u64::from(c - b'0')) % 97
+            } else {
+                (rem * 100 + u64::from(c - b'A' + 10)) % 97
+            };
+        }
+        let v = format!("{cc}{:02}{bban}", 98 - rem);
+        let v = if self.r.below(2) == 0 {
+            v.as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            v
+        };
+        self.plant("iban", v)
+    }
+    /// Benign name-like words: loggers, classes, Django apps, products.
+    fn name_like(&mut self) -> String {
+        let v = self
+            .r
+            .pick(&[
+                "django.request",
+                "license.views.acquire",
+                "LicenseService",
+                "AcquireSeatView",
+                "licenses",
+                "accounts",
+                "django.contrib.admin",
+                "Gunicorn",
+                "Celery",
+                "Google Cloud",
+                "PostgreSQL",
+                "celery.worker.strategy",
+                "LicensePool.take",
+                "Redis",
+                "Kubernetes",
+                "SeatAllocator",
+                "billing.tasks",
+            ])
+            .to_string();
+        self.keep("name_like", v)
+    }
 
     // Benign tokens.
     fn uuid(&mut self) -> String {
@@ -461,7 +624,7 @@ fn envelope(g: &mut Gen, severity: &str, payload: Value, http: Option<Value>) ->
 }
 
 fn event(g: &mut Gen) -> Value {
-    let kind = g.line % 10;
+    let kind = g.line % 14;
     match kind {
         0 => {
             let p = json!({
@@ -571,6 +734,83 @@ fn event(g: &mut Gen) -> Value {
             });
             envelope(g, "INFO", p, None)
         }
+        10 => {
+            let a = g.vendor_serial();
+            let b = g.vendor_serial();
+            let c = g.vendor_serial();
+            let form = [
+                "serial",
+                "S/N:",
+                "SN",
+                "serial number",
+                "device serial",
+                "sn:",
+            ];
+            let f1 = form[g.r.below(6) as usize];
+            let f2 = form[g.r.below(6) as usize];
+            let stack = format!(
+                "Traceback (most recent call last):\n  File \"/app/devices/bind.py\", line {}, in bind\nDeviceError: {f2} {b} already bound to another seat",
+                g.r.range(10, 400)
+            );
+            let p = json!({
+                "message": format!("RMA opened for {f1} {a} (replacement S/N {c}) by {} in {}", g.name_like(), g.duration()),
+                "stack_trace": stack, "request_id": g.uuid(), "logger": g.name_like(),
+            });
+            envelope(g, "WARNING", p, None)
+        }
+        11 => {
+            let a = g.alpha_iban();
+            let b = g.alpha_iban();
+            let p = json!({
+                "message": format!("payout {} to IBAN {a}; fallback account {b}", g.uuid()),
+                "amount": g.r.range(1, 9999), "build": g.sha(), "logger": g.name_like(),
+            });
+            envelope(g, "INFO", p, None)
+        }
+        12 => {
+            let locale = (g.line / 14) % 6;
+            let n = g.locale_name(locale);
+            let email = g.email();
+            let n2 = g.locale_name(locale);
+            let text = match (locale, g.r.below(3)) {
+                (0, 0) => format!("Dear {n}, your licence is ready; cc {n2} <{email}>"),
+                (0, 1) => {
+                    format!("seat assigned to {n} by customer support; Hi {n2}, welcome ({email})")
+                }
+                (0, _) => format!("Mr {n} called; ticket for {n2} reopened, reply to {email}"),
+                (1, 0) => format!("Sehr geehrter Herr {n}, Ihre Lizenz; Kunde {n2} <{email}>"),
+                (1, 1) => format!("Frau {n} hat angerufen; Rechnung für {n2} an {email}"),
+                (1, _) => format!("Benutzer {n} angemeldet; Hallo {n2} ({email})"),
+                (2, 0) => format!("M. {n} a payé; Bonjour {n2}, écrivez à {email}"),
+                (2, 1) => format!("Mme {n}: licence pour {n2} <{email}>"),
+                (2, _) => format!("client {n} débité; utilisateur {n2} ({email})"),
+                (3, 0) => format!("Sr. {n} llamó; cliente {n2} <{email}>"),
+                (3, 1) => format!("Sra. {n} pagó; Hola {n2}, escriba a {email}"),
+                (3, _) => format!("usuario {n} bloqueado; factura para {n2} ({email})"),
+                (4, 0) => format!("Prezado {n}, sua licença; cliente {n2} <{email}>"),
+                (4, 1) => format!("Sra. {n} aprovada; licença para {n2} ({email})"),
+                (4, _) => format!("cliente {n} pagou; Caro {n2}, escreva para {email}"),
+                (_, 0) => format!("ユーザー {n} がログイン; 客户{n2}已付款 {email}"),
+                (_, 1) => format!("{n}様のライセンス; 用户 {n2} 登录 ({email})"),
+                (_, _) => format!("customer {n} paid; {n2} <{email}>"),
+            };
+            let p = json!({
+                "message": text, "logger": g.name_like(), "view": g.name_like(),
+                "session_id": g.uuid(), "release": g.version(),
+            });
+            envelope(g, "INFO", p, None)
+        }
+        13 => {
+            let n = g.name();
+            let p = json!({
+                "message": format!(
+                    "handled by {} for {} in app {} ({}) via {}; customer {n} notified",
+                    g.name_like(), g.name_like(), g.name_like(), g.duration(), g.name_like()
+                ),
+                "logger": g.name_like(), "class": g.name_like(), "request_id": g.uuid(),
+            });
+            envelope(g, "INFO", p, None)
+        }
         _ => {
             let phone = g.phone();
             let key = g.api_key();
@@ -620,7 +860,7 @@ pub(crate) fn generate(n: usize) -> (String, String, String) {
 }
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/pii");
-const EVENTS: usize = 2000;
+const EVENTS: usize = 2800;
 
 fn read_labels(text: &str, field: &str) -> Vec<(usize, String, String)> {
     text.lines()

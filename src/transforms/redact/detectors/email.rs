@@ -26,6 +26,10 @@ pub(crate) fn email_at(b: &[u8], anchor: usize, dom: usize, sink: &mut Sink<'_>)
     }
     let (start, end) = find(b, anchor, dom)?;
     sink.push(Det::Email, start, end, false);
+    // `Name <addr>` / `Name (addr)`: the display name is personal too.
+    if start > 0 && matches!(b[start - 1], b'<' | b'(') {
+        super::names::before_email(b, start - 1, sink);
+    }
     Some(end)
 }
 

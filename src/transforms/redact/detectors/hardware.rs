@@ -1,8 +1,10 @@
-//! Hardware identifiers: MAC addresses in colon, dash and Cisco dot forms.
-//! (IMEI is a digit run and lives with the other number validators in
-//! `numeric.rs`, see [`imei_valid`].)
+//! Hardware identifiers: MAC addresses in colon, dash and Cisco dot forms,
+//! and serial numbers named by a keyword (`serial`, `serial number`, `S/N`,
+//! `SN`, `sn:`) or carrying a vendor `SN-` prefix. (IMEI is a digit run and
+//! lives with the other number validators in `numeric.rs`, see
+//! [`imei_valid`].)
 
-use super::{at, is_hex, is_ident, luhn, Det, Sink};
+use super::{at, is_digit, is_hex, is_ident, luhn, Det, Sink};
 
 /// MAC at a word start `i` (first byte is a hex digit).
 pub(crate) fn mac_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize> {
@@ -73,4 +75,106 @@ pub(crate) fn imei_valid(digits: &[u8], context: bool) -> bool {
     digits.len() == 15
         && luhn(digits)
         && (context || IMEI_PREFIXES.iter().any(|p| digits.starts_with(p)))
+}
+
+/// Keywords naming a serial (lower-cased, longest first; `sn` is handled
+/// apart because it needs `SN` upper-case or an explicit `:`/`=`).
+const SERIAL_KEYS: &[&[u8]] = &[
+    b"serial number",
+    b"serial_number",
+    b"serial-number",
+    b"serialnumber",
+    b"seriennummer",
+    b"serial no.",
+    b"serial no",
+    b"serial_no",
+    b"serialno",
+    b"seriennr.",
+    b"seriennr",
+    b"serial #",
+    b"serial#",
+    b"serial",
+    b"s\xc3\xa9rie",
+    b"serie",
+    b"s/n",
+];
+
+/// Case-insensitive `starts_with` on ASCII.
+fn starts_ci(b: &[u8], i: usize, w: &[u8]) -> bool {
+    b.len() >= i + w.len() && b[i..i + w.len()].eq_ignore_ascii_case(w)
+}
+
+/// Serial at a word start `i` (first byte `s` or `S`). Cheap rejection: the
+/// second byte must be `e`, `N`, `n`, `/` or the lead byte of `é`, as in
+/// every accepted form.
+pub(crate) fn serial_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize> {
+    if !sink.on(Det::Serial) || !matches!(at(b, i + 1), b'e' | b'E' | b'N' | b'n' | b'/' | 0xC3) {
+        return None;
+    }
+    // Vendor prefix: the whole `SN-...` token is the serial.
+    if b[i] == b'S' && at(b, i + 1) == b'N' && at(b, i + 2) == b'-' {
+        let end = serial_value(b, i + 3)?;
+        sink.push(Det::Serial, i, end, false);
+        return Some(end);
+    }
+    let (key_end, strong) = if let Some(k) = SERIAL_KEYS.iter().find(|k| starts_ci(b, i, k)) {
+        (i + k.len(), true)
+    } else if b[i] == b'S' && at(b, i + 1) == b'N' {
+        (i + 2, true)
+    } else if at(b, i + 1) == b'n' && matches!(at(b, i + 2), b':' | b'=') {
+        // Lower-case `sn` only with an explicit `:`/`=`.
+        (i + 2, false)
+    } else {
+        return None;
+    };
+    let hash = b[key_end - 1] == b'#';
+    if !hash && is_ident(at(b, key_end)) {
+        // `serialize`, `SNMP`, `snapshot`.
+        return None;
+    }
+    // Separator: spaces, `:`, `=`, `#`, quotes; at least one, at most a few.
+    let mut k = key_end;
+    while k < b.len()
+        && k - key_end < 4
+        && matches!(b[k], b' ' | b':' | b'=' | b'#' | b'"' | b'\'' | b'\t')
+    {
+        k += 1;
+    }
+    if (k == key_end && !hash) || (!strong && !matches!(b[key_end], b':' | b'=')) {
+        return None;
+    }
+    let end = serial_value(b, k)?;
+    sink.push(Det::Serial, k, end, false);
+    Some(end)
+}
+
+/// 8 to 20 upper-case letters and digits (single inner hyphens allowed,
+/// `WD-WCC4N1234567`), at least two digits, ending at a word boundary.
+fn serial_value(b: &[u8], start: usize) -> Option<usize> {
+    let serial_char = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    let mut k = start;
+    let (mut n, mut digits) = (0usize, 0usize);
+    while k < b.len() {
+        let c = b[k];
+        if serial_char(c) {
+            n += 1;
+            digits += usize::from(is_digit(c));
+            k += 1;
+        } else if c == b'-' && n > 0 && serial_char(at(b, k + 1)) {
+            k += 1;
+        } else {
+            break;
+        }
+        if n > 20 {
+            return None;
+        }
+    }
+    if !(8..=20).contains(&n) || digits < 2 || is_ident(at(b, k)) {
+        return None;
+    }
+    // `serial 2025-11-30T...` or `SN 1234.5678` are not serials.
+    if matches!(at(b, k), b'.' | b':' | b'/') && is_ident(at(b, k + 1)) {
+        return None;
+    }
+    Some(k)
 }

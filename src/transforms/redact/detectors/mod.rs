@@ -14,6 +14,7 @@ pub(crate) mod email;
 pub(crate) mod hardware;
 pub(crate) mod iban;
 pub(crate) mod ip;
+pub(crate) mod names;
 pub(crate) mod numeric;
 pub(crate) mod phone;
 pub(crate) mod secrets;
@@ -40,10 +41,12 @@ pub(crate) enum Det {
     UrlPassword,
     Mac,
     Imei,
+    Serial,
+    Name,
 }
 
 /// Number of built-in detectors.
-pub(crate) const N_BUILTIN: usize = 16;
+pub(crate) const N_BUILTIN: usize = 18;
 
 impl Det {
     pub(crate) const ALL: [Det; N_BUILTIN] = [
@@ -63,6 +66,8 @@ impl Det {
         Det::UrlPassword,
         Det::Mac,
         Det::Imei,
+        Det::Serial,
+        Det::Name,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -83,6 +88,8 @@ impl Det {
             Det::UrlPassword => "url_password",
             Det::Mac => "mac",
             Det::Imei => "imei",
+            Det::Serial => "serial",
+            Det::Name => "name",
         }
     }
 
@@ -101,7 +108,8 @@ impl Det {
             | Det::SecretParam
             | Det::Password
             | Det::UrlPassword => Class::Secret,
-            Det::Mac | Det::Imei => Class::Hardware,
+            Det::Mac | Det::Imei | Det::Serial => Class::Hardware,
+            Det::Name => Class::Personal,
         }
     }
 
@@ -111,7 +119,13 @@ impl Det {
     pub(crate) fn contextual(self) -> bool {
         matches!(
             self,
-            Det::Authorization | Det::Bearer | Det::SecretParam | Det::Password | Det::UrlPassword
+            Det::Authorization
+                | Det::Bearer
+                | Det::SecretParam
+                | Det::Password
+                | Det::UrlPassword
+                | Det::Serial
+                | Det::Name
         )
     }
 }
@@ -291,7 +305,21 @@ pub(crate) fn scan_builtin(s: &str, sink: &mut Sink<'_>) {
                 }
                 continue;
             }
+            let ws = i;
             i = skip_word(b, i + 1);
+            // Names follow addressing words and titles (`Dear`, `customer`,
+            // `Mr`): gate on the next word starting upper-case or non-ASCII,
+            // which ordinary prose rarely does, before looking at the word.
+            if names::gate(b, i) {
+                if let Some(end) = names::after_word(b, ws, i, sink) {
+                    i = end.max(i);
+                }
+            }
+            continue;
+        }
+        if t == 0 && (0xE3..=0xE9).contains(&b[i]) {
+            // CJK: Han runs are checked for a name trigger around them.
+            i = names::cjk_at(b, i, sink);
             continue;
         }
         if t & SPECIAL != 0 {
@@ -348,13 +376,27 @@ fn word_start(b: &[u8], i: usize, t: u8, sink: &mut Sink<'_>) -> Option<usize> {
             if let Some(e) = secrets::api_key_at(b, i, sink) {
                 return Some(e);
             }
+            if c == b's' {
+                return hardware::serial_at(b, i, sink);
+            }
             if c == b'A' {
                 iban::iban_at(b, i, sink)
             } else {
                 None
             }
         }
-        b'B' | b'b' => secrets::bearer_at(b, i, sink),
+        b'B' | b'b' => {
+            if let Some(e) = secrets::bearer_at(b, i, sink) {
+                return Some(e);
+            }
+            // `BR`, `BE`, `BG`, `BH`... IBANs start here too.
+            if c == b'B' {
+                iban::iban_at(b, i, sink)
+            } else {
+                None
+            }
+        }
+        b'S' => hardware::serial_at(b, i, sink).or_else(|| iban::iban_at(b, i, sink)),
         _ if t & UPPER != 0 => iban::iban_at(b, i, sink),
         _ => None,
     }
