@@ -249,9 +249,20 @@ impl Redactor {
         }
     }
 
+    /// A propagated replacement can join what was around it into a new
+    /// match (`…123+44 20 7946 0958` reads as a phone number once the token
+    /// glued to it is `[REDACTED:secret]`), so a string that pass 2 rewrote
+    /// goes through content detection once more: no detector match survives.
+    fn prop_string(&self, s: &mut String, p: &Prop<'_>, stats: &mut RedactStats) {
+        if p.rewrite(s, stats) {
+            let mut ctx = Ctx::default();
+            self.redact_string(s, false, &mut ctx, stats);
+        }
+    }
+
     fn prop_walk(&self, v: &mut Value, p: &Prop<'_>, stats: &mut RedactStats) {
         match v {
-            Value::String(s) => p.rewrite(s, stats),
+            Value::String(s) => self.prop_string(s, p, stats),
             Value::Array(a) => {
                 for x in a {
                     self.prop_walk(x, p, stats);
@@ -281,7 +292,7 @@ impl Redactor {
                 continue;
             }
             match x {
-                Value::String(s) => p.rewrite(s, stats),
+                Value::String(s) => self.prop_string(s, p, stats),
                 Value::Object(o) => self.prop_object(o, child, p, stats),
                 Value::Array(_) => self.prop_walk(x, p, stats),
                 _ => {}
@@ -474,9 +485,11 @@ struct Prop<'a> {
 }
 
 impl Prop<'_> {
-    fn rewrite(&self, s: &mut String, stats: &mut RedactStats) {
+    /// Rewrites every whole-word occurrence of a collected value; true when
+    /// something was rewritten.
+    fn rewrite(&self, s: &mut String, stats: &mut RedactStats) -> bool {
         if s.len() < self.min_len {
-            return;
+            return false;
         }
         let b = s.as_bytes();
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
@@ -492,7 +505,7 @@ impl Prop<'_> {
             found.push((st, en, i));
         });
         if found.is_empty() {
-            return;
+            return false;
         }
         let mut out = String::with_capacity(s.len());
         let mut last = 0;
@@ -507,5 +520,6 @@ impl Prop<'_> {
         }
         out.push_str(s.get(last..).unwrap_or(""));
         *s = out;
+        true
     }
 }
