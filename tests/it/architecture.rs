@@ -229,3 +229,59 @@ fn layers_import_only_downwards() {
         bad.join("\n")
     );
 }
+
+/// Every invariant in ARCHITECTURE.md names the tests that enforce it, and
+/// every test it names exists (so a renamed or deleted test cannot leave a
+/// promise unguarded).
+#[test]
+fn architecture_md_names_tests_that_exist() {
+    let doc = std::fs::read_to_string(repo().join("ARCHITECTURE.md")).unwrap();
+    let section = doc
+        .split("## Invariants")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("ARCHITECTURE.md has an Invariants section");
+    let mut sources = String::new();
+    for dir in ["src", "tests"] {
+        for f in rust_files(&repo().join(dir)) {
+            sources.push_str(&std::fs::read_to_string(&f).unwrap());
+        }
+    }
+    let mut missing = Vec::new();
+    for bullet in section.split("\n- ").skip(1) {
+        assert!(
+            bullet.contains("Test"),
+            "an invariant without a test: {bullet}"
+        );
+        for quoted in bullet.split('`').skip(1).step_by(2) {
+            // `module::path::test_name` (or `module::*`).
+            let Some((_, name)) = quoted.rsplit_once("::") else {
+                continue;
+            };
+            if name == "*" {
+                let module = quoted.trim_end_matches("::*");
+                assert!(
+                    repo()
+                        .join("tests/it")
+                        .join(format!("{module}.rs"))
+                        .is_file(),
+                    "ARCHITECTURE.md names the test module {module}, which does not exist"
+                );
+                continue;
+            }
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                continue;
+            }
+            if !sources.contains(&format!("fn {name}(")) {
+                missing.push(quoted.to_string());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names tests that do not exist: {missing:?}"
+    );
+}
