@@ -84,6 +84,7 @@ pub fn run(args: &Args) -> Result<u8> {
     let rt = super::runtime()?;
     let started = Instant::now();
     let outcome = rt.block_on(async {
+        let shutdown = super::run::shutdown_signal();
         let running = match &plan {
             Some(p) => topology::build_dry_run(&cfg, &cx, p, CancellationToken::new())?,
             None => topology::build(&cfg, &cx, CancellationToken::new())?,
@@ -98,7 +99,7 @@ pub fn run(args: &Args) -> Result<u8> {
         };
         let stop = CancellationToken::new();
         let watcher = tokio::spawn(watch(progress.clone(), started, stop.clone()));
-        let outcome = running.run_until(super::run::shutdown_signal()).await;
+        let outcome = running.run_until(shutdown).await;
         stop.cancel();
         let _ = watcher.await;
         if let Some(e) = endpoints {

@@ -117,6 +117,7 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
     let rt = super::runtime()?;
     let telemetry = Telemetry::new();
     let outcome = rt.block_on(async {
+        let shutdown = super::run::shutdown_signal();
         let cx = cfg
             .global
             .build_context(NodeInfo::from_env(), telemetry.clone());
@@ -125,7 +126,7 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
             inputs: plan_inputs,
         };
         let running = topology::build_dry_run(&cfg, &cx, &plan, CancellationToken::new())?;
-        anyhow::Ok(running.run_until(super::run::shutdown_signal()).await)
+        anyhow::Ok(running.run_until(shutdown).await)
     })?;
     super::run::report(&outcome);
     let summary = telemetry.summary_json();

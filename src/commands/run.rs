@@ -22,6 +22,7 @@ pub fn run(path: &Path) -> Result<u8> {
         // Before anything else: SIGHUP's default action ends the process
         // with no drain and no checkpoint.
         let hangups = watch_hangups(path.to_path_buf());
+        let shutdown = shutdown_signal();
         let discovery = NodeInfo::from_env().discover(&endpoint, budget).await;
         discovery.log();
         let node = discovery.info;
@@ -33,7 +34,7 @@ pub fn run(path: &Path) -> Result<u8> {
         let running = topology::build(&cfg, &cx, root.clone())?;
         let endpoints = Endpoints::start(&cfg.global.metrics_address, telemetry).await;
         tracing::info!(pipeline = %path.display(), "pipeline running");
-        let outcome = running.run_until(shutdown_signal()).await;
+        let outcome = running.run_until(shutdown).await;
         endpoints.stop().await;
         hangups.abort();
         report(&outcome);
@@ -117,26 +118,34 @@ fn watch_hangups(path: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// SIGTERM or SIGINT, listened for from the moment this is called (inside
+/// the runtime), not from the first poll: a signal that arrives while the
+/// pipeline is starting must not meet the default action, which ends the
+/// process with no drain and no checkpoint. Call it before building.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT will stop sluice");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = int.recv() => tracing::info!("SIGINT received"),
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT; their default action will end sluice without a drain");
+                    std::future::pending::<()>().await
+                }
             }
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
