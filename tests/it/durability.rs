@@ -489,16 +489,34 @@ fn sync_profile(trace: &str, path: &Path) -> (usize, usize, usize) {
     let quoted = format!("\"{}\"", path.display());
     let mut fds: Vec<String> = Vec::new();
     let (mut writes, mut syncs, mut unsynced) = (0, 0, 0);
+    // Threads whose openat of `path` strace split into `<unfinished ...>`
+    // and a later `<... openat resumed>` line that carries the fd.
+    let mut opening: Vec<String> = Vec::new();
+    let fd_of = |call: &str| {
+        call.rsplit("= ")
+            .next()
+            .map(|f| f.split_whitespace().next().unwrap_or(""))
+            .filter(|f| f.parse::<u32>().is_ok())
+            .map(str::to_string)
+    };
     for l in trace.lines() {
         // `PID call(args) = ret`, possibly split by `<unfinished ...>`.
-        let call = l.split_once(' ').map_or(l, |(_, c)| c).trim_start();
+        let (pid, call) = l.split_once(' ').unwrap_or(("", l));
+        let call = call.trim_start();
         if call.starts_with("openat(") && call.contains(&quoted) {
-            if let Some(fd) = call
-                .rsplit("= ")
-                .next()
-                .filter(|f| f.parse::<u32>().is_ok())
-            {
-                fds.push(fd.to_string());
+            if call.ends_with("<unfinished ...>") {
+                opening.push(pid.to_string());
+            } else if let Some(fd) = fd_of(call) {
+                fds.push(fd);
+            }
+            continue;
+        }
+        if call.starts_with("<... openat resumed>") {
+            if let Some(i) = opening.iter().position(|p| p == pid) {
+                opening.remove(i);
+                if let Some(fd) = fd_of(call) {
+                    fds.push(fd);
+                }
             }
             continue;
         }
