@@ -639,33 +639,7 @@ pub fn mark_keep_case(f: &mut Field) {
 /// ASCII letters, digits and `_` replaced by `_`, leading `_` removed, cut
 /// to 128 characters.
 pub fn sanitize(key: &str) -> std::borrow::Cow<'_, str> {
-    let b = key.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= MAX_NAME_LEN
-        && b[0] != b'_'
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_');
-    if ok {
-        return std::borrow::Cow::Borrowed(key);
-    }
-    let mut out = String::with_capacity(key.len());
-    for ch in key.chars() {
-        let c = if ch.is_ascii_alphanumeric() || ch == '_' {
-            ch
-        } else {
-            '_'
-        };
-        if c == '_' && out.is_empty() {
-            continue;
-        }
-        out.push(c);
-        if out.len() == MAX_NAME_LEN {
-            break;
-        }
-    }
-    if out.is_empty() {
-        out.push_str("unnamed");
-    }
-    std::borrow::Cow::Owned(out)
+    column_name(key, true)
 }
 
 /// True when `v` holds something a column can store (a non-null scalar
@@ -682,19 +656,35 @@ pub fn has_leaf(v: &Value) -> bool {
 /// Normalizes a user-supplied key (see the module doc). Borrows when the
 /// key is already normal, which is the common case.
 pub fn normalize(key: &str) -> std::borrow::Cow<'_, str> {
+    column_name(key, false)
+}
+
+/// The one column-name rule behind [`normalize`] and [`sanitize`]: ASCII
+/// letters, digits and `_` kept (lower-cased unless `keep_case`), anything
+/// else `_`, leading `_` dropped, cut to 128 characters, `unnamed` if
+/// nothing is left. Borrows when the key already follows it.
+fn column_name(key: &str, keep_case: bool) -> std::borrow::Cow<'_, str> {
     let b = key.as_bytes();
-    let normal = !b.is_empty()
+    let ok = !b.is_empty()
         && b.len() <= MAX_NAME_LEN
         && b[0] != b'_'
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_');
-    if normal {
+        && b.iter().all(|&c| {
+            c == b'_'
+                || c.is_ascii_digit()
+                || c.is_ascii_lowercase()
+                || (keep_case && c.is_ascii_uppercase())
+        });
+    if ok {
         return std::borrow::Cow::Borrowed(key);
     }
     let mut out = String::with_capacity(key.len());
     for ch in key.chars() {
         let c = if ch.is_ascii_alphanumeric() || ch == '_' {
-            ch.to_ascii_lowercase()
+            if keep_case {
+                ch
+            } else {
+                ch.to_ascii_lowercase()
+            }
         } else {
             '_'
         };
