@@ -266,7 +266,7 @@ fn write_archive(dir: &Path, data: &[Value]) -> usize {
             chunk.iter().map(|l| Event::new(l.clone(), 0)).collect(),
         ))
         .unwrap();
-        for (obj, _, _) in b.close(false).unwrap() {
+        for (obj, _, _, _) in b.close(false).unwrap() {
             let p = dir.join(&obj.key);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::File::create(&p)
@@ -276,7 +276,7 @@ fn write_archive(dir: &Path, data: &[Value]) -> usize {
             n += 1;
         }
     }
-    for (obj, _, _) in b.close(true).unwrap() {
+    for (obj, _, _, _) in b.close(true).unwrap() {
         let p = dir.join(&obj.key);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, &obj.body).unwrap();

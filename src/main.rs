@@ -37,7 +37,7 @@ enum Command {
     DryRun {
         /// Pipeline file; defaults to the built-in pipelines/dry-run.toml.
         pipeline: Option<PathBuf>,
-        /// Output folder (bigquery/, gcs/, metrics.prom, deadletter.ndjson, summary.json).
+        /// Output folder (bigquery/, gcs/, metrics.prom, deadletter.ndjson, summary.json, report.html).
         #[arg(long)]
         out: PathBuf,
         /// Input files or folders that replace the pipeline's sources
@@ -45,6 +45,11 @@ enum Command {
         /// file). Without a pipeline and inputs, the bundled fixtures.
         #[arg(long = "input")]
         inputs: Vec<PathBuf>,
+        /// Also write OUT/report.html: one self-contained page showing what
+        /// would leave the node (graph, redactions by field, redacted
+        /// samples, sink outputs, dead letters, metrics).
+        #[arg(long)]
+        report: bool,
     },
     /// Report residual personal data in NDJSON files, gzip files or folders; exit 1 if any.
     Audit {
@@ -87,7 +92,8 @@ fn main() -> ExitCode {
             pipeline,
             out,
             inputs,
-        } => commands::dry_run::run(pipeline.as_deref(), &out, &inputs),
+            report,
+        } => commands::dry_run::run(pipeline.as_deref(), &out, &inputs, report),
         Command::Audit { paths } => commands::audit::run(&paths),
         Command::Backfill {
             pipeline,

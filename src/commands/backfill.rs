@@ -117,8 +117,11 @@ pub fn run(args: &Args) -> Result<u8> {
         &state_file,
     );
     if let Some(out) = &args.dry_run_out {
+        let mut prom = String::new();
+        telemetry.render_derived(&mut prom);
+        let summary = crate::report::Summary::collect(&cfg, &telemetry, &prom);
         let p = out.join("summary.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(&telemetry.summary_json())?)
+        std::fs::write(&p, serde_json::to_vec_pretty(&summary)?)
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     print_report(&report);

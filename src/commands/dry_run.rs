@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::PipelineConfig;
 use crate::node::NodeInfo;
+use crate::report::{self, Summary};
 use crate::sources::replay::Input;
 use crate::telemetry::Telemetry;
 use crate::topology::{self, DryRunPlan};
@@ -75,7 +76,10 @@ impl Drop for BundledMetrics {
     }
 }
 
-pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8> {
+/// Entries kept in the report's sample.
+pub const SAMPLE_SIZE: usize = 12;
+
+pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf], report: bool) -> Result<u8> {
     let mut _bundled = None;
     let cfg: PipelineConfig = match pipeline {
         Some(p) => super::load(p)?,
@@ -114,8 +118,17 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
             .collect();
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let input_names: Vec<String> = plan_inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => p.display().to_string(),
+            Input::Embedded { name, .. } => name.to_string(),
+        })
+        .collect();
     let rt = super::runtime()?;
     let telemetry = Telemetry::new();
+    // The redact transforms find the sampler when they are built.
+    let sampler = report.then(|| telemetry.enable_sample(SAMPLE_SIZE));
     let outcome = rt.block_on(async {
         let shutdown = super::run::shutdown_signal();
         let cx = cfg
@@ -129,23 +142,39 @@ pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf]) -> Result<u8
         anyhow::Ok(running.run_until(shutdown).await)
     })?;
     super::run::report(&outcome);
-    let summary = telemetry.summary_json();
-    let summary_path = out.join("summary.json");
-    std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)
-        .with_context(|| format!("cannot write {}", summary_path.display()))?;
     // The derived metrics as Prometheus would scrape them at this moment.
     let mut prom = String::new();
     telemetry.render_derived(&mut prom);
     let prom_path = out.join("metrics.prom");
-    std::fs::write(&prom_path, prom)
+    std::fs::write(&prom_path, &prom)
         .with_context(|| format!("cannot write {}", prom_path.display()))?;
+    let summary = Summary::collect(&cfg, &telemetry, &prom);
+    let summary_path = out.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)
+        .with_context(|| format!("cannot write {}", summary_path.display()))?;
     eprintln!("dry run finished: {}", out.display());
-    for (name, s) in telemetry.components() {
-        eprintln!(
-            "  {:<10} {:<20} in {:>8}  out {:>8}  dropped {:>6}  errors {:>6}",
-            s.kind, name, s.events_in, s.events_out, s.dropped, s.errors
+    eprint!("{}", report::terminal::render(&summary));
+    if let Some(sampler) = sampler {
+        let (sample, sample_from) = sampler.snapshot();
+        let pipeline_name = match pipeline {
+            Some(p) => p.display().to_string(),
+            None => "<built-in dry-run.toml>".to_string(),
+        };
+        let generated = crate::event::log_entry::format_ts(chrono::Utc::now());
+        let html = report::html::render(
+            &summary,
+            &report::html::Context {
+                pipeline: &pipeline_name,
+                inputs: &input_names,
+                sample: &sample,
+                sample_from,
+                generated: &generated,
+            },
         );
+        let report_path = out.join("report.html");
+        std::fs::write(&report_path, html)
+            .with_context(|| format!("cannot write {}", report_path.display()))?;
+        eprintln!("report: {}", report_path.display());
     }
-    eprintln!("  dead letters: {}", telemetry.dead_letter_count());
     Ok(outcome.exit_code() as u8)
 }

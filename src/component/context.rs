@@ -40,6 +40,8 @@ pub struct TransformContext {
     pub rejects: Vec<(Event, String)>,
     /// Redaction counts (detector name, count) from this batch.
     pub redactions: Vec<(String, u64)>,
+    /// The same counts by (field path, detector name, count).
+    pub redactions_by_field: Vec<(String, String, u64)>,
 }
 
 impl TransformContext {

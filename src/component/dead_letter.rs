@@ -12,7 +12,9 @@ use crate::telemetry::Telemetry;
 
 /// Rewrites a record in place before it is written; counts go to telemetry.
 pub trait DeadLetterRedactor: Send + Sync {
-    fn redact(&self, record: &mut Value, telemetry: &Telemetry);
+    /// Redacts `value`, which sits at `path` in the record (`deadletter.event`):
+    /// the redactions are counted under that path.
+    fn redact(&self, path: &str, value: &mut Value, telemetry: &Telemetry);
 }
 
 pub struct DeadLetter {

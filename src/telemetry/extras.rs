@@ -51,7 +51,7 @@ impl fmt::Debug for Extras {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Telemetry holds plain counters; a panic elsewhere leaves them usable.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

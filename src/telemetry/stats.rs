@@ -109,6 +109,10 @@ pub struct Telemetry {
     dead_letters: AtomicU64,
     /// Derived metrics, gauges and readiness (see `extras.rs`).
     pub(super) extras: super::extras::Extras,
+    /// What was sent where (see `outputs.rs`).
+    pub(super) outputs: Mutex<super::outputs::Outputs>,
+    /// The dry-run report's sample of redacted entries, when asked for.
+    pub(super) sample: std::sync::OnceLock<Arc<super::sample::Sampler>>,
 }
 
 impl Telemetry {
@@ -157,20 +161,5 @@ impl Telemetry {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// The `summary.json` document.
-    pub fn summary_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "components": self.components(),
-            "deadletter": self.dead_letter_count(),
-            // A list, not a map keyed by detector: keys such as `password`
-            // or `name` would read as personal data to `sluice audit`.
-            "redactions": self
-                .redactions()
-                .into_iter()
-                .map(|(detector, count)| serde_json::json!({"detector": detector, "count": count}))
-                .collect::<Vec<_>>(),
-        })
     }
 }

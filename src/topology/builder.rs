@@ -394,6 +394,12 @@ async fn run_transform(
         if !cx.redactions.is_empty() {
             telemetry.add_redactions(cx.redactions.iter().map(|(k, v)| (k.as_str(), *v)));
             cx.redactions.clear();
+            telemetry.add_field_redactions(
+                cx.redactions_by_field
+                    .iter()
+                    .map(|(f, d, n)| (f.as_str(), d.as_str(), *n)),
+            );
+            cx.redactions_by_field.clear();
         }
         for (e, reason) in cx.rejects.drain(..) {
             dead_letter.send(&name, e, reason).await;

@@ -44,8 +44,8 @@ pub(crate) fn build_record(
     });
     if let Some(r) = redactor {
         // A reason can quote the input (a sink's error message, say).
-        r.redact(&mut record["reason"], telemetry);
-        r.redact(&mut record["event"], telemetry);
+        r.redact("deadletter.reason", &mut record["reason"], telemetry);
+        r.redact("deadletter.event", &mut record["event"], telemetry);
     }
     if let Some(Value::String(raw)) = record["event"].get_mut("raw") {
         cut_sample(raw, REJECT_SAMPLE_BYTES);
@@ -115,11 +115,15 @@ impl Writer {
             let mut out = Vec::new();
             let now = format_ts(chrono::Utc::now());
             let mut settled = Vec::with_capacity(buf.len());
+            // (component, redacted reason, end of the record in `out`)
+            let mut written_records = Vec::with_capacity(buf.len());
             for mut d in buf.drain(..) {
                 let record = build_record(&now, &mut d, self.redactor.as_deref(), &self.telemetry);
                 serde_json::to_writer(&mut out, &record)
                     .map_err(|e| ComponentError::new("dead-letter: encode", e))?;
                 out.push(b'\n');
+                let reason = record["reason"].as_str().unwrap_or_default().to_string();
+                written_records.push((d.component.clone(), reason, out.len()));
                 settled.push(d.event);
             }
             if breaker.open(&self.path) {
@@ -132,16 +136,16 @@ impl Writer {
             // records only, on disk before the sources move on.
             let path = self.path.clone();
             let open = file.take();
-            let (open, written) = tokio::task::spawn_blocking(move || {
+            let (open, written, out) = tokio::task::spawn_blocking(move || {
                 let mut open = match open {
                     Some(f) => f,
                     None => match AppendFile::open(&path, true) {
                         Ok(f) => f,
-                        Err(e) => return (None, Err(e)),
+                        Err(e) => return (None, Err(e), out),
                     },
                 };
                 let r = open.append(&out);
-                (r.is_ok().then_some(open), r)
+                (r.is_ok().then_some(open), r, out)
             })
             .await
             .map_err(|e| ComponentError::new("dead-letter", e))?;
@@ -149,6 +153,12 @@ impl Writer {
             match written {
                 Ok(()) => {
                     self.telemetry.dead_lettered(settled.len() as u64);
+                    let mut start = 0;
+                    for (component, reason, end) in written_records {
+                        self.telemetry
+                            .record_dead_letter(&component, &reason, &out[start..end]);
+                        start = end;
+                    }
                     for e in settled {
                         e.finalize(EventStatus::Delivered);
                     }

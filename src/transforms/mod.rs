@@ -98,7 +98,10 @@ impl Validated {
         let fail = |e: String| BuildError::new("transform", name, e);
         Ok(match self {
             Validated::Filter(q) => Box::new(filter::Filter::new(q.clone())),
-            Validated::Redact(p) => Box::new(redact::stage::Redact::new(p.engine().map_err(fail)?)),
+            Validated::Redact(p) => Box::new(redact::stage::Redact::new(
+                p.engine().map_err(fail)?,
+                cx.telemetry.sampler(),
+            )),
             Validated::LogMetrics(p) => Box::new(p.build(name, &cx.telemetry).map_err(fail)?),
         })
     }

@@ -21,3 +21,4 @@ mod kafka;
 mod log_metrics;
 mod node_metadata;
 mod pubsub;
+mod report;

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use super::config::Config;
+use super::config::{Config, Partitioning};
 use super::schema::Schema;
 use super::sink::encode_row;
 use super::table::{self, TableTemplate};
@@ -24,6 +24,7 @@ use crate::component::Sink;
 use crate::component::{ComponentError, SinkContext, SinkInput};
 use crate::event::finalization::Finalizers;
 use crate::event::EventStatus;
+use crate::telemetry::outputs::{Column, Table};
 
 pub struct DryRun {
     cfg: Config,
@@ -47,6 +48,8 @@ impl Sink for DryRun {
     ) -> Result<(), ComponentError> {
         let ctx = |what: String| format!("sink {}: {what}", cx.name);
         let mut schemas: HashMap<String, Schema> = HashMap::new();
+        // Rows and bytes written per table.
+        let mut written: HashMap<String, (u64, u64)> = HashMap::new();
         let mut files: HashMap<String, std::io::BufWriter<std::fs::File>> = HashMap::new();
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| ComponentError::new(ctx(self.dir.display().to_string()), e))?;
@@ -87,6 +90,9 @@ impl Sink for DryRun {
                     .map_err(|err| ComponentError::new(ctx(name.clone()), err))?;
                 sent += 1;
                 bytes += row.json.len() as u64;
+                let w = written.entry(name).or_default();
+                w.0 += 1;
+                w.1 += row.json.len() as u64;
                 fins.push(row.event.take_finalizer());
             }
             for (name, f) in files.iter_mut() {
@@ -95,6 +101,28 @@ impl Sink for DryRun {
             }
             fins.settle(EventStatus::Delivered);
             cx.stats.sent(sent, bytes);
+        }
+        for (table, (rows, bytes)) in written {
+            let mut leaves = Vec::new();
+            if let Some(s) = schemas.get(&table) {
+                s.root.leaves("", &mut leaves);
+            }
+            cx.telemetry.record_table(Table {
+                sink: cx.name.to_string(),
+                dataset: self.cfg.dataset.clone(),
+                table,
+                rows,
+                bytes,
+                partitioning: match self.cfg.partitioning {
+                    Partitioning::Day => "day",
+                    Partitioning::Sharded => "sharded",
+                },
+                expiration_days: self.cfg.expiration_days,
+                columns: leaves
+                    .into_iter()
+                    .map(|(name, ty, mode)| Column { name, ty, mode })
+                    .collect(),
+            });
         }
         Ok(())
     }

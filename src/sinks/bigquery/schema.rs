@@ -310,6 +310,23 @@ impl Record {
         self.fields.iter().map(Field::columns).sum()
     }
 
+    /// Leaf columns as `(dotted name, type, mode)`, in schema order.
+    pub fn leaves(&self, prefix: &str, out: &mut Vec<(String, &'static str, &'static str)>) {
+        for f in &self.fields {
+            let name = if prefix.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            let mode = if f.repeated { "REPEATED" } else { "NULLABLE" };
+            if f.ty == Type::Record && !f.record.is_empty() {
+                f.record.leaves(&name, out);
+            } else {
+                out.push((name, f.ty.name(), mode));
+            }
+        }
+    }
+
     /// Adds the fields of `other` missing here (by name, recursively).
     /// Returns false on a type clash (the caller keeps its own version).
     fn merge_from(&mut self, other: &Record) -> bool {

@@ -129,7 +129,12 @@ struct Open {
     opened: Instant,
 }
 
-type Done = (Result<u32, UploadError>, Finalizers, u64, u64);
+/// An upload's outcome, with what it carried.
+struct Done {
+    result: Result<u32, UploadError>,
+    fins: Finalizers,
+    object: crate::telemetry::outputs::Object,
+}
 
 /// The grouping and encoding half of the sink, without IO.
 pub struct Batcher {
@@ -210,7 +215,10 @@ impl Batcher {
 
     /// Closes objects that are full or old enough (all of them when
     /// `all`), returning them ready to upload with their finalizers.
-    pub fn close(&mut self, all: bool) -> std::io::Result<Vec<(Object, Finalizers, u64)>> {
+    /// The third item of each is the object's events, the fourth its
+    /// NDJSON size before compression.
+    #[allow(clippy::type_complexity)]
+    pub fn close(&mut self, all: bool) -> std::io::Result<Vec<(Object, Finalizers, u64, u64)>> {
         let now = Instant::now();
         let due: Vec<String> = self
             .open
@@ -229,6 +237,7 @@ impl Batcher {
                 .settings
                 .template
                 .render(o.time, &self.settings.node, &id);
+            let raw = o.encoder.raw_len();
             let body = Bytes::from(o.encoder.finish()?);
             out.push((
                 Object {
@@ -238,6 +247,7 @@ impl Batcher {
                 },
                 o.fins,
                 o.events,
+                raw,
             ));
         }
         Ok(out)
@@ -281,7 +291,7 @@ impl Sink for GcsSink {
                     _ = sleep_until(deadline), if deadline.is_some() => {}
                 }
             }
-            for (obj, fins, n) in batcher.close(!input_open).map_err(io_err)? {
+            for (obj, fins, events, raw_bytes) in batcher.close(!input_open).map_err(io_err)? {
                 while inflight.len() >= max_in_flight {
                     let done = inflight.next().await.expect("the set is not empty");
                     settle(done, &cx)?;
@@ -290,15 +300,24 @@ impl Sink for GcsSink {
                 let plan = plan.clone();
                 let name = cx.name.clone();
                 inflight.push(Box::pin(async move {
-                    let bytes = obj.body.len() as u64;
                     let started = std::time::Instant::now();
-                    let r = upload::upload(&target, &obj, &plan).await;
+                    let result = upload::upload(&target, &obj, &plan).await;
                     // One sample per object, retries included.
                     crate::telemetry::record_request_latency(
                         &name,
                         started.elapsed().as_secs_f64(),
                     );
-                    (r, fins, n, bytes)
+                    let object = crate::telemetry::outputs::Object {
+                        bytes: obj.body.len() as u64,
+                        key: obj.key,
+                        raw_bytes,
+                        events,
+                    };
+                    Done {
+                        result,
+                        fins,
+                        object,
+                    }
                 }));
             }
             if !input_open {
@@ -319,11 +338,17 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 fn settle(done: Done, cx: &SinkContext) -> Result<(), ComponentError> {
-    let (res, fins, events, bytes) = done;
-    match res {
+    let Done {
+        result,
+        fins,
+        object,
+    } = done;
+    let events = object.events;
+    match result {
         Ok(attempts) => {
             fins.settle(EventStatus::Delivered);
-            cx.stats.sent(events, bytes);
+            cx.stats.sent(events, object.bytes);
+            cx.telemetry.record_object(&cx.name, object);
             if attempts > 1 {
                 tracing::info!(component = %cx.name, attempts, "archive object uploaded after retries");
             }

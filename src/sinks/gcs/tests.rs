@@ -223,5 +223,5 @@ async fn events_without_time_are_filed_under_now() {
     assert!(objs[0].0.key.starts_with(&now), "{}", objs[0].0.key);
     assert_eq!(objs[0].0.content_encoding, None);
     objs.into_iter()
-        .for_each(|(_, f, _)| f.settle(EventStatus::Delivered));
+        .for_each(|(_, f, _, _)| f.settle(EventStatus::Delivered));
 }

@@ -9,6 +9,7 @@ use super::detectors::{is_word, Hit};
 use super::fields::{KeyAction, PathNode};
 use super::modes::looks_redacted;
 use super::{EventFinding, RedactStats, Redactor};
+use std::sync::Arc;
 
 /// Rewriting rounds per string; a round only happens when the previous one
 /// rewrote something.
@@ -19,6 +20,82 @@ struct Ctx {
     hits: Vec<Hit>,
     /// (sensitive value, its replacement) to propagate.
     values: Vec<(String, String)>,
+    /// Where the walk is, to count redactions by field.
+    at: At,
+    /// Every replacement made, when the caller asked for them.
+    trace: Option<Vec<Replaced>>,
+}
+
+/// One replacement made in an event, for the dry-run report's samples:
+/// where it is (raw path, array items as `[]`), which detector made it, and
+/// the text that now stands there (empty when the field was removed). Never
+/// the original value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub path: String,
+    pub detector: Arc<str>,
+    pub replacement: String,
+}
+
+/// The raw path of the object or array being walked (`jsonPayload`,
+/// `jsonPayload.items[]`). A string's own key is passed beside it and joined
+/// only when something is redacted there, so a walk that finds nothing
+/// copies no key; containers (a few per event) push theirs.
+#[derive(Default)]
+struct At {
+    path: String,
+    /// Start of each segment in `path` (a key, or `[]` for array items).
+    starts: Vec<usize>,
+}
+
+impl At {
+    fn enter(&mut self, key: &str) {
+        self.starts.push(self.path.len());
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        self.path.push_str(key);
+    }
+
+    fn enter_items(&mut self) {
+        self.starts.push(self.path.len());
+        self.path.push_str("[]");
+    }
+
+    fn leave(&mut self) {
+        if let Some(s) = self.starts.pop() {
+            self.path.truncate(s);
+        }
+    }
+
+    /// Enters the container a string would have been at: its key, if any.
+    fn enter_leaf(&mut self, leaf: Option<&str>) {
+        if let Some(k) = leaf {
+            self.enter(k);
+        }
+    }
+
+    fn leave_leaf(&mut self, leaf: Option<&str>) {
+        if leaf.is_some() {
+            self.leave();
+        }
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> + '_ {
+        let ends = self.starts.iter().skip(1).copied().chain([self.path.len()]);
+        self.starts.iter().zip(ends).map(|(&s, e)| {
+            let seg = &self.path[s..e];
+            seg.strip_prefix('.').unwrap_or(seg)
+        })
+    }
+
+    fn raw(&self, leaf: Option<&str>) -> String {
+        match leaf {
+            Some(k) if self.path.is_empty() => k.to_string(),
+            Some(k) => format!("{}.{k}", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,28 +105,121 @@ enum Outcome {
     Drop,
 }
 
+/// Field paths whose key segments would carry data, or ids without end,
+/// are written with `*` in their place: `jsonPayload.by_user.*`.
+const MAX_SEGMENT: usize = 64;
+
+/// The path segment under which a redacted object key is counted and
+/// traced: `jsonPayload.by_user.(key)`.
+pub const KEY_SEGMENT: &str = "(key)";
+
 impl Redactor {
-    pub(super) fn redact_event(&self, event: &mut Value, stats: &mut RedactStats) {
-        let mut ctx = Ctx::default();
+    /// Redacts `event`. `under`: the path the value sits at in a larger
+    /// record (a dead letter's `event`), for the by-field counts. `trace`:
+    /// where to append every replacement made.
+    pub(super) fn redact_event(
+        &self,
+        event: &mut Value,
+        under: Option<&str>,
+        stats: &mut RedactStats,
+        trace: Option<&mut Vec<Replaced>>,
+    ) {
+        let mut ctx = Ctx {
+            trace: trace.as_ref().map(|_| Vec::new()),
+            ..Ctx::default()
+        };
+        if let Some(p) = under {
+            ctx.at.enter(p);
+        }
         let root = (!self.allow.is_empty()).then_some(&self.allow);
         match &mut *event {
             Value::Object(m) => self.walk_object(m, root, &mut ctx, stats),
             other => self.walk(other, &mut ctx, stats),
         }
         if self.propagate && !ctx.values.is_empty() {
-            self.propagate_values(event, root, ctx.values, stats);
+            let values = std::mem::take(&mut ctx.values);
+            self.propagate_values(event, root, values, &mut ctx, stats);
+        }
+        if let (Some(out), Some(t)) = (trace, ctx.trace) {
+            out.extend(t);
+        }
+    }
+
+    /// The path a redaction is counted under: the walk's path and the
+    /// string's key, with any key segment that is not a plain name (holds
+    /// data a detector finds, many digits, odd characters) written `*`, so
+    /// neither a value used as a key nor an unbounded set of ids reaches
+    /// the counts.
+    fn field_path(&self, at: &At, leaf: Option<&str>) -> String {
+        let mut out = String::with_capacity(at.path.len() + 16);
+        for seg in at.segments().chain(leaf) {
+            if seg == "[]" {
+                out.push_str("[]");
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('.');
+            }
+            let shown = seg == KEY_SEGMENT || self.plain_key(seg);
+            out.push_str(if shown { seg } else { "*" });
+        }
+        if out.is_empty() {
+            out.push_str("(value)");
+        }
+        out
+    }
+
+    fn plain_key(&self, k: &str) -> bool {
+        let b = k.as_bytes();
+        let ok_byte = |(i, c): (usize, &u8)| {
+            c.is_ascii_alphanumeric() || b"_-./".contains(c) || (i == 0 && *c == b'@')
+        };
+        if b.is_empty()
+            || b.len() > MAX_SEGMENT
+            || !b.iter().enumerate().all(ok_byte)
+            || b.iter().filter(|c| c.is_ascii_digit()).count() > 3
+        {
+            return false;
+        }
+        let mut hits = Vec::new();
+        self.scan(k, &mut hits);
+        hits.is_empty()
+    }
+
+    /// Counts one redaction by `name` at the string `leaf` of the walk's
+    /// path (computing the path once per string: `here`), and traces it.
+    #[allow(clippy::too_many_arguments)]
+    fn tally(
+        &self,
+        stats: &mut RedactStats,
+        ctx: &mut Ctx,
+        leaf: Option<&str>,
+        here: &mut Option<String>,
+        name: &Arc<str>,
+        replacement: &str,
+    ) {
+        let path = here.get_or_insert_with(|| self.field_path(&ctx.at, leaf));
+        stats.count_field(path, name);
+        if let Some(t) = &mut ctx.trace {
+            t.push(Replaced {
+                path: ctx.at.raw(leaf),
+                detector: name.clone(),
+                replacement: replacement.to_string(),
+            });
         }
     }
 
     fn walk(&self, v: &mut Value, ctx: &mut Ctx, stats: &mut RedactStats) {
         match v {
             Value::String(s) => {
-                self.redact_string(s, false, ctx, stats);
+                self.redact_string(s, false, None, ctx, stats);
             }
             Value::Array(a) => {
+                ctx.at.enter_items();
                 for x in a {
                     self.walk(x, ctx, stats);
                 }
+                ctx.at.leave();
             }
             Value::Object(m) => self.walk_object(m, None, ctx, stats),
             _ => {}
@@ -64,43 +234,82 @@ impl Redactor {
         stats: &mut RedactStats,
     ) {
         let mut drop_keys: Vec<String> = Vec::new();
+        let mut renames: Vec<(String, String)> = Vec::new();
         for (k, x) in m.iter_mut() {
             let child = node.and_then(|n| n.child(k));
             if child.is_some_and(|c| c.terminal) {
                 continue;
             }
-            match self.keys.get(k) {
-                Some(KeyAction::Allow) => {}
+            // A key can be data too (`{"by_user": {"ann@example.com": 3}}`):
+            // it is redacted like a value, and the walk below it already
+            // goes by its new name.
+            let renamed = self.redact_key(k, ctx, stats);
+            let key = renamed.as_deref().unwrap_or(k);
+            let drop = match self.keys.get(k) {
+                Some(KeyAction::Allow) => false,
                 Some(KeyAction::Rule(class)) => {
-                    if self.apply_rule(x, class, true, ctx, stats) {
-                        drop_keys.push(k.clone());
-                    }
+                    self.apply_rule(x, class, true, Some(key), ctx, stats)
                 }
-                None => {
-                    let drop = match x {
-                        Value::String(s) => {
-                            self.redact_string(s, true, ctx, stats) == Outcome::Drop
-                        }
-                        Value::Object(o) => {
-                            self.walk_object(o, child, ctx, stats);
-                            false
-                        }
-                        Value::Array(_) => {
-                            self.walk(x, ctx, stats);
-                            false
-                        }
-                        _ => false,
-                    };
-                    if drop {
-                        drop_keys.push(k.clone());
+                None => match x {
+                    Value::String(s) => {
+                        self.redact_string(s, true, Some(key), ctx, stats) == Outcome::Drop
                     }
+                    Value::Object(o) => {
+                        ctx.at.enter(key);
+                        self.walk_object(o, child, ctx, stats);
+                        ctx.at.leave();
+                        false
+                    }
+                    Value::Array(_) => {
+                        ctx.at.enter(key);
+                        self.walk(x, ctx, stats);
+                        ctx.at.leave();
+                        false
+                    }
+                    _ => false,
+                },
+            };
+            match (drop, renamed) {
+                (true, renamed) => drop_keys.push(renamed.unwrap_or_else(|| k.clone())),
+                (false, Some(new)) => renames.push((k.clone(), new)),
+                (false, None) => {}
+            }
+        }
+        for (old, new) in renames {
+            if let Some(v) = m.remove(&old) {
+                let mut name = new.clone();
+                let mut n = 2;
+                // Two keys can redact to one name (`[REDACTED:email]`).
+                while m.contains_key(&name) {
+                    name = format!("{new}~{n}");
+                    n += 1;
                 }
+                m.insert(name, v);
             }
         }
         for k in drop_keys {
             m.remove(&k);
             stats.dropped += 1;
+            self.tally(stats, ctx, Some(&k), &mut None, &self.dropped_name, "");
         }
+    }
+
+    /// The redacted form of an object key, when a detector finds data in
+    /// it. Only keys that could hold any (an `@`, four digits, or long) are
+    /// scanned, so plain field names cost a byte loop.
+    fn redact_key(&self, k: &str, ctx: &mut Ctx, stats: &mut RedactStats) -> Option<String> {
+        let b = k.as_bytes();
+        if b.len() <= 24
+            && !b.contains(&b'@')
+            && b.iter().filter(|c| c.is_ascii_digit()).count() < 4
+        {
+            return None;
+        }
+        let mut new = k.to_string();
+        ctx.at.enter(KEY_SEGMENT);
+        let outcome = self.redact_string(&mut new, false, None, ctx, stats);
+        ctx.at.leave();
+        (outcome != Outcome::Unchanged).then_some(new)
     }
 
     /// Class of a whole value under a key rule: the class of a single
@@ -127,6 +336,7 @@ impl Redactor {
         x: &mut Value,
         class: Class,
         top: bool,
+        leaf: Option<&str>,
         ctx: &mut Ctx,
         stats: &mut RedactStats,
     ) -> bool {
@@ -142,15 +352,21 @@ impl Redactor {
             }
             Value::Number(n) => n.to_string(),
             Value::Array(a) => {
+                ctx.at.enter_leaf(leaf);
+                ctx.at.enter_items();
                 for e in a.iter_mut() {
-                    self.apply_rule(e, class, false, ctx, stats);
+                    self.apply_rule(e, class, false, None, ctx, stats);
                 }
+                ctx.at.leave();
+                ctx.at.leave_leaf(leaf);
                 return top && self.renderer.mode(class) == Mode::Drop;
             }
             Value::Object(o) => {
-                for (_, e) in o.iter_mut() {
-                    self.apply_rule(e, class, false, ctx, stats);
+                ctx.at.enter_leaf(leaf);
+                for (k, e) in o.iter_mut() {
+                    self.apply_rule(e, class, false, Some(k), ctx, stats);
                 }
+                ctx.at.leave_leaf(leaf);
                 return top && self.renderer.mode(class) == Mode::Drop;
             }
             Value::Bool(_) | Value::Null => return false,
@@ -162,6 +378,15 @@ impl Redactor {
         let mut rep = String::with_capacity(24);
         self.renderer.render(eff, &text, &mut rep);
         let drop = top && self.renderer.mode(eff) == Mode::Drop;
+        let name = &self.field_names[class.index()];
+        self.tally(
+            stats,
+            ctx,
+            leaf,
+            &mut None,
+            name,
+            if drop { "" } else { &rep },
+        );
         if self.propagate && !found_anyway && text.len() >= self.min_prop {
             ctx.values.push((text, rep.clone()));
         }
@@ -174,10 +399,12 @@ impl Redactor {
         &self,
         s: &mut String,
         can_drop: bool,
+        leaf: Option<&str>,
         ctx: &mut Ctx,
         stats: &mut RedactStats,
     ) -> Outcome {
         let mut outcome = Outcome::Unchanged;
+        let mut here = None;
         let mut hits = std::mem::take(&mut ctx.hits);
         for round in 0..MAX_ROUNDS {
             hits.clear();
@@ -189,6 +416,8 @@ impl Redactor {
                 let h = hits[0];
                 if h.start == 0 && h.end == s.len() && self.renderer.mode(h.class) == Mode::Drop {
                     stats.count(h.det, &self.custom_names);
+                    let name = &self.names[usize::from(h.det)];
+                    self.tally(stats, ctx, leaf, &mut here, name, "");
                     if self.propagate && h.ctx && s.len() >= self.min_prop {
                         let mut rep = String::new();
                         self.renderer.render(h.class, s, &mut rep);
@@ -208,6 +437,8 @@ impl Redactor {
                 let before = out.len();
                 self.renderer.render(h.class, val, &mut out);
                 stats.count(h.det, &self.custom_names);
+                let name = &self.names[usize::from(h.det)];
+                self.tally(stats, ctx, leaf, &mut here, name, &out[before..]);
                 if self.propagate && h.ctx && val.len() >= self.min_prop {
                     ctx.values
                         .push((val.to_string(), out[before..].to_string()));
@@ -228,6 +459,7 @@ impl Redactor {
         event: &mut Value,
         root: Option<&PathNode>,
         mut values: Vec<(String, String)>,
+        ctx: &mut Ctx,
         stats: &mut RedactStats,
     ) {
         values.sort_unstable_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -244,8 +476,8 @@ impl Redactor {
             min_len,
         };
         match event {
-            Value::Object(m) => self.prop_object(m, root, &p, stats),
-            other => self.prop_walk(other, &p, stats),
+            Value::Object(m) => self.prop_object(m, root, &p, ctx, stats),
+            other => self.prop_walk(other, &p, ctx, stats),
         }
     }
 
@@ -253,22 +485,39 @@ impl Redactor {
     /// match (`…123+44 20 7946 0958` reads as a phone number once the token
     /// glued to it is `[REDACTED:secret]`), so a string that pass 2 rewrote
     /// goes through content detection once more: no detector match survives.
-    fn prop_string(&self, s: &mut String, p: &Prop<'_>, stats: &mut RedactStats) {
-        if p.rewrite(s, stats) {
-            let mut ctx = Ctx::default();
-            self.redact_string(s, false, &mut ctx, stats);
+    fn prop_string(
+        &self,
+        s: &mut String,
+        leaf: Option<&str>,
+        p: &Prop<'_>,
+        ctx: &mut Ctx,
+        stats: &mut RedactStats,
+    ) {
+        let mut reps = Vec::new();
+        if !p.rewrite(s, &mut reps) {
+            return;
         }
+        let mut here = None;
+        for rep in reps {
+            stats.propagated += 1;
+            self.tally(stats, ctx, leaf, &mut here, &self.propagated_name, rep);
+        }
+        self.redact_string(s, false, leaf, ctx, stats);
+        // Values this rescan collected have nowhere left to go.
+        ctx.values.clear();
     }
 
-    fn prop_walk(&self, v: &mut Value, p: &Prop<'_>, stats: &mut RedactStats) {
+    fn prop_walk(&self, v: &mut Value, p: &Prop<'_>, ctx: &mut Ctx, stats: &mut RedactStats) {
         match v {
-            Value::String(s) => self.prop_string(s, p, stats),
+            Value::String(s) => self.prop_string(s, None, p, ctx, stats),
             Value::Array(a) => {
+                ctx.at.enter_items();
                 for x in a {
-                    self.prop_walk(x, p, stats);
+                    self.prop_walk(x, p, ctx, stats);
                 }
+                ctx.at.leave();
             }
-            Value::Object(m) => self.prop_object(m, None, p, stats),
+            Value::Object(m) => self.prop_object(m, None, p, ctx, stats),
             _ => {}
         }
     }
@@ -278,6 +527,7 @@ impl Redactor {
         m: &mut Map<String, Value>,
         node: Option<&PathNode>,
         p: &Prop<'_>,
+        ctx: &mut Ctx,
         stats: &mut RedactStats,
     ) {
         for (k, x) in m.iter_mut() {
@@ -292,9 +542,17 @@ impl Redactor {
                 continue;
             }
             match x {
-                Value::String(s) => self.prop_string(s, p, stats),
-                Value::Object(o) => self.prop_object(o, child, p, stats),
-                Value::Array(_) => self.prop_walk(x, p, stats),
+                Value::String(s) => self.prop_string(s, Some(k), p, ctx, stats),
+                Value::Object(o) => {
+                    ctx.at.enter(k);
+                    self.prop_object(o, child, p, ctx, stats);
+                    ctx.at.leave();
+                }
+                Value::Array(_) => {
+                    ctx.at.enter(k);
+                    self.prop_walk(x, p, ctx, stats);
+                    ctx.at.leave();
+                }
                 _ => {}
             }
         }
@@ -339,7 +597,27 @@ impl Redactor {
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(k);
+                    hits.clear();
+                    self.scan(k, hits);
+                    if !hits.is_empty() {
+                        // The key itself holds data: its name is not
+                        // repeated in the finding's path.
+                        path.push_str(KEY_SEGMENT);
+                        for h in hits.iter() {
+                            out.push(EventFinding {
+                                path: path.clone(),
+                                detector: self.names[usize::from(h.det)].clone(),
+                                class: h.class,
+                            });
+                        }
+                        path.truncate(len);
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push('*');
+                    } else {
+                        path.push_str(k);
+                    }
                     match self.keys.get(k) {
                         Some(KeyAction::Allow) => {}
                         Some(KeyAction::Rule(class)) => {
@@ -485,9 +763,9 @@ struct Prop<'a> {
 }
 
 impl Prop<'_> {
-    /// Rewrites every whole-word occurrence of a collected value; true when
-    /// something was rewritten.
-    fn rewrite(&self, s: &mut String, stats: &mut RedactStats) -> bool {
+    /// Rewrites every whole-word occurrence of a collected value, pushing
+    /// each replacement onto `reps`; true when something was rewritten.
+    fn rewrite<'v>(&'v self, s: &mut String, reps: &mut Vec<&'v str>) -> bool {
         if s.len() < self.min_len {
             return false;
         }
@@ -516,7 +794,7 @@ impl Prop<'_> {
             out.push_str(pre);
             out.push_str(&rep.1);
             last = en;
-            stats.propagated += 1;
+            reps.push(&rep.1);
         }
         out.push_str(s.get(last..).unwrap_or(""));
         *s = out;

@@ -44,6 +44,8 @@
 //! This module does no IO and never logs a value, except [`stage`], the
 //! pipeline stage around the engine, which reads the `hash` mode key.
 
+#[cfg(test)]
+mod by_field_tests;
 mod config;
 pub(crate) mod detectors;
 mod engine;
@@ -71,9 +73,24 @@ pub use config::{
 pub use modes::PSEUDONYM_HEX;
 pub use stats::RedactStats;
 
+pub use engine::{Replaced, KEY_SEGMENT};
+
 use detectors::{Det, Hit, Sink, N_BUILTIN};
 use fields::{KeyAction, KeyTable, PathNode};
 use modes::Renderer;
+
+/// The class of a built-in detector (`email`) or key rule (`field:email`)
+/// by its counter name; `None` for custom detectors and for `propagated` and
+/// `dropped`, which have no class of their own.
+pub fn detector_class(name: &str) -> Option<Class> {
+    if let Some(c) = name.strip_prefix("field:") {
+        return Class::ALL.iter().copied().find(|k| k.as_str() == c);
+    }
+    Det::ALL
+        .iter()
+        .find(|d| d.name() == name)
+        .map(|d| d.class())
+}
 
 /// One match of a content detector in a string (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +137,9 @@ pub struct Redactor {
     names: Vec<Arc<str>>,
     custom_names: Vec<Arc<str>>,
     field_names: Vec<Arc<str>>,
+    /// Counter names of pass 2 and of removed fields, as `RedactStats::iter`.
+    propagated_name: Arc<str>,
+    dropped_name: Arc<str>,
     has_allow_keys: bool,
     propagate: bool,
     min_prop: usize,
@@ -268,6 +288,8 @@ impl Redactor {
                 .iter()
                 .map(|c| Arc::from(format!("field:{}", c.as_str())))
                 .collect(),
+            propagated_name: Arc::from("propagated"),
+            dropped_name: Arc::from("dropped"),
             has_allow_keys: !cfg.allow_keys.is_empty(),
             propagate: cfg.propagate,
             min_prop: cfg.min_propagate_len.max(1),
@@ -276,7 +298,24 @@ impl Redactor {
 
     /// Redacts in place. Unchanged strings are not copied or reallocated.
     pub fn redact(&self, event: &mut serde_json::Value, stats: &mut RedactStats) {
-        self.redact_event(event, stats);
+        self.redact_event(event, None, stats, None);
+    }
+
+    /// As [`Redactor::redact`], also appending every replacement made (where,
+    /// by which detector, the text that replaced the value) to `trace`.
+    pub fn redact_traced(
+        &self,
+        event: &mut serde_json::Value,
+        stats: &mut RedactStats,
+        trace: &mut Vec<Replaced>,
+    ) {
+        self.redact_event(event, None, stats, Some(trace));
+    }
+
+    /// As [`Redactor::redact`] for a value that sits at `path` in a larger
+    /// record (a dead letter's `event`): the by-field counts name it there.
+    pub fn redact_under(&self, path: &str, value: &mut serde_json::Value, stats: &mut RedactStats) {
+        self.redact_event(value, Some(path), stats, None);
     }
 
     /// For audit: findings in one string (no rewriting). Non-overlapping,

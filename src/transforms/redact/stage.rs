@@ -14,7 +14,7 @@ use crate::component::FieldError;
 use crate::component::Transform;
 use crate::component::{DeadLetterRedactor, TransformContext};
 use crate::event::{Batch, Event};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{SampledSpan, Sampler, Telemetry};
 
 /// Where the key is read from when no `hash_key_env` is configured.
 pub const DEFAULT_KEY_ENV: &str = "SLUICE_REDACT_KEY";
@@ -96,13 +96,17 @@ fn read_key(cfg: &RedactConfig) -> Result<Option<Vec<u8>>, String> {
 pub struct Redact {
     engine: Arc<Redactor>,
     stats: RedactStats,
+    /// The dry-run report's reservoir, when one was asked for: then every
+    /// entry is redacted with a trace of its replacements.
+    sampler: Option<Arc<Sampler>>,
 }
 
 impl Redact {
-    pub fn new(engine: Arc<Redactor>) -> Self {
+    pub fn new(engine: Arc<Redactor>, sampler: Option<Arc<Sampler>>) -> Self {
         Redact {
             engine,
             stats: RedactStats::default(),
+            sampler,
         }
     }
 }
@@ -110,12 +114,45 @@ impl Redact {
 impl Transform for Redact {
     fn process(&mut self, batch: Batch, out: &mut Vec<Event>, cx: &mut TransformContext) {
         self.stats = RedactStats::default();
-        for mut e in batch.events {
-            self.engine.redact(&mut e.log, &mut self.stats);
-            out.push(e);
+        match &self.sampler {
+            None => {
+                for mut e in batch.events {
+                    self.engine.redact(&mut e.log, &mut self.stats);
+                    out.push(e);
+                }
+            }
+            Some(sampler) => {
+                let mut traced = Vec::new();
+                for mut e in batch.events {
+                    let mut trace = Vec::new();
+                    self.engine
+                        .redact_traced(&mut e.log, &mut self.stats, &mut trace);
+                    if !trace.is_empty() {
+                        traced.push((out.len(), trace));
+                    }
+                    out.push(e);
+                }
+                sampler.offer(traced.len(), |i| {
+                    let (at, trace) = &traced[i];
+                    let spans = trace
+                        .iter()
+                        .map(|r| SampledSpan {
+                            path: r.path.clone(),
+                            detector: r.detector.to_string(),
+                            replacement: r.replacement.clone(),
+                        })
+                        .collect();
+                    (out[*at].log.clone(), spans)
+                });
+            }
         }
         cx.redactions
             .extend(self.stats.iter().map(|(k, v)| (k.to_string(), v)));
+        cx.redactions_by_field.extend(
+            self.stats
+                .fields()
+                .map(|(f, d, n)| (f.to_string(), d.to_string(), n)),
+        );
     }
 }
 
@@ -123,10 +160,11 @@ impl Transform for Redact {
 pub struct DeadLetters(pub Arc<Redactor>);
 
 impl DeadLetterRedactor for DeadLetters {
-    fn redact(&self, record: &mut Value, telemetry: &Telemetry) {
+    fn redact(&self, path: &str, value: &mut Value, telemetry: &Telemetry) {
         let mut stats = RedactStats::default();
-        self.0.redact(record, &mut stats);
+        self.0.redact_under(path, value, &mut stats);
         telemetry.add_redactions(stats.iter());
+        telemetry.add_field_redactions(stats.fields().map(|(f, d, n)| (f, &**d, n)));
     }
 }
 

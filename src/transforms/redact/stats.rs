@@ -1,6 +1,7 @@
 //! Per-detector and per-rule counters.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::config::Class;
 use super::detectors::{Det, N_BUILTIN};
@@ -28,6 +29,9 @@ pub struct RedactStats {
     pub(crate) propagated: u64,
     pub(crate) dropped: u64,
     pub(crate) custom: BTreeMap<String, u64>,
+    /// The same counts by field path (`jsonPayload.user_email`), then by
+    /// counter name: every count above is also counted here once.
+    pub(crate) by_field: BTreeMap<String, Vec<(Arc<str>, u64)>>,
 }
 
 impl RedactStats {
@@ -43,6 +47,34 @@ impl RedactStats {
         self.dropped += other.dropped;
         for (k, v) in &other.custom {
             *self.custom.entry(k.clone()).or_insert(0) += v;
+        }
+        for (path, name, n) in other.fields() {
+            self.add_field(path, name, n);
+        }
+    }
+
+    /// `(field path, counter name, count)`, by path then name order of
+    /// first count.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &Arc<str>, u64)> + '_ {
+        self.by_field
+            .iter()
+            .flat_map(|(p, v)| v.iter().map(move |(n, c)| (p.as_str(), n, *c)))
+    }
+
+    pub(crate) fn count_field(&mut self, path: &str, name: &Arc<str>) {
+        self.add_field(path, name, 1);
+    }
+
+    fn add_field(&mut self, path: &str, name: &Arc<str>, n: u64) {
+        if !self.by_field.contains_key(path) {
+            self.by_field.insert(path.to_string(), Vec::new());
+        }
+        let Some(names) = self.by_field.get_mut(path) else {
+            return;
+        };
+        match names.iter_mut().find(|(k, _)| **k == **name) {
+            Some((_, c)) => *c += n,
+            None => names.push((name.clone(), n)),
         }
     }
 
