@@ -501,3 +501,85 @@ pub fn generate_corpus(dir: &Path, n: usize) -> (PathBuf, Vec<String>) {
     std::fs::write(&path, text).unwrap();
     (path, planted)
 }
+
+/// Runs the built-in dry run with `--report` over `input` and returns its
+/// peak resident memory in KiB (from `wait4`, for this child alone: other
+/// tests' children do not count).
+fn peak_rss_of_dry_run(out: &Path, input: &Path) -> u64 {
+    let mut child = std::process::Command::new(sluice_bin())
+        .args(["dry-run", "--report", "--out"])
+        .arg(out)
+        .arg("--input")
+        .arg(input)
+        .env("SLUICE_DATA_DIR", out.join("state"))
+        .env("SLUICE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sluice starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, which `child` does not reap first.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "dry run over {} failed: status {status}",
+        input.display()
+    );
+    // Reaped already; the handle only has to be dropped.
+    std::mem::forget(child);
+    usage.ru_maxrss as u64
+}
+
+/// A 1 GiB dry run writes its report in the memory a 32 MiB one needs:
+/// counts are aggregates, the sample a reservoir, every list capped.
+#[test]
+fn a_one_gibibyte_dry_run_writes_the_report_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // 8 MiB of distinct lines (PII everywhere, malformed lines, many
+    // reasons and fields), repeated: positions differ, so every line is its
+    // own entry.
+    let (block, _) = generate_corpus(dir.path(), 20_000);
+    let unit = std::fs::read(&block).unwrap();
+    let name = block.file_name().unwrap().to_owned();
+    let write = |sub: &str, bytes: u64| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join(&name);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+        let mut n = 0u64;
+        while n < bytes {
+            std::io::Write::write_all(&mut f, &unit).unwrap();
+            n += unit.len() as u64;
+        }
+        std::io::Write::flush(&mut f).unwrap();
+        (p, n / unit.len() as u64)
+    };
+    let (small, _) = write("small", 32 << 20);
+    let small_rss = peak_rss_of_dry_run(&dir.path().join("out-small"), &small);
+    std::fs::remove_file(&small).unwrap();
+    let (big, copies) = write("big", 1 << 30);
+    let out = dir.path().join("out-big");
+    let big_rss = peak_rss_of_dry_run(&out, &big);
+    std::fs::remove_file(&big).unwrap();
+
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        u(&summary["components"]["containers"]["events_in"]),
+        copies * 20_000,
+        "every line was read"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let doc = Html::parse_document(&page);
+    assert_eq!(doc.root_element().select(&sel("article.sample")).count(), 12);
+    eprintln!("peak RSS: 32 MiB run {small_rss} KiB, 1 GiB run {big_rss} KiB");
+    assert!(
+        big_rss < small_rss + 64 * 1024,
+        "memory grew with the input: {small_rss} KiB for 32 MiB, {big_rss} KiB for 1 GiB"
+    );
+    assert!(big_rss < 512 * 1024, "{big_rss} KiB");
+}
