@@ -157,6 +157,7 @@ const NODE_H: usize = 70;
 const GAP_X: usize = 84;
 const GAP_Y: usize = 34;
 const PAD: usize = 16;
+const LANE: usize = 26;
 
 fn graph(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"graph\"><h2>Pipeline</h2>\n<p class=\"note\">Each box is a component with its events in, out, dropped (filtered) and errored; each arrow carries the events that crossed it. Dashed arrows go to the dead-letter output.</p>\n");
@@ -215,7 +216,22 @@ fn graph(h: &mut String, s: &Summary) {
     }
     let max_rows = rows.values().copied().max().unwrap_or(1);
     let width = PAD * 2 + (last + 1) * NODE_W + last * GAP_X;
-    let height = PAD * 2 + max_rows * NODE_H + max_rows.saturating_sub(1) * GAP_Y;
+    // Edges that skip a layer run in lanes below the boxes, one each, so
+    // they never pass behind a component they do not touch.
+    let skips = s
+        .edges
+        .iter()
+        .filter(|e| {
+            let (a, b) = (
+                nodes.iter().find(|n| n.name == e.from),
+                nodes.iter().find(|n| n.name == e.to),
+            );
+            matches!((a, b), (Some(a), Some(b)) if b.layer > a.layer + 1)
+        })
+        .count();
+    let boxes_bottom = PAD + max_rows * NODE_H + max_rows.saturating_sub(1) * GAP_Y;
+    let height = boxes_bottom + PAD + skips * LANE;
+    let mut lane = 0;
     let pos = |n: &Node<'_>| {
         (
             PAD + n.layer * (NODE_W + GAP_X),
@@ -239,16 +255,29 @@ fn graph(h: &mut String, s: &Summary) {
         let (x2, y2) = (bx, by + NODE_H / 2);
         let dl = e.to == DEAD_LETTER;
         let mid = (x1 + x2) / 2;
+        let (d, (lx, ly)) = if b.layer > a.layer + 1 {
+            lane += 1;
+            let y = boxes_bottom + lane * LANE - LANE / 2;
+            let (xa, xb) = (x1 + GAP_X / 2, x2 - GAP_X / 2);
+            (
+                format!("M{x1},{y1} C{xa},{y1} {x1},{y} {xa},{y} L{xb},{y} C{x2},{y} {xb},{y2} {x2},{y2}"),
+                (mid, y),
+            )
+        } else {
+            (
+                format!("M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"),
+                (mid, (y1 + y2) / 2),
+            )
+        };
         let _ = writeln!(
             h,
-            "<path class=\"edge\" d=\"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\"{} marker-end=\"url(#{})\"/>",
+            "<path class=\"edge\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\"{} marker-end=\"url(#{})\"/>",
             if dl { "#b3261e" } else { "#5b6475" },
             if dl { " stroke-dasharray=\"5 4\"" } else { "" },
             if dl { "arrow-dl" } else { "arrow" },
         );
         let text = e.events.to_string();
         let w = 10 + 7 * text.len();
-        let (lx, ly) = (mid, (y1 + y2) / 2);
         let _ = writeln!(
             labels,
             "<g class=\"edge-label\" data-from=\"{}\" data-to=\"{}\"><rect x=\"{}\" y=\"{}\" width=\"{w}\" height=\"16\" rx=\"8\" fill=\"#fff\" stroke=\"#d9dde5\"/><text x=\"{lx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#1d2330\" data-edge-events=\"{}\">{text}</text></g>",

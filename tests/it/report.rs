@@ -503,8 +503,9 @@ pub fn generate_corpus(dir: &Path, n: usize) -> (PathBuf, Vec<String>) {
 }
 
 /// Runs the built-in dry run with `--report` over `input` and returns its
-/// peak resident memory in KiB (from `wait4`, for this child alone: other
-/// tests' children do not count).
+/// peak resident memory in KiB: the `VmHWM` of its own address space, read
+/// from `/proc` every 10 ms while it runs. (`wait4`'s `ru_maxrss` would
+/// count the test process, whose memory the child shares until `exec`.)
 fn peak_rss_of_dry_run(out: &Path, input: &Path) -> u64 {
     let mut child = std::process::Command::new(sluice_bin())
         .args(["dry-run", "--report", "--out"])
@@ -517,21 +518,35 @@ fn peak_rss_of_dry_run(out: &Path, input: &Path) -> u64 {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("sluice starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, which `child` does not reap first.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dry run over {} hung",
+            input.display()
+        );
+        let hwm = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|t| {
+                let line = t.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0);
+        peak = peak.max(hwm);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "dry run over {} failed: status {status}",
+        status.success(),
+        "dry run over {} failed: {status}",
         input.display()
     );
-    // Reaped already; the handle only has to be dropped.
-    std::mem::forget(child);
-    usage.ru_maxrss as u64
+    assert!(peak > 0, "no VmHWM read from {status_file}");
+    peak
 }
 
 /// A 1 GiB dry run writes its report in the memory a 32 MiB one needs:
@@ -575,11 +590,76 @@ fn a_one_gibibyte_dry_run_writes_the_report_in_bounded_memory() {
     );
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     let doc = Html::parse_document(&page);
-    assert_eq!(doc.root_element().select(&sel("article.sample")).count(), 12);
+    assert_eq!(
+        doc.root_element().select(&sel("article.sample")).count(),
+        12
+    );
     eprintln!("peak RSS: 32 MiB run {small_rss} KiB, 1 GiB run {big_rss} KiB");
     assert!(
         big_rss < small_rss + 64 * 1024,
         "memory grew with the input: {small_rss} KiB for 32 MiB, {big_rss} KiB for 1 GiB"
     );
     assert!(big_rss < 512 * 1024, "{big_rss} KiB");
+}
+
+/// The bundled fixtures' report in a real browser (Debian's headless
+/// Chromium, no network): no console error (a fetch the CSP refused, a
+/// failed load, a script), the graph and every table in the DOM, and a
+/// full-page screenshot. `SLUICE_UPDATE_SCREENSHOT=1` also copies it to
+/// `docs/report.png`, the picture in the README.
+#[test]
+fn the_report_renders_in_headless_chromium_without_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    dry_run_report(&out, &[]);
+    let shot = out.join("report.png");
+    let r = crate::browser::render(&out.join("report.html"), &shot);
+    assert!(
+        r.console_errors.is_empty(),
+        "console errors: {:#?}",
+        r.console_errors
+    );
+    let dom = Html::parse_document(&r.dom);
+    let root = dom.root_element();
+    for css in [
+        "svg#pipeline-graph g.node",
+        "svg#pipeline-graph path.edge",
+        "table#components tbody tr",
+        "table#redactions-by-detector tbody tr",
+        "table#redactions-by-field tbody tr",
+        "article.sample mark",
+        "div.bq-table table.columns",
+        "div.gcs-sink table.objects tbody tr",
+        "table#deadletter-reasons tbody tr",
+        "div.metric",
+        "div.histogram svg g.bucket",
+    ] {
+        assert!(
+            root.select(&sel(css)).next().is_some(),
+            "`{css}` not in the rendered DOM"
+        );
+    }
+    assert_eq!(
+        (r.width, r.height),
+        crate::browser::png_size(&r.png).unwrap()
+    );
+    assert!(
+        r.height > 2000,
+        "the whole page is captured ({} px)",
+        r.height
+    );
+    let docs = crate::support::repo().join("docs/report.png");
+    if std::env::var_os("SLUICE_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(&shot, &docs).unwrap();
+    }
+    // The README shows the committed screenshot of this same report.
+    let readme = std::fs::read_to_string(crate::support::repo().join("README.md")).unwrap();
+    assert!(readme.contains("](docs/report.png)"));
+    let committed = std::fs::read(&docs).expect("docs/report.png is committed");
+    let (w, h) = crate::browser::png_size(&committed).expect("docs/report.png is a PNG");
+    assert_eq!(
+        w, r.width,
+        "docs/report.png is this report at the harness's width"
+    );
+    assert!(h > 2000, "docs/report.png is a full page ({h} px)");
 }

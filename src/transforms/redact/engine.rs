@@ -24,6 +24,8 @@ struct Ctx {
     at: At,
     /// Every replacement made, when the caller asked for them.
     trace: Option<Vec<Replaced>>,
+    /// Scratch for the path a redaction is counted at.
+    path: String,
 }
 
 /// One replacement made in an event, for the dry-run report's samples:
@@ -81,19 +83,15 @@ impl At {
         }
     }
 
-    fn segments(&self) -> impl Iterator<Item = &str> + '_ {
-        let ends = self.starts.iter().skip(1).copied().chain([self.path.len()]);
-        self.starts.iter().zip(ends).map(|(&s, e)| {
-            let seg = &self.path[s..e];
-            seg.strip_prefix('.').unwrap_or(seg)
-        })
-    }
-
-    fn raw(&self, leaf: Option<&str>) -> String {
-        match leaf {
-            Some(k) if self.path.is_empty() => k.to_string(),
-            Some(k) => format!("{}.{k}", self.path),
-            None => self.path.clone(),
+    /// The raw path of `leaf` under the current container, into `out`.
+    fn join(&self, leaf: Option<&str>, out: &mut String) {
+        out.clear();
+        out.push_str(&self.path);
+        if let Some(k) = leaf {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(k);
         }
     }
 }
@@ -145,28 +143,45 @@ impl Redactor {
         }
     }
 
-    /// The path a redaction is counted under: the walk's path and the
-    /// string's key, with any key segment that is not a plain name (holds
-    /// data a detector finds, many digits, odd characters) written `*`, so
-    /// neither a value used as a key nor an unbounded set of ids reaches
-    /// the counts.
-    fn field_path(&self, at: &At, leaf: Option<&str>) -> String {
-        let mut out = String::with_capacity(at.path.len() + 16);
-        for seg in at.segments().chain(leaf) {
-            if seg == "[]" {
-                out.push_str("[]");
-                continue;
-            }
-            if !out.is_empty() {
+    /// The path shown for a raw path: any key segment that is not a plain
+    /// name (holds data a detector finds, many digits, odd characters) is
+    /// written `*`, so neither a value used as a key nor an unbounded set of
+    /// ids reaches the counts. Counting goes by raw path (a copy, no scan)
+    /// and this runs once per distinct path when the counts are read.
+    fn display_path(&self, raw: &str) -> String {
+        if raw.is_empty() {
+            return "(value)".to_string();
+        }
+        let mut out = String::with_capacity(raw.len());
+        for (i, seg) in raw.split('.').enumerate() {
+            if i > 0 {
                 out.push('.');
             }
-            let shown = seg == KEY_SEGMENT || self.plain_key(seg);
-            out.push_str(if shown { seg } else { "*" });
-        }
-        if out.is_empty() {
-            out.push_str("(value)");
+            let stem = seg.trim_end_matches("[]");
+            let shown = stem.is_empty() || stem == KEY_SEGMENT || self.plain_key(stem);
+            out.push_str(if shown { stem } else { "*" });
+            out.push_str(&seg[stem.len()..]);
         }
         out
+    }
+
+    /// Redactions by shown field path (see [`Redactor::display_path`]) and
+    /// counter name.
+    pub fn field_counts(&self, stats: &RedactStats) -> Vec<(String, Arc<str>, u64)> {
+        let mut shown: std::collections::BTreeMap<(String, Arc<str>), u64> = Default::default();
+        let mut last: Option<(&str, String)> = None;
+        for (raw, name, n) in stats.raw_fields() {
+            let path = match &last {
+                Some((r, p)) if *r == raw => p.clone(),
+                _ => {
+                    let p = self.display_path(raw);
+                    last = Some((raw, p.clone()));
+                    p
+                }
+            };
+            *shown.entry((path, name.clone())).or_default() += n;
+        }
+        shown.into_iter().map(|((p, d), n)| (p, d, n)).collect()
     }
 
     fn plain_key(&self, k: &str) -> bool {
@@ -187,22 +202,20 @@ impl Redactor {
     }
 
     /// Counts one redaction by `name` at the string `leaf` of the walk's
-    /// path (computing the path once per string: `here`), and traces it.
-    #[allow(clippy::too_many_arguments)]
+    /// path, and traces it.
     fn tally(
         &self,
         stats: &mut RedactStats,
         ctx: &mut Ctx,
         leaf: Option<&str>,
-        here: &mut Option<String>,
         name: &Arc<str>,
         replacement: &str,
     ) {
-        let path = here.get_or_insert_with(|| self.field_path(&ctx.at, leaf));
-        stats.count_field(path, name);
+        stats.count_at(&ctx.at.path, leaf, name);
         if let Some(t) = &mut ctx.trace {
+            ctx.at.join(leaf, &mut ctx.path);
             t.push(Replaced {
-                path: ctx.at.raw(leaf),
+                path: ctx.path.clone(),
                 detector: name.clone(),
                 replacement: replacement.to_string(),
             });
@@ -290,19 +303,16 @@ impl Redactor {
         for k in drop_keys {
             m.remove(&k);
             stats.dropped += 1;
-            self.tally(stats, ctx, Some(&k), &mut None, &self.dropped_name, "");
+            self.tally(stats, ctx, Some(&k), &self.dropped_name, "");
         }
     }
 
     /// The redacted form of an object key, when a detector finds data in
-    /// it. Only keys that could hold any (an `@`, four digits, or long) are
-    /// scanned, so plain field names cost a byte loop.
+    /// it. Only keys that could hold any (an `@`, four digits, or longer
+    /// than 32 bytes) are scanned, so plain field names cost a byte loop.
     fn redact_key(&self, k: &str, ctx: &mut Ctx, stats: &mut RedactStats) -> Option<String> {
         let b = k.as_bytes();
-        if b.len() <= 24
-            && !b.contains(&b'@')
-            && b.iter().filter(|c| c.is_ascii_digit()).count() < 4
-        {
+        if b.len() <= 32 && !could_hold_data(b) {
             return None;
         }
         let mut new = k.to_string();
@@ -379,14 +389,7 @@ impl Redactor {
         self.renderer.render(eff, &text, &mut rep);
         let drop = top && self.renderer.mode(eff) == Mode::Drop;
         let name = &self.field_names[class.index()];
-        self.tally(
-            stats,
-            ctx,
-            leaf,
-            &mut None,
-            name,
-            if drop { "" } else { &rep },
-        );
+        self.tally(stats, ctx, leaf, name, if drop { "" } else { &rep });
         if self.propagate && !found_anyway && text.len() >= self.min_prop {
             ctx.values.push((text, rep.clone()));
         }
@@ -404,7 +407,6 @@ impl Redactor {
         stats: &mut RedactStats,
     ) -> Outcome {
         let mut outcome = Outcome::Unchanged;
-        let mut here = None;
         let mut hits = std::mem::take(&mut ctx.hits);
         for round in 0..MAX_ROUNDS {
             hits.clear();
@@ -417,7 +419,7 @@ impl Redactor {
                 if h.start == 0 && h.end == s.len() && self.renderer.mode(h.class) == Mode::Drop {
                     stats.count(h.det, &self.custom_names);
                     let name = &self.names[usize::from(h.det)];
-                    self.tally(stats, ctx, leaf, &mut here, name, "");
+                    self.tally(stats, ctx, leaf, name, "");
                     if self.propagate && h.ctx && s.len() >= self.min_prop {
                         let mut rep = String::new();
                         self.renderer.render(h.class, s, &mut rep);
@@ -438,7 +440,7 @@ impl Redactor {
                 self.renderer.render(h.class, val, &mut out);
                 stats.count(h.det, &self.custom_names);
                 let name = &self.names[usize::from(h.det)];
-                self.tally(stats, ctx, leaf, &mut here, name, &out[before..]);
+                self.tally(stats, ctx, leaf, name, &out[before..]);
                 if self.propagate && h.ctx && val.len() >= self.min_prop {
                     ctx.values
                         .push((val.to_string(), out[before..].to_string()));
@@ -497,10 +499,9 @@ impl Redactor {
         if !p.rewrite(s, &mut reps) {
             return;
         }
-        let mut here = None;
         for rep in reps {
             stats.propagated += 1;
-            self.tally(stats, ctx, leaf, &mut here, &self.propagated_name, rep);
+            self.tally(stats, ctx, leaf, &self.propagated_name, rep);
         }
         self.redact_string(s, false, leaf, ctx, stats);
         // Values this rescan collected have nowhere left to go.
@@ -637,6 +638,24 @@ impl Redactor {
             _ => {}
         }
     }
+}
+
+/// An `@` or four digits: what every detector that could match a short
+/// key needs.
+fn could_hold_data(b: &[u8]) -> bool {
+    let mut digits = 0;
+    for &c in b {
+        if c == b'@' {
+            return true;
+        }
+        if c.is_ascii_digit() {
+            digits += 1;
+            if digits == 4 {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Does a key-rule value hold anything not yet redacted?

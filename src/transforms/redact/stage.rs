@@ -149,9 +149,10 @@ impl Transform for Redact {
         cx.redactions
             .extend(self.stats.iter().map(|(k, v)| (k.to_string(), v)));
         cx.redactions_by_field.extend(
-            self.stats
-                .fields()
-                .map(|(f, d, n)| (f.to_string(), d.to_string(), n)),
+            self.engine
+                .field_counts(&self.stats)
+                .into_iter()
+                .map(|(f, d, n)| (f, d.to_string(), n)),
         );
     }
 }
@@ -164,7 +165,8 @@ impl DeadLetterRedactor for DeadLetters {
         let mut stats = RedactStats::default();
         self.0.redact_under(path, value, &mut stats);
         telemetry.add_redactions(stats.iter());
-        telemetry.add_field_redactions(stats.fields().map(|(f, d, n)| (f, &**d, n)));
+        let fields = self.0.field_counts(&stats);
+        telemetry.add_field_redactions(fields.iter().map(|(f, d, n)| (f.as_str(), &**d, *n)));
     }
 }
 

@@ -29,9 +29,26 @@ pub struct RedactStats {
     pub(crate) propagated: u64,
     pub(crate) dropped: u64,
     pub(crate) custom: BTreeMap<String, u64>,
-    /// The same counts by field path (`jsonPayload.user_email`), then by
-    /// counter name: every count above is also counted here once.
-    pub(crate) by_field: BTreeMap<String, Vec<(Arc<str>, u64)>>,
+    /// The same counts by raw field path (`jsonPayload.user_email`), then
+    /// by counter name: every count above is also counted here once.
+    /// A list, not a map: a batch has a few dozen paths, met in the same
+    /// order event after event, so the scan starts where the last one
+    /// matched (`hint`) and compares without building the path.
+    pub(crate) by_field: Vec<(String, Counts)>,
+    hint: usize,
+}
+
+/// Counts by counter name at one path.
+type Counts = Vec<(Arc<str>, u64)>;
+
+fn bump(names: &mut Counts, name: &Arc<str>, n: u64) {
+    match names
+        .iter_mut()
+        .find(|(k, _)| Arc::ptr_eq(k, name) || **k == **name)
+    {
+        Some((_, c)) => *c += n,
+        None => names.push((name.clone(), n)),
+    }
 }
 
 impl RedactStats {
@@ -48,33 +65,57 @@ impl RedactStats {
         for (k, v) in &other.custom {
             *self.custom.entry(k.clone()).or_insert(0) += v;
         }
-        for (path, name, n) in other.fields() {
+        for (path, name, n) in other.raw_fields() {
             self.add_field(path, name, n);
         }
     }
 
-    /// `(field path, counter name, count)`, by path then name order of
-    /// first count.
-    pub fn fields(&self) -> impl Iterator<Item = (&str, &Arc<str>, u64)> + '_ {
+    /// `(raw field path, counter name, count)`, by path; see
+    /// [`super::Redactor::field_counts`] for the paths shown.
+    pub(crate) fn raw_fields(&self) -> impl Iterator<Item = (&str, &Arc<str>, u64)> + '_ {
         self.by_field
             .iter()
             .flat_map(|(p, v)| v.iter().map(move |(n, c)| (p.as_str(), n, *c)))
     }
 
-    pub(crate) fn count_field(&mut self, path: &str, name: &Arc<str>) {
-        self.add_field(path, name, 1);
+    /// Counts one redaction by `name` at `parent.leaf` (or `parent`).
+    pub(crate) fn count_at(&mut self, parent: &str, leaf: Option<&str>, name: &Arc<str>) {
+        let is = |p: &str| match leaf {
+            None => p == parent,
+            Some(k) if parent.is_empty() => p == k,
+            Some(k) => {
+                p.len() == parent.len() + 1 + k.len()
+                    && p.starts_with(parent)
+                    && p.as_bytes()[parent.len()] == b'.'
+                    && p.ends_with(k)
+            }
+        };
+        let n = self.by_field.len();
+        let found = (0..n)
+            .map(|i| (self.hint + i) % n)
+            .find(|&i| is(&self.by_field[i].0));
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let path = match leaf {
+                    None => parent.to_string(),
+                    Some(k) if parent.is_empty() => k.to_string(),
+                    Some(k) => format!("{parent}.{k}"),
+                };
+                self.by_field.push((path, Vec::new()));
+                n
+            }
+        };
+        self.hint = i + 1;
+        bump(&mut self.by_field[i].1, name, 1);
     }
 
     fn add_field(&mut self, path: &str, name: &Arc<str>, n: u64) {
-        if !self.by_field.contains_key(path) {
-            self.by_field.insert(path.to_string(), Vec::new());
-        }
-        let Some(names) = self.by_field.get_mut(path) else {
-            return;
-        };
-        match names.iter_mut().find(|(k, _)| **k == **name) {
-            Some((_, c)) => *c += n,
-            None => names.push((name.clone(), n)),
+        match self.by_field.iter_mut().find(|(p, _)| p == path) {
+            Some((_, names)) => bump(names, name, n),
+            None => self
+                .by_field
+                .push((path.to_string(), vec![(name.clone(), n)])),
         }
     }
 
