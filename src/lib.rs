@@ -14,7 +14,7 @@ pub mod event;
 pub mod gcs;
 pub mod logging_query;
 pub mod node;
-pub mod report;
+pub(crate) mod report;
 pub mod sinks;
 pub mod sources;
 pub mod telemetry;

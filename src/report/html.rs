@@ -886,7 +886,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
+fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -8,12 +8,12 @@
 pub mod exporter;
 mod extras;
 pub mod logging;
-pub mod outputs;
+pub(crate) mod outputs;
 mod sample;
 pub mod server;
 mod stats;
 
 pub use exporter::{is_internal_name, record_request_latency, Exporter};
 pub use extras::{DerivedMetrics, FillProbe};
-pub use sample::{Sampled, SampledSpan, Sampler};
+pub(crate) use sample::{Sampled, SampledSpan, Sampler};
 pub use stats::{ComponentStats, StatsSnapshot, Telemetry};

@@ -9,6 +9,14 @@ fn redactor() -> Redactor {
     Redactor::new(&RedactConfig::default(), None).expect("default config is valid")
 }
 
+fn redactor_in(mode: Mode) -> Redactor {
+    let cfg = RedactConfig {
+        default_mode: mode,
+        ..RedactConfig::default()
+    };
+    Redactor::new(&cfg, None).expect("valid")
+}
+
 fn by_field(r: &Redactor, stats: &RedactStats) -> Vec<(String, String, u64)> {
     r.field_counts(stats)
         .into_iter()
@@ -23,14 +31,7 @@ fn by_field(r: &Redactor, stats: &RedactStats) -> Vec<(String, String, u64)> {
 fn by_field_counts_add_up_to_the_detector_counts() {
     let (corpus, _, _) = testgen::generate(400);
     for mode in [Mode::Mask, Mode::Drop, Mode::Partial] {
-        let r = Redactor::new(
-            &RedactConfig {
-                default_mode: mode,
-                ..RedactConfig::default()
-            },
-            None,
-        )
-        .expect("valid");
+        let r = redactor_in(mode);
         let mut stats = RedactStats::default();
         for line in corpus.lines() {
             let mut v: Value = serde_json::from_str(line).expect("generated JSON");
@@ -113,14 +114,7 @@ fn a_value_under_a_path_is_counted_there() {
 fn tracing_redacts_the_same_and_each_replacement_is_where_it_says() {
     let (corpus, _, _) = testgen::generate(300);
     for mode in [Mode::Mask, Mode::Drop] {
-        let r = Redactor::new(
-            &RedactConfig {
-                default_mode: mode,
-                ..RedactConfig::default()
-            },
-            None,
-        )
-        .expect("valid");
+        let r = redactor_in(mode);
         let (mut plain_stats, mut traced_stats) = (RedactStats::default(), RedactStats::default());
         let mut traced_events = 0;
         for line in corpus.lines() {
