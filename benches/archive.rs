@@ -9,9 +9,11 @@
 //!   topology on a current-thread runtime. Target: at least 300 MiB/s of
 //!   decompressed NDJSON per core. The gunzip and parse stages are also
 //!   timed alone, to show where the time goes.
-//! - levels: gzip levels 1-9 through the sink's encoder and the archive
-//!   source's inflater (the flate2 backend in use), against libdeflate
-//!   (whole-buffer, not streaming) on the same NDJSON, with the ratio.
+//! - levels: gzip levels 1-12 through the sink's encoder (libdeflate, in
+//!   members of 256 KiB) and the archive source's inflater, against a
+//!   streaming flate2 encoder per object (what the sink used before),
+//!   miniz_oxide and libdeflate over the whole buffer, on the same NDJSON,
+//!   with the ratio: the table behind the default level in ARCHITECTURE.md.
 //!
 //! Every figure is also given per CPU-second of the process (user + system,
 //! from /proc), which a shared machine disturbs less than wall time.
@@ -31,7 +33,7 @@ mod measure;
 use serde_json::{json, Value};
 use sluice::event::{Batch, Event};
 use sluice::gcs::key::{KeyTemplate, DATE_LAYOUT};
-use sluice::sinks::gcs::encoder::{Compression, ObjectEncoder};
+use sluice::sinks::gcs::encoder::{Compression, MemberCompressor, ObjectEncoder};
 use sluice::sinks::gcs::upload::UploadPlan;
 use sluice::sinks::gcs::{Batcher, Settings};
 use sluice::sources::archive::read::Inflater;
@@ -131,6 +133,7 @@ fn settings(c: Compression) -> Settings {
         max_bytes: 64 << 20,
         max_age: Duration::from_secs(3600),
         max_in_flight: 4,
+        max_buffered_bytes: 256 << 20,
         plan: UploadPlan::default(),
     }
 }
@@ -153,14 +156,16 @@ fn bench_levels(ndjson: &[u8]) {
         let ((), s) = measure::measure(f);
         s.cpu.as_secs_f64().max(0.01)
     };
-    for level in 1..=9 {
+    for level in 1..=12 {
         let mut z = Vec::new();
+        // Appended in pieces of a batch's NDJSON, as the sink does.
         let c = cpu(&mut || {
-            let mut e = ObjectEncoder::new(Compression::Gzip, level).unwrap();
-            for chunk in ndjson.chunks(1 << 20) {
-                e.write(chunk).unwrap();
+            let mut zc = MemberCompressor::new(Compression::Gzip, level).unwrap();
+            let mut e = ObjectEncoder::new();
+            for chunk in ndjson.chunks(64 << 10) {
+                e.write(&mut zc, chunk).unwrap();
             }
-            z = e.finish().unwrap();
+            z = e.finish(&mut zc).unwrap();
         });
         let mut back = Vec::with_capacity(ndjson.len());
         let d = cpu(&mut || {
@@ -172,14 +177,39 @@ fn bench_levels(ndjson: &[u8]) {
         });
         assert!(back == ndjson, "gzip level {level} round-trips");
         println!(
-            "levels: flate2 gzip {level}         ratio {:>5.2}x  compress {:>7.1} MiB/CPU-s  inflate {:>7.1} MiB/CPU-s",
+            "levels: sink members gzip {level:<2}  ratio {:>5.2}x  compress {:>7.1} MiB/CPU-s  inflate {:>7.1} MiB/CPU-s",
             raw / z.len() as f64,
             raw / MIB / c,
             raw / MIB / d
         );
     }
-    // miniz_oxide: flate2's default (pure Rust) backend, the one sluice
-    // used before zlib-rs; raw deflate over the whole buffer.
+    // The sink before: one streaming flate2 (miniz_oxide) encoder per object.
+    for level in [1u32, 5, 6, 9] {
+        let mut z = Vec::new();
+        let c = cpu(&mut || {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            for chunk in ndjson.chunks(64 << 10) {
+                e.write_all(chunk).unwrap();
+            }
+            z = e.finish().unwrap();
+        });
+        let mut back = Vec::with_capacity(ndjson.len());
+        let d = cpu(&mut || {
+            let mut inf = Inflater::new();
+            for chunk in z.chunks(256 * 1024) {
+                inf.push(chunk, &mut back).unwrap();
+            }
+            inf.finish(&mut back).unwrap();
+        });
+        assert!(back == ndjson, "flate2 level {level} round-trips");
+        println!(
+            "levels: flate2 stream gzip {level}   ratio {:>5.2}x  compress {:>7.1} MiB/CPU-s  inflate {:>7.1} MiB/CPU-s",
+            raw / z.len() as f64,
+            raw / MIB / c,
+            raw / MIB / d
+        );
+    }
+    // miniz_oxide raw deflate over the whole buffer.
     for level in [1u8, 3, 6, 9] {
         let mut z = Vec::new();
         let c = cpu(&mut || z = miniz_oxide::deflate::compress_to_vec(ndjson, level));
@@ -232,7 +262,7 @@ fn bench_write(data: &[Value]) {
                 .collect();
             let t = Instant::now();
             let c0 = measure::cpu_time();
-            let mut b = Batcher::new(settings(c));
+            let mut b = Batcher::new(settings(c)).unwrap();
             for batch in batches {
                 b.add(batch).unwrap();
             }
@@ -259,7 +289,7 @@ fn bench_write(data: &[Value]) {
 fn write_archive(dir: &Path, data: &[Value]) -> usize {
     let mut s = settings(Compression::Gzip);
     s.max_bytes = 4 << 20;
-    let mut b = Batcher::new(s);
+    let mut b = Batcher::new(s).unwrap();
     let mut n = 0;
     for chunk in data.chunks(1000) {
         b.add(Batch::new(

@@ -37,7 +37,7 @@ use sluice::event::{Batch, Event};
 use sluice::node::NodeInfo;
 use sluice::sinks::bigquery::{encoder as bq, schema::Schema};
 use sluice::sinks::encode_ndjson;
-use sluice::sinks::gcs::encoder::{Compression, ObjectEncoder};
+use sluice::sinks::gcs::encoder::{Compression, MemberCompressor, ObjectEncoder};
 use sluice::telemetry::Telemetry;
 
 #[global_allocator]
@@ -128,8 +128,9 @@ fn main() {
     let mut schema = Schema::logging();
     let mut row = Vec::with_capacity(4096);
     let mut ndjson = Vec::with_capacity(1 << 20);
-    let mut gz = ObjectEncoder::new(Compression::Gzip, Compression::Gzip.default_level())
+    let mut gzc = MemberCompressor::new(Compression::Gzip, Compression::Gzip.default_level())
         .expect("gzip encoder");
+    let mut gz = ObjectEncoder::new();
     let mut tcx = TransformContext::default();
 
     // (row, counted in the total): the JSON-parse row is a part of shape,
@@ -214,7 +215,7 @@ fn main() {
             }
         });
         t[5].add(ns, events.len(), bytes);
-        let ((), ns) = timed(|| gz.write(&ndjson).expect("gzip"));
+        let ((), ns) = timed(|| gz.write(&mut gzc, &ndjson).expect("gzip"));
         t[6].add(ns, events.len(), bytes);
         let events = stage(&mut route, events, &mut t[7]);
         // The BigQuery sink sees what the route kept.
@@ -230,7 +231,7 @@ fn main() {
         let ((), ns) = timed(|| drop(events));
         t[9].add(ns, n, bytes);
     }
-    let ((), ns) = timed(|| drop(gz.finish().expect("gzip finish")));
+    let ((), ns) = timed(|| drop(gz.finish(&mut gzc).expect("gzip finish")));
     t[6].ns += ns;
 
     println!(

@@ -36,6 +36,7 @@ const READY: &str = "pipeline_ready";
 const STATE_WRITE_ERRORS: &str = "source_checkpoint_write_errors_total";
 const STATE_CORRUPT: &str = "source_checkpoint_corrupt_total";
 const INVALID_UTF8: &str = "source_invalid_utf8_lines_total";
+const CLOSED_EARLY: &str = "archive_objects_closed_early_total";
 /// Sink request latency, recorded by [`record_request_latency`].
 pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
 
@@ -58,6 +59,7 @@ const INTERNAL: &[&str] = &[
     STATE_WRITE_ERRORS,
     STATE_CORRUPT,
     INVALID_UTF8,
+    CLOSED_EARLY,
     REQUEST_DURATION,
 ];
 
@@ -226,6 +228,11 @@ fn describe() {
         Unit::Count,
         "Text lines that were not valid UTF-8 (replaced with U+FFFD or dead-lettered, per invalid_utf8)"
     );
+    describe_counter!(
+        CLOSED_EARLY,
+        Unit::Count,
+        "Archive objects closed before batch_max_bytes or batch_max_age_secs to keep the open ones under max_buffered_bytes"
+    );
     describe_histogram!(
         REQUEST_DURATION,
         Unit::Seconds,
@@ -274,6 +281,9 @@ fn sync(t: &Telemetry) {
     }
     for (component, n) in t.invalid_utf8_counts() {
         metrics::counter!(INVALID_UTF8, "component_id" => component).absolute(n);
+    }
+    for (component, n) in t.archive_closed_early_counts() {
+        metrics::counter!(CLOSED_EARLY, "component_id" => component).absolute(n);
     }
     metrics::gauge!(READY).set(if t.is_ready() { 1.0 } else { 0.0 });
 }

@@ -34,6 +34,8 @@ pub(crate) struct Extras {
     state_corrupt: Mutex<BTreeMap<String, u64>>,
     /// Text lines that were not valid UTF-8, by source.
     invalid_utf8: Mutex<BTreeMap<String, u64>>,
+    /// Archive objects closed before their time to bound memory, by sink.
+    archive_closed_early: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Default)]
@@ -210,6 +212,19 @@ impl Telemetry {
 
     pub(crate) fn invalid_utf8_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.extras.invalid_utf8).clone()
+    }
+
+    /// Counts `n` archive objects `sink` closed early (`max_buffered_bytes`).
+    pub fn archive_closed_early(&self, sink: &str, n: u64) {
+        if n > 0 {
+            *lock(&self.extras.archive_closed_early)
+                .entry(sink.to_string())
+                .or_default() += n;
+        }
+    }
+
+    pub(crate) fn archive_closed_early_counts(&self) -> BTreeMap<String, u64> {
+        lock(&self.extras.archive_closed_early).clone()
     }
 
     /// Ready: at least one component registered and all of them ready.

@@ -4,9 +4,16 @@
 //!
 //! Events are grouped by their rendered key without the `{uuid}` (so with
 //! the default layout one object holds one hour of one node), appended to
-//! that group's streaming compressor, and the object is closed when it
-//! reaches `batch_max_bytes` or its first event is `batch_max_age_secs`
-//! old, or when the input ends. A closed object is uploaded (create-only,
+//! that group's open object (compressed in members, see `encoder.rs`), and
+//! the object is closed when it reaches `batch_max_bytes` or its first
+//! event is `batch_max_age_secs` old, or when the input ends.
+//!
+//! Memory is bounded whatever the spread of timestamps (a node catching up
+//! after downtime, or a backfill of a month, can have hundreds of hourly
+//! objects open): when the open objects hold more than
+//! `max_buffered_bytes`, their pending text is compressed early, largest
+//! first, and if that is not enough the oldest objects are closed early
+//! (counted in `sluice_archive_objects_closed_early_total`). A closed object is uploaded (create-only,
 //! multipart when large, retried; see `upload.rs`) while new batches keep
 //! arriving, up to `max_in_flight` at once. Its events are acknowledged
 //! `Delivered` only once the object is finalized; an upload that fails for
@@ -37,7 +44,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
-use self::encoder::{Compression, ObjectEncoder};
+use self::encoder::{Compression, MemberCompressor, ObjectEncoder};
 use self::upload::{Object, UploadError, UploadPlan};
 use super::{encode_ndjson, Sink};
 use crate::component::{BuildContext, BuildError, ComponentError, SinkContext, SinkInput};
@@ -57,6 +64,8 @@ pub struct Settings {
     pub max_bytes: u64,
     pub max_age: Duration,
     pub max_in_flight: usize,
+    /// Bytes all open objects may hold (compressed bodies and pending text).
+    pub max_buffered_bytes: usize,
     pub plan: UploadPlan,
 }
 
@@ -108,6 +117,7 @@ impl GcsSink {
             max_bytes: cfg.batch_max_bytes,
             max_age: Duration::from_secs(cfg.batch_max_age_secs),
             max_in_flight: cfg.max_in_flight.max(1),
+            max_buffered_bytes: usize::try_from(cfg.max_buffered_bytes).unwrap_or(usize::MAX),
             plan: cfg.upload_plan(),
         };
         Ok(GcsSink { settings, target })
@@ -127,6 +137,8 @@ struct Open {
     /// A time inside the group, to render the final key.
     time: DateTime<Utc>,
     opened: Instant,
+    /// Closed at the next `close` to bring memory under the bound.
+    early: bool,
 }
 
 /// An upload's outcome, with what it carried.
@@ -139,7 +151,10 @@ struct Done {
 /// The grouping and encoding half of the sink, without IO.
 pub struct Batcher {
     settings: Settings,
+    compressor: MemberCompressor,
     open: HashMap<String, Open>,
+    /// Objects closed early for memory since the last `take_closed_early`.
+    closed_early: u64,
     /// `YYYY-MM-DDTHH:MM` -> group, so most events skip rendering a key.
     buckets: HashMap<String, (String, DateTime<Utc>)>,
     /// Per-batch scratch: group -> (NDJSON, finalizers, events, a time).
@@ -147,13 +162,16 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    pub fn new(settings: Settings) -> Batcher {
-        Batcher {
+    /// Fails only for a level outside the codec's range.
+    pub fn new(settings: Settings) -> std::io::Result<Batcher> {
+        Ok(Batcher {
+            compressor: MemberCompressor::new(settings.compression, settings.level)?,
             settings,
+            closed_early: 0,
             open: HashMap::new(),
             buckets: HashMap::new(),
             scratch: HashMap::new(),
-        }
+        })
     }
 
     fn group_of(&mut self, ts: Option<&str>) -> (String, DateTime<Utc>) {
@@ -191,18 +209,84 @@ impl Batcher {
             let o = match self.open.entry(group) {
                 Entry::Occupied(o) => o.into_mut(),
                 Entry::Vacant(v) => v.insert(Open {
-                    encoder: ObjectEncoder::new(self.settings.compression, self.settings.level)?,
+                    encoder: ObjectEncoder::new(),
                     fins: Finalizers::default(),
                     events: 0,
                     time: t,
                     opened: Instant::now(),
+                    early: false,
                 }),
             };
-            o.encoder.write(&buf)?;
+            o.encoder.write(&mut self.compressor, &buf)?;
             o.fins.extend(fins);
             o.events += n;
         }
+        self.relieve()
+    }
+
+    /// Memory held by the open objects.
+    pub fn held_bytes(&self) -> usize {
+        self.open.values().map(|o| o.encoder.held_bytes()).sum()
+    }
+
+    /// Brings the open objects under `max_buffered_bytes`: compress pending
+    /// text early (largest first; a member under 16 KiB would cost ratio
+    /// for little memory), then mark the oldest objects to close early.
+    fn relieve(&mut self) -> std::io::Result<()> {
+        const MIN_EARLY_MEMBER: usize = 16 * 1024;
+        let limit = self.settings.max_buffered_bytes;
+        let mut held = self.held_bytes();
+        if held <= limit {
+            return Ok(());
+        }
+        let mut by_pending: Vec<(usize, &String)> = self
+            .open
+            .iter()
+            .filter(|(_, o)| o.encoder.pending_len() >= MIN_EARLY_MEMBER)
+            .map(|(k, o)| (o.encoder.pending_len(), k))
+            .collect();
+        by_pending.sort_unstable_by_key(|(n, _)| std::cmp::Reverse(*n));
+        let keys: Vec<String> = by_pending.into_iter().map(|(_, k)| k.clone()).collect();
+        for k in keys {
+            if held <= limit {
+                return Ok(());
+            }
+            let o = self.open.get_mut(&k).expect("key listed above");
+            let before = o.encoder.held_bytes();
+            o.encoder.seal(&mut self.compressor)?;
+            held = held - before + o.encoder.held_bytes();
+        }
+        if held <= limit {
+            return Ok(());
+        }
+        // Still over: close whole objects, oldest window first, until what
+        // stays open fits in half the bound (so the next batch does not
+        // land here again at once).
+        let mut by_time: Vec<(DateTime<Utc>, &String, usize)> = self
+            .open
+            .iter()
+            .filter(|(_, o)| !o.early)
+            .map(|(k, o)| (o.time, k, o.encoder.held_bytes()))
+            .collect();
+        by_time.sort_unstable_by_key(|(t, _, _)| *t);
+        let marked: Vec<String> = by_time
+            .into_iter()
+            .take_while(|(_, _, bytes)| {
+                let go = held > limit / 2;
+                held = held.saturating_sub(*bytes);
+                go
+            })
+            .map(|(_, k, _)| k.clone())
+            .collect();
+        for k in marked {
+            self.open.get_mut(&k).expect("key listed above").early = true;
+        }
         Ok(())
+    }
+
+    /// Objects closed early for memory since the last call.
+    pub fn take_closed_early(&mut self) -> u64 {
+        std::mem::take(&mut self.closed_early)
     }
 
     /// When the oldest open object must close.
@@ -224,7 +308,8 @@ impl Batcher {
             .open
             .iter()
             .filter(|(_, o)| {
-                all || o.encoder.raw_len() >= self.settings.max_bytes
+                all || o.early
+                    || o.encoder.raw_len() >= self.settings.max_bytes
                     || now >= o.opened + self.settings.max_age
             })
             .map(|(k, _)| k.clone())
@@ -232,13 +317,16 @@ impl Batcher {
         let mut out = Vec::with_capacity(due.len());
         for g in due {
             let o = self.open.remove(&g).expect("collected from the map above");
+            if o.early && !all {
+                self.closed_early += 1;
+            }
             let id = uuid::Uuid::new_v4().to_string();
             let key = self
                 .settings
                 .template
                 .render(o.time, &self.settings.node, &id);
             let raw = o.encoder.raw_len();
-            let body = Bytes::from(o.encoder.finish()?);
+            let body = Bytes::from(o.encoder.finish(&mut self.compressor)?);
             out.push((
                 Object {
                     key,
@@ -268,7 +356,8 @@ impl Sink for GcsSink {
         let GcsSink { settings, target } = *self;
         let max_in_flight = settings.max_in_flight;
         let plan = Arc::new(settings.plan.clone());
-        let mut batcher = Batcher::new(settings);
+        let mut batcher = Batcher::new(settings)
+            .map_err(|e| ComponentError::new(format!("sink {}: compression", cx.name), e))?;
         let mut inflight: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
         let io_err =
             |e: std::io::Error| ComponentError::new(format!("sink {}: compress", cx.name), e);
@@ -291,7 +380,13 @@ impl Sink for GcsSink {
                     _ = sleep_until(deadline), if deadline.is_some() => {}
                 }
             }
-            for (obj, fins, events, raw_bytes) in batcher.close(!input_open).map_err(io_err)? {
+            let closing = batcher.close(!input_open).map_err(io_err)?;
+            let early = batcher.take_closed_early();
+            if early > 0 {
+                cx.telemetry.archive_closed_early(&cx.name, early);
+                tracing::warn!(component = %cx.name, objects = early, "archive objects closed early to stay under max_buffered_bytes");
+            }
+            for (obj, fins, events, raw_bytes) in closing {
                 while inflight.len() >= max_in_flight {
                     let done = inflight.next().await.expect("the set is not empty");
                     settle(done, &cx)?;

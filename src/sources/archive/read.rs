@@ -136,7 +136,7 @@ fn drain(from: &mut Vec<u8>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sinks::gcs::encoder::{Compression, ObjectEncoder};
+    use crate::sinks::gcs::encoder::{Compression, MemberCompressor, ObjectEncoder};
 
     #[test]
     fn inflates_any_codec_in_any_chunking() {
@@ -148,14 +148,16 @@ mod tests {
             (Compression::Zstd, Codec::Zstd),
             (Compression::None, Codec::Plain),
         ] {
-            let mut e = ObjectEncoder::new(c, c.default_level()).unwrap();
-            e.write(&body).unwrap();
-            let mut z = e.finish().unwrap();
+            let mut zc = MemberCompressor::new(c, c.default_level()).unwrap();
+            let mut e = ObjectEncoder::new();
+            e.write(&mut zc, &body).unwrap();
+            let mut z = e.finish(&mut zc).unwrap();
             if c == Compression::Gzip {
-                // Two gzip members (the file sink writes one per batch).
-                let mut e2 = ObjectEncoder::new(c, 1).unwrap();
-                e2.write(b"{\"tail\":1}\n").unwrap();
-                z.extend(e2.finish().unwrap());
+                // Two gzip members, the second at another level.
+                let mut zc = MemberCompressor::new(c, 1).unwrap();
+                let mut e2 = ObjectEncoder::new();
+                e2.write(&mut zc, b"{\"tail\":1}\n").unwrap();
+                z.extend(e2.finish(&mut zc).unwrap());
             }
             for chunk in [1, 3, 7, 4096, 1 << 20] {
                 let mut inf = Inflater::new();
@@ -181,9 +183,10 @@ mod tests {
 
     #[test]
     fn truncated_gzip_is_an_error() {
-        let mut e = ObjectEncoder::new(Compression::Gzip, 6).unwrap();
-        e.write(&b"{\"a\":1}\n".repeat(10_000)).unwrap();
-        let z = e.finish().unwrap();
+        let mut zc = MemberCompressor::new(Compression::Gzip, 6).unwrap();
+        let mut e = ObjectEncoder::new();
+        e.write(&mut zc, &b"{\"a\":1}\n".repeat(10_000)).unwrap();
+        let z = e.finish(&mut zc).unwrap();
         let mut inf = Inflater::new();
         let mut out = Vec::new();
         let r = inf

@@ -12,7 +12,7 @@ use super::select::Shard;
 use super::*;
 use crate::component::{DeadLetterSender, Output};
 use crate::event::{Batch, EventStatus};
-use crate::sinks::gcs::encoder::{Compression, ObjectEncoder};
+use crate::sinks::gcs::encoder::{Compression, MemberCompressor, ObjectEncoder};
 use crate::telemetry::Telemetry;
 
 fn entry(ts: &str, id: &str) -> Value {
@@ -22,13 +22,14 @@ fn entry(ts: &str, id: &str) -> Value {
 }
 
 async fn put(store: &InMemory, key: &str, c: Compression, entries: &[Value]) {
-    let mut e = ObjectEncoder::new(c, c.default_level()).unwrap();
+    let mut z = MemberCompressor::new(c, c.default_level()).unwrap();
+    let mut e = ObjectEncoder::new();
     for v in entries {
         let mut line = serde_json::to_vec(v).unwrap();
         line.push(b'\n');
-        e.write(&line).unwrap();
+        e.write(&mut z, &line).unwrap();
     }
-    let body = e.finish().unwrap();
+    let body = e.finish(&mut z).unwrap();
     store
         .put(&ObjectPath::from(key), PutPayload::from(body))
         .await
