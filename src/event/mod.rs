@@ -12,6 +12,7 @@
 mod batch;
 pub mod finalization;
 pub mod insert_id;
+pub mod json_out;
 pub mod log_entry;
 pub mod severity;
 

@@ -84,8 +84,6 @@ impl SinkConfig {
 
 /// Appends `event` as one NDJSON line.
 pub fn encode_ndjson(buf: &mut Vec<u8>, log: &serde_json::Value) {
-    // Writing a Value into a Vec cannot fail: keys are strings and the
-    // writer is infallible.
-    serde_json::to_writer(&mut *buf, log).expect("a JSON value always serializes into memory");
+    crate::event::json_out::write_value(buf, log);
     buf.push(b'\n');
 }

@@ -15,6 +15,8 @@
 
 use serde_json::{Map, Number, Value};
 
+use crate::event::json_out;
+
 use super::schema::{self, Field, InferError, PayloadColumn, Record, Schema, Type};
 
 /// Why a row cannot be written; the message names field paths and types,
@@ -223,7 +225,9 @@ fn write_record(
                     return Err(mismatch(&rec.fields[idx], v).at(col));
                 }
                 write_key(col, &mut first, out);
-                let text = serde_json::to_string(v).expect("a JSON value serializes");
+                let mut text = Vec::new();
+                json_out::write_value(&mut text, v);
+                let text = String::from_utf8(text).expect("JSON text is UTF-8");
                 write_str(&text, out);
                 continue;
             }
@@ -493,7 +497,7 @@ fn write_one(
             Ok(())
         }
         (Type::Other, v) => {
-            serde_json::to_writer(&mut *out, v).expect("a JSON value serializes into memory");
+            json_out::write_value(out, v);
             Ok(())
         }
         _ => Err(mismatch(f, v)),
@@ -501,9 +505,7 @@ fn write_one(
 }
 
 fn write_str(s: &str, out: &mut Vec<u8>) {
-    // serde_json's escaper: a table lookup per byte, copies runs that need
-    // no escaping in one go.
-    serde_json::to_writer(&mut *out, s).expect("a string serializes into memory");
+    json_out::write_str(out, s);
 }
 
 fn write_number(n: &Number, out: &mut Vec<u8>) {
