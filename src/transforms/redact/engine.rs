@@ -246,7 +246,8 @@ impl Redactor {
         ctx: &mut Ctx,
         stats: &mut RedactStats,
     ) {
-        let mut drop_keys: Vec<String> = Vec::new();
+        // (key as it is in the map, key as counted and traced).
+        let mut drop_keys: Vec<(String, String)> = Vec::new();
         let mut renames: Vec<(String, String)> = Vec::new();
         for (k, x) in m.iter_mut() {
             let child = node.and_then(|n| n.child(k));
@@ -283,7 +284,12 @@ impl Redactor {
                 },
             };
             match (drop, renamed) {
-                (true, renamed) => drop_keys.push(renamed.unwrap_or_else(|| k.clone())),
+                // The map still holds the original key: remove that one,
+                // never show it.
+                (true, renamed) => {
+                    let shown = renamed.unwrap_or_else(|| k.clone());
+                    drop_keys.push((k.clone(), shown));
+                }
                 (false, Some(new)) => renames.push((k.clone(), new)),
                 (false, None) => {}
             }
@@ -300,10 +306,10 @@ impl Redactor {
                 m.insert(name, v);
             }
         }
-        for k in drop_keys {
+        for (k, shown) in drop_keys {
             m.remove(&k);
             stats.dropped += 1;
-            self.tally(stats, ctx, Some(&k), &self.dropped_name, "");
+            self.tally(stats, ctx, Some(&shown), &self.dropped_name, "");
         }
     }
 

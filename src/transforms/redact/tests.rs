@@ -381,6 +381,25 @@ fn modes_hash_partial_drop() {
     assert_eq!(st.get("dropped"), 2);
 }
 
+/// A key that is itself data (an address used as a map key) and whose value
+/// drop mode removes: the whole member goes, the original key included.
+/// It used to stay, key and value as written, because the removal looked
+/// for the redacted key.
+#[test]
+fn a_dropped_field_whose_key_holds_data_leaves_nothing_behind() {
+    let r = redactor_with(Mode::Drop);
+    let mut ev = json!({"by_user": {"ann@example.com": "ann@example.com", "bob@example.org": 3},
+                        "keep": "ok"});
+    let mut st = RedactStats::default();
+    r.redact(&mut ev, &mut st);
+    let text = ev.to_string();
+    assert!(!text.contains("ann@example.com"), "{text}");
+    assert!(!text.contains("bob@example.org"), "{text}");
+    assert_eq!(ev["keep"], "ok");
+    assert_eq!(ev["by_user"].as_object().map(|m| m.len()), Some(1), "{text}");
+    assert_eq!(st.get("dropped"), 1);
+}
+
 #[test]
 fn config_errors_and_options() {
     let cfg = RedactConfig {
