@@ -8,8 +8,9 @@ use crate::event::Batch;
 use crate::telemetry::ComponentStats;
 
 /// Sends each batch to every consumer. The last consumer gets the
-/// original and the others clones (each clone's events carry their own
-/// finalizers, so the source waits for every copy).
+/// original and the others clones: the entries are shared, not copied
+/// (`Event::log`), and each clone's events carry their own finalizers, so
+/// the source waits for every copy.
 pub struct Output {
     senders: Vec<mpsc::Sender<Batch>>,
     stats: Arc<ComponentStats>,
@@ -59,5 +60,44 @@ impl Output {
     /// How many consumers this output feeds.
     pub fn fan_out(&self) -> usize {
         self.senders.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{BatchNotifier, BatchStatus, Event, EventStatus};
+    use serde_json::json;
+
+    /// Fan-out shares each entry between the copies, and a consumer that
+    /// changes its copy does not change the other's.
+    #[tokio::test]
+    async fn fan_out_shares_entries_and_a_change_stays_in_its_copy() {
+        let (tx1, mut rx1) = mpsc::channel(1);
+        let (tx2, mut rx2) = mpsc::channel(1);
+        let t = crate::telemetry::Telemetry::new();
+        let mut out = Output::new(vec![tx1, tx2], t.component("x", "transform", "test"));
+        let (n, status) = BatchNotifier::new_with_receiver();
+        let events = (0..3)
+            .map(|i| Event::with_notifier(json!({"insertId": i, "m": "hi"}), 10, &n))
+            .collect();
+        drop(n);
+        out.send(Batch::new(events)).await.unwrap();
+        let mut a = rx1.recv().await.unwrap();
+        let b = rx2.recv().await.unwrap();
+        for (x, y) in a.events.iter().zip(&b.events) {
+            assert!(Arc::ptr_eq(&x.log, &y.log), "shared, not copied");
+        }
+        a.events[0].log_mut()["m"] = json!("changed");
+        assert_eq!(a.events[0].log["m"], "changed");
+        assert_eq!(
+            b.events[0].log["m"], "hi",
+            "the other consumer's copy is untouched"
+        );
+        assert!(!Arc::ptr_eq(&a.events[1].log, &a.events[0].log));
+        for e in a.events.into_iter().chain(b.events) {
+            e.finalize(EventStatus::Delivered);
+        }
+        assert_eq!(status.wait().await, BatchStatus::Delivered);
     }
 }

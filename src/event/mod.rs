@@ -21,17 +21,22 @@ pub use finalization::{
     BatchNotifier, BatchStatus, BatchStatusReceiver, EventFinalizer, EventStatus,
 };
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 /// One log entry moving through the pipeline.
 ///
-/// Cloning an event (fan-out to several consumers) gives the clone its own
-/// finalizer on the same batch: the batch resolves only when every copy has
-/// been finalized or dropped.
+/// Cloning an event (fan-out to several consumers) shares its entry and
+/// gives the clone its own finalizer on the same batch: the batch resolves
+/// only when every copy has been finalized or dropped.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// The `LogEntry` object (`timestamp`, `severity`, `jsonPayload`, ...).
-    pub log: Value,
+    /// The `LogEntry` object (`timestamp`, `severity`, `jsonPayload`, ...),
+    /// shared by the copies fan-out makes (a deep copy of every event for
+    /// every consumer but the last cost as much as parsing it again). Change
+    /// it through [`Event::log_mut`], which copies only while it is shared.
+    pub log: Arc<Value>,
     /// Size of the input this event was decoded from, in bytes. Used for
     /// `bytes_in`/`bytes_out` accounting without re-encoding the event.
     pub size: u32,
@@ -42,7 +47,7 @@ impl Event {
     /// An event with no acknowledgement (tests, synthetic events).
     pub fn new(log: Value, size: usize) -> Self {
         Event {
-            log,
+            log: Arc::new(log),
             size: u32::try_from(size).unwrap_or(u32::MAX),
             finalizer: None,
         }
@@ -55,7 +60,7 @@ impl Event {
         notifier: &std::sync::Arc<BatchNotifier>,
     ) -> Self {
         Event {
-            log,
+            log: Arc::new(log),
             size: u32::try_from(size).unwrap_or(u32::MAX),
             finalizer: Some(EventFinalizer::new(notifier.clone())),
         }
@@ -74,6 +79,11 @@ impl Event {
     /// finalizer once the write is durable.
     pub fn take_finalizer(&mut self) -> Option<EventFinalizer> {
         self.finalizer.take()
+    }
+
+    /// The entry, to change: copied first if another consumer shares it.
+    pub fn log_mut(&mut self) -> &mut Value {
+        Arc::make_mut(&mut self.log)
     }
 
     /// The `insertId` of this entry, if set.

@@ -40,7 +40,7 @@ pub(crate) fn build_record(
         "time": now,
         "component": &*d.component,
         "reason": std::mem::take(&mut d.reason),
-        "event": std::mem::take(&mut d.event.log),
+        "event": std::mem::take(d.event.log_mut()),
     });
     if let Some(r) = redactor {
         // A reason can quote the input (a sink's error message, say).

@@ -72,7 +72,7 @@ async fn run_once(
         let mut seen = Vec::new();
         while let Some(b) = rx.recv().await {
             for e in b.events {
-                seen.push(e.log.clone());
+                seen.push(Value::clone(&e.log));
                 e.finalize(status);
             }
         }

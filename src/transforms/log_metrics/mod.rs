@@ -394,7 +394,10 @@ mod tests {
         let batch = Batch::new(logs.iter().map(|l| Event::new(l.clone(), 10)).collect());
         let mut out = Vec::new();
         t.process(batch, &mut out, &mut TransformContext::default());
-        let got: Vec<serde_json::Value> = out.iter().map(|e| e.log.clone()).collect();
+        let got: Vec<serde_json::Value> = out
+            .iter()
+            .map(|e| serde_json::Value::clone(&e.log))
+            .collect();
         assert_eq!(got, logs);
         let mut text = String::new();
         telemetry.render_derived(&mut text);

@@ -117,7 +117,7 @@ impl Transform for Redact {
         match &self.sampler {
             None => {
                 for mut e in batch.events {
-                    self.engine.redact(&mut e.log, &mut self.stats);
+                    self.engine.redact(e.log_mut(), &mut self.stats);
                     out.push(e);
                 }
             }
@@ -126,7 +126,7 @@ impl Transform for Redact {
                 for mut e in batch.events {
                     let mut trace = Vec::new();
                     self.engine
-                        .redact_traced(&mut e.log, &mut self.stats, &mut trace);
+                        .redact_traced(e.log_mut(), &mut self.stats, &mut trace);
                     if !trace.is_empty() {
                         traced.push((out.len(), trace));
                     }
@@ -142,7 +142,7 @@ impl Transform for Redact {
                             replacement: r.replacement.clone(),
                         })
                         .collect();
-                    (out[*at].log.clone(), spans)
+                    (Value::clone(&out[*at].log), spans)
                 });
             }
         }

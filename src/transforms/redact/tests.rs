@@ -396,7 +396,11 @@ fn a_dropped_field_whose_key_holds_data_leaves_nothing_behind() {
     assert!(!text.contains("ann@example.com"), "{text}");
     assert!(!text.contains("bob@example.org"), "{text}");
     assert_eq!(ev["keep"], "ok");
-    assert_eq!(ev["by_user"].as_object().map(|m| m.len()), Some(1), "{text}");
+    assert_eq!(
+        ev["by_user"].as_object().map(|m| m.len()),
+        Some(1),
+        "{text}"
+    );
     assert_eq!(st.get("dropped"), 1);
 }
 
