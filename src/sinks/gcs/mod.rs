@@ -200,7 +200,9 @@ impl Batcher {
             let s = self
                 .scratch
                 .entry(group)
-                .or_insert_with(|| (Vec::with_capacity(64 * 1024), Finalizers::default(), 0, t));
+                // Grown as needed: a batch spread over hundreds of windows
+                // must not reserve a large buffer for each.
+                .or_insert_with(|| (Vec::new(), Finalizers::default(), 0, t));
             encode_ndjson(&mut s.0, &e.log);
             s.1.push(e.take_finalizer());
             s.2 += 1;
