@@ -12,7 +12,9 @@
 //! shaped into LogEntries by `event::log_entry::shape` and written as
 //! NDJSON: what flows between stages and what the archive holds.
 //!
-//! Candidates (none is adopted here; ARCHITECTURE.md has the figures):
+//! Candidates (none is adopted here; ARCHITECTURE.md has the figures; the
+//! two `serde_json::Value` variants show what keeping the tree and changing
+//! only the parser or the writer would gain):
 //! - `serde_json::Value`: today's representation;
 //! - `sonic_rs::Value`: an owned tree from a SIMD parser;
 //! - `sonic_rs::get_many` (lazy): one pass that finds the fields without
@@ -124,6 +126,49 @@ fn serde_value(line: &[u8], out: &mut Vec<u8>) -> bool {
         }
     }
     serde_json::to_writer(&mut *out, &v).expect("serialize");
+    out.push(b'\n');
+    k
+}
+
+// --- serde_json::Value parsed by sonic-rs, written by json_out -------------
+
+/// The same tree as today, only the parser and the writer changed: what a
+/// change that keeps `serde_json::Value` as the event could still gain.
+fn serde_value_sonic_parse(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut v: serde_json::Value = sonic_rs::from_slice(line).expect("JSON");
+    let r = &v["resource"];
+    let k = keep(
+        v.get("severity").and_then(|x| x.as_str()),
+        r.get("type").and_then(|x| x.as_str()),
+        r["labels"].get("namespace_name").and_then(|x| x.as_str()),
+        r["labels"].get("container_name").and_then(|x| x.as_str()),
+    );
+    for (a, b) in [("jsonPayload", "ip_address"), ("httpRequest", "remoteIp")] {
+        if let Some(x) = v.get_mut(a).and_then(|o| o.get_mut(b)) {
+            *x = serde_json::Value::String(MASK.into());
+        }
+    }
+    sluice::event::json_out::write_value(out, &v);
+    out.push(b'\n');
+    k
+}
+
+/// Today's parser with the project's JSON writer.
+fn serde_value_json_out(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+    let r = &v["resource"];
+    let k = keep(
+        v.get("severity").and_then(|x| x.as_str()),
+        r.get("type").and_then(|x| x.as_str()),
+        r["labels"].get("namespace_name").and_then(|x| x.as_str()),
+        r["labels"].get("container_name").and_then(|x| x.as_str()),
+    );
+    for (a, b) in [("jsonPayload", "ip_address"), ("httpRequest", "remoteIp")] {
+        if let Some(x) = v.get_mut(a).and_then(|o| o.get_mut(b)) {
+            *x = serde_json::Value::String(MASK.into());
+        }
+    }
+    sluice::event::json_out::write_value(out, &v);
     out.push(b'\n');
     k
 }
@@ -376,6 +421,14 @@ fn main() {
             }),
         ),
         ("serde_json::Value (today)", Box::new(serde_value)),
+        (
+            "serde_json::Value + json_out",
+            Box::new(serde_value_json_out),
+        ),
+        (
+            "serde_json::Value, sonic parse",
+            Box::new(serde_value_sonic_parse),
+        ),
         ("sonic_rs::Value", Box::new(sonic_value)),
         (
             "sonic_rs::get_many + splice",
