@@ -26,8 +26,12 @@ pub fn looks_like(line: &[u8]) -> bool {
 }
 
 pub fn parse(line: &[u8]) -> Result<DockerLine, String> {
-    let raw: Raw<'_> = serde_json::from_slice(line)
-        .map_err(|e| format!("malformed docker json-file line: {}", super::json_error(&e)))?;
+    let raw: Raw<'_> = serde_json::from_slice(line).map_err(|e| {
+        format!(
+            "malformed docker json-file line: {}",
+            crate::event::log_entry::json_error(&e)
+        )
+    })?;
     let stream = match raw.stream {
         Some("stderr") => Stream::Stderr,
         _ => Stream::Stdout,

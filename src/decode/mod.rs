@@ -278,11 +278,14 @@ impl Decoder {
         // JSON lines with bad UTF-8 fail to parse and are dead-lettered as
         // malformed; text lines would silently get U+FFFD.
         let text = l.payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{');
-        if text && std::str::from_utf8(l.payload).is_err() {
+        if let (true, Err(e)) = (text, std::str::from_utf8(l.payload)) {
             self.invalid_utf8_lines += 1;
             if self.invalid_utf8 == InvalidUtf8::Deadletter {
                 out.push(Decoded::Reject {
-                    reason: "line is not valid UTF-8 (invalid_utf8 = \"deadletter\")".into(),
+                    reason: format!(
+                        "line is not valid UTF-8: invalid UTF-8 at byte {} (invalid_utf8 = \"deadletter\")",
+                        e.valid_up_to()
+                    ),
                     sample: sample(l.payload),
                     size,
                 });
@@ -298,21 +301,6 @@ impl Decoder {
             }),
         }
     }
-}
-
-/// A serde_json error as a reason that quotes nothing of the input: its
-/// category and position only. serde_json's own message can carry the
-/// value (`invalid type: integer `4111111111111111`, expected a string`),
-/// and reasons are written to the dead-letter output and logs.
-pub fn json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let what = match e.classify() {
-        Category::Io => "read error",
-        Category::Syntax => "syntax error",
-        Category::Data => "unexpected value type",
-        Category::Eof => "unexpected end of input",
-    };
-    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 fn trim_newline(b: &[u8]) -> &[u8] {

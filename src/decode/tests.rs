@@ -116,6 +116,20 @@ fn invalid_utf8_becomes_text_with_replacement() {
     assert_eq!(log["textPayload"], "bad \u{fffd}\u{fffd} bytes");
 }
 
+#[test]
+fn a_text_line_with_bad_bytes_is_dead_lettered_naming_the_byte_when_asked() {
+    let mut d = decoder(Format::Ndjson, 1 << 20).with_invalid_utf8(InvalidUtf8::Deadletter);
+    let out = run(&mut d, &[b"card 4111 \xff bytes"]);
+    let Decoded::Reject { reason, .. } = &out[0] else {
+        panic!("expected a reject")
+    };
+    assert_eq!(
+        reason,
+        "line is not valid UTF-8: invalid UTF-8 at byte 10 (invalid_utf8 = \"deadletter\")"
+    );
+    assert_eq!(d.take_invalid_utf8(), 1);
+}
+
 proptest::proptest! {
     #[test]
     fn never_panics_on_arbitrary_bytes(chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..200), 0..20), max in 1usize..300) {

@@ -99,6 +99,27 @@ pub enum ShapeError {
     MalformedJson(String),
 }
 
+/// A serde_json error as a reason that quotes nothing of the input: what is
+/// wrong and where. serde_json's own message can carry the value (`invalid
+/// type: integer `4111111111111111`, expected a string`), and reasons are
+/// written to the dead-letter output and logs. Valid JSON nested deeper than
+/// serde_json's limit is named as such, not as a syntax error.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "read error",
+        // serde_json reports its depth limit as a syntax error; the text of
+        // that one message is fixed and quotes nothing.
+        Category::Syntax if e.to_string().starts_with("recursion limit exceeded") => {
+            "nesting deeper than 128 levels"
+        }
+        Category::Syntax => "syntax error",
+        Category::Data => "unexpected value type",
+        Category::Eof => "unexpected end of input",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
 const LABELS_KEY: &str = "logging.googleapis.com/labels";
 const LIFTED: [(&str, &str); 6] = [
     ("logging.googleapis.com/trace", "trace"),
@@ -121,8 +142,13 @@ pub fn shape(
     let mut app_severity = None;
     let mut app_time = None;
     if first == Some(b'{') {
-        let parsed: Map<String, Value> = serde_json::from_slice(payload)
-            .map_err(|e| ShapeError::MalformedJson(crate::decode::json_error(&e)))?;
+        let parsed: Map<String, Value> = serde_json::from_slice(payload).map_err(|e| {
+            // Bad bytes are named by offset rather than as a syntax error.
+            ShapeError::MalformedJson(match std::str::from_utf8(payload) {
+                Err(u) => format!("invalid UTF-8 at byte {}", u.valid_up_to()),
+                Ok(_) => json_error(&e),
+            })
+        })?;
         if is_log_entry(&parsed) {
             return Ok(normalize_entry(parsed, line, origin, received));
         }
@@ -416,6 +442,41 @@ mod tests {
         assert_eq!(e["textPayload"], "Traceback (most recent call last):");
         assert_eq!(e["severity"], "ERROR");
         assert_eq!(e["timestamp"], "2025-11-30T12:34:56.789012345Z");
+    }
+
+    /// Issue 22 (4): valid JSON nested too deep was reported as a syntax
+    /// error. The reason names the depth and the position, and quotes no
+    /// value in either case.
+    #[test]
+    fn json_nested_too_deep_is_named_as_such_not_as_a_syntax_error() {
+        let deep = format!(
+            "{{\"card\":\"4111111111111111\",\"a\":{}1{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let err = shape(line(deep.as_bytes(), None), &origin(), Utc::now()).unwrap_err();
+        let reason = err.to_string();
+        assert!(
+            reason.starts_with("malformed JSON: nesting deeper than 128 levels at line 1 column"),
+            "{reason}"
+        );
+        assert!(!reason.contains("4111"), "{reason}");
+        let ok = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(shape(line(ok.as_bytes(), None), &origin(), Utc::now()).is_ok());
+        let bad = shape(
+            line(br#"{"card":"4111111111111111" x}"#, None),
+            &origin(),
+            Utc::now(),
+        );
+        let reason = bad.unwrap_err().to_string();
+        assert_eq!(reason, "malformed JSON: syntax error at line 1 column 28");
+        let bad = shape(
+            line(b"{\"m\":\"caf\xe9 4111\"}", None),
+            &origin(),
+            Utc::now(),
+        );
+        let reason = bad.unwrap_err().to_string();
+        assert_eq!(reason, "malformed JSON: invalid UTF-8 at byte 9");
     }
 
     #[test]
