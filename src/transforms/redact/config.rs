@@ -135,7 +135,7 @@ pub struct RedactConfig {
     /// Built-in detectors switched off by name (`email`, `ipv4`, `ipv6`,
     /// `phone`, `card`, `ssn`, `iban`, `jwt`, `bearer`, `authorization`,
     /// `api_key`, `secret_param`, `password`, `url_password`, `mac`, `imei`,
-    /// `serial`, `name`).
+    /// `serial`, `name`, `private_key`).
     pub disabled_detectors: Vec<String>,
     /// Additional regular-expression detectors.
     pub detectors: Vec<CustomDetector>,

@@ -193,6 +193,10 @@ fn iban_negatives_wrong_check_wrong_length_and_look_alikes() {
 /// Dell/EMC, Samsung, Juniper, Intel, Seagate, WD, Supermicro, Fortinet,
 /// Palo Alto, Synology, Huawei, in the message text of each locale.
 const SERIAL_POS: &[(&str, &str)] = &[
+    // Issue 22 (6): named as a serial, letters only or one digit is a
+    // serial too (these two were negatives before).
+    ("serial ABCDEFGHJK", "ABCDEFGHJK"),
+    ("serial A1BCDEFGH", "A1BCDEFGH"),
     ("device serial C02XK0ABJG5H registered", "C02XK0ABJG5H"),
     ("Serial Number: FCH2145V1PQ", "FCH2145V1PQ"),
     ("serial number FCH2145V1PQ on chassis", "FCH2145V1PQ"),
@@ -238,8 +242,6 @@ const SERIAL_NEG: &[&str] = &[
     "serialized 12345678 bytes",
     "deserialize ABCD1234EF failed",
     "serial 1234567",
-    "serial ABCDEFGHJK",
-    "serial A1BCDEFGH",
     "Serial: N/A",
     "SNMP trap 12345678 sent",
     "snapshot ABC12345 created",

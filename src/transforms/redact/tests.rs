@@ -156,9 +156,34 @@ const POSITIVE: &[(&str, &str, &str)] = &[
     ("imei", "IMEI: 35-209900-176148-1", "35-209900-176148-1"),
     // A failed-Luhn digit run is no IMEI, but after `serial` it is a serial.
     ("serial", "serial 123456789012347", "123456789012347"),
+    // Issue 22 (6): named as a serial, a value with one digit or none is one.
+    ("serial", "Heartbeat from [REDACTED:hardware] (serial DMPCPCBLH9FH)", "DMPCPCBLH9FH"),
+    ("serial", "device check-in S/N: SCVE8VSPGU", "SCVE8VSPGU"),
+    ("serial", "SN# QWERTYUIOPAS shipped", "QWERTYUIOPAS"),
+    ("serial", "Serial Number=ABCDEFGHJK", "ABCDEFGHJK"),
+    ("serial", "serial no. XKCDABCDEFG", "XKCDABCDEFG"),
+    // Issue 22 (6): Google and npm credentials, in their documented shapes
+    // (values made up).
+    ("api_key", "token ya29.a0AfB_byC1d2E3f4G5h6I7j8K9l0M-nOpQrStUvWxYz used",
+     "ya29.a0AfB_byC1d2E3f4G5h6I7j8K9l0M-nOpQrStUvWxYz"),
+    ("api_key", "refresh=1//0gLdY8T3kxyzAbCdEfGhIjKlMnOpQrStUvWxYz-123_456 stored",
+     "1//0gLdY8T3kxyzAbCdEfGhIjKlMnOpQrStUvWxYz-123_456"),
+    ("api_key", "client 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 done",
+     "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"),
+    ("api_key", "npm token npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 set",
+     "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"),
 ];
 
 const NEGATIVE: &[&str] = &[
+    // near misses of the credential shapes and serial phrases above
+    "serial port COM1 opened",
+    "serial console ENABLED",
+    "serial number UNKNOWN",
+    "paths a/1//b and 1//short",
+    "npm_config_cache set",
+    "ya29.short",
+    "-----BEGIN CERTIFICATE-----",
+    "-----BEGIN PUBLIC KEY----- MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE -----END PUBLIC KEY-----",
     // ids and hashes
     "user 550e8400-e29b-41d4-a716-446655440000 ok",
     "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
@@ -402,6 +427,52 @@ fn a_dropped_field_whose_key_holds_data_leaves_nothing_behind() {
         "{text}"
     );
     assert_eq!(st.get("dropped"), 1);
+}
+
+/// Issue 22 (6): a PEM private-key block is replaced as one unit, whatever
+/// its type and however its lines are separated, and a cut block still
+/// loses everything after its header.
+#[test]
+fn pem_private_keys_are_replaced_whole_in_every_form() {
+    let r = default_redactor();
+    let body = [
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+        "VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDu",
+        "ictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSn",
+    ];
+    for kind in ["", "RSA ", "EC ", "ENCRYPTED ", "OPENSSH "] {
+        for sep in ["\n", "\\n", " ", "\r\n"] {
+            let pem = format!(
+                "-----BEGIN {kind}PRIVATE KEY-----{sep}{}{sep}-----END {kind}PRIVATE KEY-----",
+                body.join(sep)
+            );
+            let mut ev = json!({"jsonPayload": {"private_key": &pem, "note": format!("sa key {pem}{sep}after")}});
+            r.redact(&mut ev, &mut RedactStats::default());
+            let text = ev.to_string();
+            for line in body {
+                assert!(!text.contains(&line[..20]), "{kind:?} {sep:?}: {text}");
+            }
+            assert!(!text.contains("PRIVATE KEY"), "{kind:?} {sep:?}: {text}");
+            let note = ev["jsonPayload"]["note"].as_str().unwrap();
+            assert!(
+                note.starts_with("sa key ") && note.ends_with("after"),
+                "{note}"
+            );
+            let f = found(&r, &format!("x {pem} y"));
+            assert_eq!(f.len(), 1, "one unit: {f:?}");
+            assert_eq!(f[0], ("private_key".to_string(), pem.clone()));
+        }
+    }
+    // Cut before its end marker (a wrapped or truncated line).
+    let cut = format!("key -----BEGIN PRIVATE KEY-----\n{}\n{}", body[0], body[1]);
+    let f = found(&r, &cut);
+    assert_eq!(f, vec![("private_key".to_string(), cut[4..].to_string())]);
+    // Certificates and public keys are not secrets.
+    assert!(found(
+        &r,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    )
+    .is_empty());
 }
 
 #[test]

@@ -113,7 +113,7 @@ pub(crate) fn serial_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize
     }
     // Vendor prefix: the whole `SN-...` token is the serial.
     if b[i] == b'S' && at(b, i + 1) == b'N' && at(b, i + 2) == b'-' {
-        let end = serial_value(b, i + 3)?;
+        let end = serial_value(b, i + 3, 2)?;
         sink.push(Det::Serial, i, end, false);
         return Some(end);
     }
@@ -143,14 +143,19 @@ pub(crate) fn serial_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize
     if (k == key_end && !hash) || (!strong && !matches!(b[key_end], b':' | b'=')) {
         return None;
     }
-    let end = serial_value(b, k)?;
+    // Named as a serial (`serial`, `S/N`, `serial no.`), the value is one
+    // whatever its letters and digits: many vendors' serials are letters
+    // with one digit or none. After a bare lower-case `sn:` it still needs
+    // two digits.
+    let end = serial_value(b, k, if strong { 0 } else { 2 })?;
     sink.push(Det::Serial, k, end, false);
     Some(end)
 }
 
 /// 8 to 20 upper-case letters and digits (single inner hyphens allowed,
-/// `WD-WCC4N1234567`), at least two digits, ending at a word boundary.
-fn serial_value(b: &[u8], start: usize) -> Option<usize> {
+/// `WD-WCC4N1234567`), at least `min_digits` digits, ending at a word
+/// boundary.
+fn serial_value(b: &[u8], start: usize, min_digits: usize) -> Option<usize> {
     let serial_char = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
     let mut k = start;
     let (mut n, mut digits) = (0usize, 0usize);
@@ -169,7 +174,7 @@ fn serial_value(b: &[u8], start: usize) -> Option<usize> {
             return None;
         }
     }
-    if !(8..=20).contains(&n) || digits < 2 || is_ident(at(b, k)) {
+    if !(8..=20).contains(&n) || digits < min_digits || is_ident(at(b, k)) {
         return None;
     }
     // `serial 2025-11-30T...` or `SN 1234.5678` are not serials.

@@ -43,10 +43,11 @@ pub(crate) enum Det {
     Imei,
     Serial,
     Name,
+    PrivateKey,
 }
 
 /// Number of built-in detectors.
-pub(crate) const N_BUILTIN: usize = 18;
+pub(crate) const N_BUILTIN: usize = 19;
 
 impl Det {
     pub(crate) const ALL: [Det; N_BUILTIN] = [
@@ -68,6 +69,7 @@ impl Det {
         Det::Imei,
         Det::Serial,
         Det::Name,
+        Det::PrivateKey,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -90,6 +92,7 @@ impl Det {
             Det::Imei => "imei",
             Det::Serial => "serial",
             Det::Name => "name",
+            Det::PrivateKey => "private_key",
         }
     }
 
@@ -105,6 +108,7 @@ impl Det {
             | Det::Bearer
             | Det::Authorization
             | Det::ApiKey
+            | Det::PrivateKey
             | Det::SecretParam
             | Det::Password
             | Det::UrlPassword => Class::Secret,
@@ -366,13 +370,18 @@ fn word_start(b: &[u8], i: usize, t: u8, sink: &mut Sink<'_>) -> Option<usize> {
                 return Some(e);
             }
         }
+        if c == b'1' && c1 == b'/' && c2 == b'/' {
+            if let Some(e) = secrets::google_refresh_token_at(b, i, sink) {
+                return Some(e);
+            }
+        }
         if t & DIGIT != 0 {
             return numeric::numeric_at(b, i, false, false, sink);
         }
     }
     match c {
         b'e' => secrets::jwt_at(b, i, sink),
-        b'A' | b'a' | b'g' | b's' | b'r' | b'x' => {
+        b'A' | b'a' | b'g' | b's' | b'r' | b'x' | b'y' | b'n' => {
             if let Some(e) = secrets::api_key_at(b, i, sink) {
                 return Some(e);
             }
@@ -386,6 +395,11 @@ fn word_start(b: &[u8], i: usize, t: u8, sink: &mut Sink<'_>) -> Option<usize> {
             }
         }
         b'B' | b'b' => {
+            if c == b'B' {
+                if let Some(e) = secrets::private_key_at(b, i, sink) {
+                    return Some(e);
+                }
+            }
             if let Some(e) = secrets::bearer_at(b, i, sink) {
                 return Some(e);
             }
@@ -397,6 +411,7 @@ fn word_start(b: &[u8], i: usize, t: u8, sink: &mut Sink<'_>) -> Option<usize> {
             }
         }
         b'S' => hardware::serial_at(b, i, sink).or_else(|| iban::iban_at(b, i, sink)),
+        b'G' => secrets::api_key_at(b, i, sink).or_else(|| iban::iban_at(b, i, sink)),
         _ if t & UPPER != 0 => iban::iban_at(b, i, sink),
         _ => None,
     }

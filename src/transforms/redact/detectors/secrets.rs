@@ -1,6 +1,8 @@
-//! Credentials: JWTs, `Bearer` tokens, `Authorization` values, vendor API
-//! keys (Google `AIza`, AWS `AKIA`/`ASIA`..., GitHub `ghp_`..., Stripe
-//! `sk_live_`..., Slack `xox?-`), high-entropy values after `key=`,
+//! Credentials: JWTs, `Bearer` tokens, `Authorization` values, PEM private
+//! keys, vendor API keys and tokens (Google `AIza` keys, `ya29.` access
+//! tokens, `1//` refresh tokens, `GOCSPX-` client secrets; AWS
+//! `AKIA`/`ASIA`..., GitHub `ghp_`..., Stripe `sk_live_`..., Slack `xox?-`,
+//! npm `npm_`), high-entropy values after `key=`,
 //! `token=`, `secret=` (also `key: v` and `"key":"v"`), passwords after
 //! `password=`/`passwd=`/`pwd=` and in URL userinfo.
 
@@ -49,49 +51,107 @@ pub(crate) fn api_key_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usiz
     }
     let s = &b[i..];
     let alnum = |c: u8| c.is_ascii_alphanumeric();
-    let (end, min, max) = if AWS.iter().any(|p| s.starts_with(p)) {
+    // (prefix length, end, body length bounds, whether the body may not be
+    // followed by more base64url: fixed-length keys).
+    let (prefix, end, min, max) = if AWS.iter().any(|p| s.starts_with(p)) {
         let e = run(b, i + 4, |c| c.is_ascii_uppercase() || c.is_ascii_digit());
-        (e, 16, 16)
+        (4, e, 16, 16)
     } else if s.starts_with(b"AIza") {
-        (run(b, i + 4, b64url), 35, 35)
+        (4, run(b, i + 4, b64url), 35, 35)
+    } else if s.starts_with(b"ya29.") {
+        // Google OAuth 2.0 access token.
+        (5, run(b, i + 5, |c| b64url(c) || c == b'.'), 20, 4096)
+    } else if s.starts_with(b"GOCSPX-") {
+        // Google OAuth client secret.
+        (7, run(b, i + 7, b64url), 28, 28)
+    } else if s.starts_with(b"npm_") {
+        // npm access token.
+        (4, run(b, i + 4, alnum), 36, 36)
     } else if s.starts_with(b"github_pat_") {
-        (run(b, i + 11, |c| alnum(c) || c == b'_'), 22, 255)
+        (11, run(b, i + 11, |c| alnum(c) || c == b'_'), 22, 255)
     } else if s.len() > 4
         && s.starts_with(b"gh")
         && matches!(s[2], b'p' | b'o' | b'u' | b's' | b'r')
         && s[3] == b'_'
     {
-        (run(b, i + 4, alnum), 30, 255)
+        (4, run(b, i + 4, alnum), 30, 255)
     } else if s.starts_with(b"sk_live_")
         || s.starts_with(b"rk_live_")
         || s.starts_with(b"sk_test_")
         || s.starts_with(b"rk_test_")
     {
-        (run(b, i + 8, alnum), 10, 255)
+        (8, run(b, i + 8, alnum), 10, 255)
     } else if s.len() > 5
         && s.starts_with(b"xox")
         && matches!(s[3], b'a' | b'b' | b'p' | b'r' | b's')
         && s[4] == b'-'
     {
-        (run(b, i + 5, |c| alnum(c) || c == b'-'), 10, 255)
+        (5, run(b, i + 5, |c| alnum(c) || c == b'-'), 10, 255)
     } else {
         return None;
     };
-    let prefix = match b[i] {
-        b'A' => 4,
-        b'g' if s.starts_with(b"github_pat_") => 11,
-        b'g' => 4,
-        b'x' => 5,
-        _ => 8,
-    };
     let body = end - i - prefix;
-    if body < min
-        || body > max
-        || (end < b.len() && (b64url(b[end]) && max == 35 || is_ident(b[end])))
+    let fixed = min == max && min >= 28;
+    if body < min || body > max || (end < b.len() && (b64url(b[end]) && fixed || is_ident(b[end])))
     {
         return None;
     }
     sink.push(Det::ApiKey, i, end, false);
+    Some(end)
+}
+
+/// A Google OAuth 2.0 refresh token, `1//` and at least 20 base64url
+/// characters, at the `1` at `i`.
+pub(crate) fn google_refresh_token_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize> {
+    if !sink.on(Det::ApiKey)
+        || !b[i..].starts_with(b"1//")
+        || (i > 0 && (is_ident(b[i - 1]) || b[i - 1] == b'/'))
+    {
+        return None;
+    }
+    let end = run(b, i + 3, b64url);
+    if end - i - 3 < 20 {
+        return None;
+    }
+    sink.push(Det::ApiKey, i, end, false);
+    Some(end)
+}
+
+/// A PEM private-key block (`-----BEGIN PRIVATE KEY-----`, `RSA`, `EC`,
+/// `ENCRYPTED`, `OPENSSH` ... `PRIVATE KEY`) at the `B` of `BEGIN` at `i`,
+/// replaced as one unit from the first dash to the end marker's last dash,
+/// whatever separates its lines (newlines, `\n` escapes, spaces). Without
+/// an end marker (a cut or wrapped log line) everything to the end of the
+/// string goes: a partial key is still a key.
+pub(crate) fn private_key_at(b: &[u8], i: usize, sink: &mut Sink<'_>) -> Option<usize> {
+    const DASHES: &[u8] = b"-----";
+    if !sink.on(Det::PrivateKey) || i < DASHES.len() || &b[i - DASHES.len()..i] != DASHES {
+        return None;
+    }
+    let head = &b[i..];
+    if !head.starts_with(b"BEGIN ") {
+        return None;
+    }
+    let label_end = i + memchr::memmem::find(head, DASHES)?;
+    let label = &b[i + 6..label_end];
+    if !label.ends_with(b"PRIVATE KEY")
+        || !label.iter().all(|c| c.is_ascii_uppercase() || *c == b' ')
+    {
+        return None;
+    }
+    let start = i - DASHES.len();
+    let body = label_end + DASHES.len();
+    let end = match memchr::memmem::find(&b[body..], b"-----END ") {
+        Some(k) => {
+            let marker = body + k + 9;
+            match memchr::memmem::find(&b[marker..], DASHES) {
+                Some(d) => marker + d + DASHES.len(),
+                None => b.len(),
+            }
+        }
+        None => b.len(),
+    };
+    sink.push(Det::PrivateKey, start, end, false);
     Some(end)
 }
 
