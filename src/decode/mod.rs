@@ -164,7 +164,7 @@ impl Decoder {
                 "line of {total} bytes exceeds max_line_bytes ({})",
                 self.max_line_bytes
             ),
-            sample: sample(prefix),
+            sample: sample(prefix, true),
             size: total,
         });
     }
@@ -198,7 +198,7 @@ impl Decoder {
         let Some(c) = cri::split(line) else {
             out.push(Decoded::Reject {
                 reason: "malformed CRI line: expected `TIME STREAM P|F MESSAGE`".into(),
-                sample: sample(line),
+                sample: sample(line, false),
                 size: line.len(),
             });
             return;
@@ -216,7 +216,7 @@ impl Decoder {
             }
             Err(reason) => out.push(Decoded::Reject {
                 reason,
-                sample: sample(line),
+                sample: sample(line, false),
                 size: line.len(),
             }),
         }
@@ -286,7 +286,7 @@ impl Decoder {
                         "line is not valid UTF-8: invalid UTF-8 at byte {} (invalid_utf8 = \"deadletter\")",
                         e.valid_up_to()
                     ),
-                    sample: sample(l.payload),
+                    sample: sample(l.payload, false),
                     size,
                 });
                 return;
@@ -296,7 +296,7 @@ impl Decoder {
             Ok(log) => out.push(Decoded::Entry { log, size }),
             Err(e) => out.push(Decoded::Reject {
                 reason: e.to_string(),
-                sample: sample(l.payload),
+                sample: sample(l.payload, false),
                 size,
             }),
         }
@@ -310,24 +310,70 @@ fn trim_newline(b: &[u8]) -> &[u8] {
 
 /// A lossy, bounded copy of a rejected line for the dead-letter record.
 /// It is redacted by the dead-letter output like any event, and cut to
-/// [`REJECT_SAMPLE_BYTES`] after that.
-pub fn sample(b: &[u8]) -> String {
-    let mut end = b.len().min(REJECT_KEEP_BYTES);
-    // Do not split a UTF-8 sequence at the cut.
-    while end < b.len() && end > 0 && (b[end] & 0xC0) == 0x80 {
-        end -= 1;
-    }
+/// [`REJECT_SAMPLE_BYTES`] after that. `cut_short`: `b` is already a cut
+/// of a longer line (over `max_line_bytes`), so its end is a cut too.
+pub fn sample(b: &[u8], cut_short: bool) -> String {
+    let end = safe_cut(b, REJECT_KEEP_BYTES, cut_short);
     let mut s = String::from_utf8_lossy(&b[..end]).into_owned();
     // Each invalid byte became a 3-byte U+FFFD: bound the result in bytes
     // too.
     if s.len() > REJECT_KEEP_BYTES {
-        let mut cut = REJECT_KEEP_BYTES;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
+        let cut = safe_cut(s.as_bytes(), REJECT_KEEP_BYTES, false);
         s.truncate(cut);
     }
     s
+}
+
+/// Where to end a copy of `b` of at most `max` bytes so that no part of a
+/// value survives the cut: never inside a UTF-8 sequence, the token the
+/// cut goes through is left out whole (back to whitespace, a quote or a
+/// bracket), and when the cut goes through a number the digit groups
+/// before it go too (`4111 1111 1111` of a card cut after 12 digits is
+/// still 12 digits of it, and no longer passes the card check that would
+/// redact it). `more_follows`: `b` itself was cut from something longer,
+/// so its end is a cut even when it is shorter than `max`.
+pub fn safe_cut(b: &[u8], max: usize, more_follows: bool) -> usize {
+    let mut end = max.min(b.len());
+    if end == b.len() && !more_follows {
+        return end;
+    }
+    while end > 0 && end < b.len() && (b[end] & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    let edge = |c: u8| {
+        c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b',' | b'{' | b'}' | b'[' | b']')
+    };
+    let numberish =
+        |c: u8| c.is_ascii_digit() || matches!(c, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+');
+    // A number continues across the cut: the first byte after it, past
+    // separators, is a digit (unknown after a cut line: assume it is).
+    let after = b[end..]
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'-' | b'.'));
+    let mut number = match after {
+        Some(k) => b[end + k].is_ascii_digit(),
+        None => more_follows,
+    };
+    if end < b.len() && !edge(b[end]) || end == b.len() {
+        while end > 0 && !edge(b[end - 1]) {
+            end -= 1;
+            number |= b[end].is_ascii_digit();
+        }
+    }
+    if number {
+        let mut j = end;
+        while j > 0 && numberish(b[j - 1]) {
+            j -= 1;
+        }
+        // Keep the space that separated the number from what precedes it.
+        while j < end && b[j] == b' ' {
+            j += 1;
+        }
+        if b[j..end].iter().any(u8::is_ascii_digit) {
+            end = j;
+        }
+    }
+    end
 }
 
 #[cfg(test)]

@@ -164,12 +164,46 @@ proptest::proptest! {
 fn reject_sample_is_bounded_in_bytes_even_when_lossy() {
     // Invalid UTF-8 grows threefold through U+FFFD replacement.
     let bytes = vec![0xFFu8; REJECT_KEEP_BYTES];
-    let s = sample(&bytes);
+    let s = sample(&bytes, false);
     assert!(s.len() <= REJECT_KEEP_BYTES, "{} bytes", s.len());
     assert!(s.chars().all(|c| c == '\u{FFFD}'));
     // Valid text keeps the whole margin past the final cut, so the
     // dead-letter output can redact a value that crosses it.
-    let text = "a".repeat(REJECT_KEEP_BYTES + 10);
-    assert_eq!(sample(text.as_bytes()).len(), REJECT_KEEP_BYTES);
+    let text = "abc ".repeat(REJECT_KEEP_BYTES / 4 + 10);
+    assert_eq!(sample(text.as_bytes(), false).len(), REJECT_KEEP_BYTES);
     const { assert!(REJECT_KEEP_BYTES > REJECT_SAMPLE_BYTES) };
+}
+
+/// Issue 22 (5): a line over `max_line_bytes` is kept as a prefix, cut
+/// before redaction can see what the cut goes through. A card number cut
+/// after 12 of its 16 digits no longer passes the card check, so the cut
+/// leaves out the whole number, not only the group it went through.
+#[test]
+fn a_cut_through_a_number_leaves_none_of_its_digits() {
+    let card = "4111 1111 1111 1111";
+    for at in 1..card.len() {
+        let line = format!("{{\"msg\":\"paid with {}", &card[..at]);
+        let s = sample(line.as_bytes(), true);
+        assert!(s.ends_with("paid with "), "cut at {at}: {s:?}");
+        // The same line cut by the length bound rather than by the reader.
+        let long = format!("{line}{}", &card[at..]);
+        let end = safe_cut(long.as_bytes(), line.len(), false);
+        assert_eq!(&long[..end], "{\"msg\":\"paid with ", "cut at {at}");
+    }
+    // The decoder's record for an oversize line holds no digit of it.
+    let mut d = decoder(Format::Ndjson, 64);
+    let mut out = Vec::new();
+    let prefix = format!("{{\"msg\":\"card {}", &card[..14]);
+    d.push_oversize(prefix.as_bytes(), 300_000, &mut out);
+    let Decoded::Reject { sample, reason, .. } = &out[0] else {
+        panic!("expected a reject")
+    };
+    assert!(!sample.contains("4111"), "{sample:?}");
+    assert!(reason.contains("300000 bytes"), "{reason}");
+    // Words and numbers away from the cut are kept; a cut at a token edge
+    // of text keeps every whole word.
+    assert_eq!(safe_cut(b"port 8080 ok hello", 15, false), 13);
+    assert_eq!(safe_cut(b"port 8080 ok hello", 13, false), 13);
+    assert_eq!(safe_cut(b"short", 100, false), 5);
+    assert_eq!(safe_cut(b"short text", 100, true), 6);
 }

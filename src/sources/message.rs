@@ -58,7 +58,7 @@ impl MessageShaper {
         if first != Some(&b'{') {
             return Decoded::Reject {
                 reason: "message is not a JSON object".into(),
-                sample: sample(payload),
+                sample: sample(payload, false),
                 size,
             };
         }
@@ -80,7 +80,7 @@ impl MessageShaper {
             }
             Err(e) => Decoded::Reject {
                 reason: e.to_string(),
-                sample: sample(payload),
+                sample: sample(payload, false),
                 size,
             },
         }

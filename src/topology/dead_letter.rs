@@ -56,27 +56,14 @@ pub(crate) fn build_record(
 /// Marks the end of a sample that was cut.
 pub const CUT_MARK: &str = "[CUT]";
 
-/// Cuts `s` to at most `max` bytes (plus [`CUT_MARK`]) at a char boundary,
-/// and drops the token the cut went through (back to the last whitespace
-/// or quote), since the rest of it is gone and a partial value is no longer
-/// recognisable as what it was.
+/// Cuts `s` to at most `max` bytes (plus [`CUT_MARK`]) where no part of a
+/// value survives the cut (`decode::safe_cut`): the token the cut goes
+/// through, and a number's digit groups before it, are left out.
 pub(crate) fn cut_sample(s: &mut String, max: usize) {
     if s.len() <= max {
         return;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let b = s.as_bytes();
-    let edge = |c: u8| {
-        c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b',' | b'{' | b'}' | b'[' | b']')
-    };
-    if !edge(b[end]) {
-        while end > 0 && !edge(b[end - 1]) {
-            end -= 1;
-        }
-    }
+    let end = crate::decode::safe_cut(s.as_bytes(), max, false);
     s.truncate(end);
     s.push_str(CUT_MARK);
 }

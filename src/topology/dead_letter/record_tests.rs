@@ -24,7 +24,7 @@ fn reject(line: &str, reason: &str) -> DeadLetter {
         component: Arc::from("in"),
         reason: reason.to_string(),
         event: Event::new(
-            json!({"raw": sample(line.as_bytes()), "raw_bytes": line.len()}),
+            json!({"raw": sample(line.as_bytes(), false), "raw_bytes": line.len()}),
             line.len(),
         ),
         more: false,
