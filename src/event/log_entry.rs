@@ -165,7 +165,10 @@ pub fn shape(
             entry.insert("labels".into(), Value::Object(labels));
         }
         for (from, to) in LIFTED {
-            if let Some(v) = json.remove(from) {
+            if let Some(mut v) = json.remove(from) {
+                if to == "operation" {
+                    shape_operation(&mut v);
+                }
                 entry.insert(to.into(), v);
             }
         }
@@ -305,6 +308,23 @@ fn seconds_nanos(s: Option<&Value>, n: Option<&Value>) -> Option<DateTime<Utc>> 
         Some(v) => int(v)?,
     };
     Utc.timestamp_opt(secs, u32::try_from(nanos).ok()?).single()
+}
+
+/// `LogEntryOperation.first` and `.last` are booleans; Google's
+/// structured-logging example writes them as the strings `"true"` and
+/// `"false"`, and the agent stores booleans. Anything else is kept.
+fn shape_operation(op: &mut Value) {
+    let Value::Object(m) = op else { return };
+    for key in ["first", "last"] {
+        if let Some(v) = m.get_mut(key) {
+            let b = match v.as_str().map(str::trim) {
+                Some(t) if t.eq_ignore_ascii_case("true") => true,
+                Some(t) if t.eq_ignore_ascii_case("false") => false,
+                _ => continue,
+            };
+            *v = Value::Bool(b);
+        }
+    }
 }
 
 /// Converts the typed `HttpRequest` fields to their LogEntry JSON form
@@ -477,6 +497,24 @@ mod tests {
         );
         let reason = bad.unwrap_err().to_string();
         assert_eq!(reason, "malformed JSON: invalid UTF-8 at byte 9");
+    }
+
+    /// Issue 22 (12): Google's structured-logging example writes
+    /// `"first": "true"` and shows the entry with `"first": true`.
+    #[test]
+    fn operation_first_and_last_become_booleans_as_the_agent_makes_them() {
+        let l = br#"{"message":"op","logging.googleapis.com/operation":{"id":"get_data","producer":"github.com/MyProject/MyApplication","first":"true","last":"FALSE"}}"#;
+        let e = shape(line(l, Some(Stream::Stdout)), &origin(), Utc::now()).unwrap();
+        assert_eq!(
+            e["operation"],
+            json!({"id": "get_data", "producer": "github.com/MyProject/MyApplication", "first": true, "last": false})
+        );
+        let l = br#"{"logging.googleapis.com/operation":{"id":"x","first":"maybe","last":true}}"#;
+        let e = shape(line(l, None), &origin(), Utc::now()).unwrap();
+        assert_eq!(
+            e["operation"],
+            json!({"id": "x", "first": "maybe", "last": true})
+        );
     }
 
     #[test]

@@ -232,14 +232,25 @@ pub enum Rhs {
     Value(Lit),
 }
 
+/// The types `cast` converts to (the query language reference's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CastTo {
+    String,
+    Int64,
+    Float64,
+    Bool,
+}
+
 /// The left-hand side of a comparison.
 #[derive(Debug, Clone)]
 pub enum Lhs {
     Path(FieldPath),
     /// `cast(field, STRING[, TIMEZONE("America/New_York")])`: the field's
-    /// text; a timestamp is re-written in the given zone.
+    /// text; a timestamp is re-written in the given zone. `cast(field,
+    /// INT64 | FLOAT64 | BOOL)`: the field converted to that type.
     Cast {
         path: FieldPath,
+        to: CastTo,
         tz: Option<Zone>,
     },
     /// `regexp_extract(field, "re")`: the capture group (or the whole

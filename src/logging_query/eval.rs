@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use chrono::{Datelike, Offset, Timelike};
 
-use super::ast::{Cidr, Cmp, Lhs, Lit, Node, Rhs, Zone};
+use super::ast::{CastTo, Cidr, Cmp, Lhs, Lit, Node, Rhs, Zone};
 
 use super::ast::{parse_duration, parse_number, parse_time, severity_level};
 use super::lexer::CmpOp;
@@ -98,7 +98,12 @@ fn eval_cmp(c: &Cmp, e: &Value) -> bool {
     }
     let test_one = &mut |v: &Value| match &c.lhs {
         Lhs::Path(_) => test(positive, &c.rhs, v),
-        Lhs::Cast { tz, .. } => cast_text(v, *tz, &mut |s| test_text(positive, &c.rhs, s)),
+        Lhs::Cast {
+            to: CastTo::String,
+            tz,
+            ..
+        } => cast_text(v, *tz, &mut |s| test_text(positive, &c.rhs, s)),
+        Lhs::Cast { to, .. } => cast_value(v, *to).is_some_and(|x| test(positive, &c.rhs, &x)),
         Lhs::Extract { re, .. } => with_text(v, &mut |s| {
             re.extract(s)
                 .is_some_and(|x| test_text(positive, &c.rhs, x))
@@ -159,6 +164,28 @@ fn cast_text(v: &Value, tz: Option<Zone>, f: &mut dyn FnMut(&str) -> bool) -> bo
     })
     .and_then(|()| write!(buf, "{sign}{:02}:{:02}", off / 3600, off % 3600 / 60));
     ok.is_ok() && f(buf.as_str())
+}
+
+/// `cast(field, INT64 | FLOAT64 | BOOL)`: the value converted, or none
+/// when it does not convert (then the comparison is false, as for a
+/// missing field). INT64 takes integers, numbers (rounded half away from
+/// zero, as BigQuery casts FLOAT64) and integer strings; FLOAT64 numbers
+/// and numeric strings; BOOL booleans and "true"/"false" in any case.
+fn cast_value(v: &Value, to: CastTo) -> Option<Value> {
+    match to {
+        CastTo::String => None,
+        CastTo::Int64 => match v {
+            Value::Number(n) => n.as_i64().map(Value::from).or_else(|| {
+                n.as_f64()
+                    .filter(|x| x.is_finite() && x.abs() < 9.2e18)
+                    .map(|x| Value::from(x.round() as i64))
+            }),
+            Value::String(s) => s.trim().parse::<i64>().ok().map(Value::from),
+            _ => None,
+        },
+        CastTo::Float64 => number_of(v).map(Value::from),
+        CastTo::Bool => bool_of(v).map(Value::Bool),
+    }
 }
 
 /// A comparison on a derived string (`cast`, `regexp_extract`).

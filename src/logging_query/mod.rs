@@ -47,13 +47,15 @@
 //!   BigQuery's LOG_ANALYZER cuts them, backquoted phrases),
 //!   `sample(field, fraction)` (FNV-1a of the value), `source(projects/p)`
 //!   (by `logName`), `cast(field, STRING[, TIMEZONE("America/New_York")])`
-//!   (IANA names, UTC or `±HH:MM`) and
+//!   (IANA names, UTC or `±HH:MM`), `cast(field, INT64 | FLOAT64 | BOOL)`
+//!   (a value that does not convert does not match) and
 //!   `regexp_extract(field, "re")` on the left of a comparison.
 //! - An empty filter (or only comments) matches everything, like an empty
 //!   sink filter.
 //!
 //! # Not supported
-//! - `cast` to types other than STRING (refused, not approximated).
+//! - `cast` to types other than STRING, INT64, FLOAT64 and BOOL (refused,
+//!   not approximated).
 //! - `source()` of a folder, organization or billing account matches only
 //!   entries whose `logName` is under it: the resource hierarchy of a
 //!   project is not known here.

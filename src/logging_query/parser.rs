@@ -7,7 +7,7 @@
 use regex::RegexBuilder;
 use serde_json::Value;
 
-use super::ast::{Captures, Cmp, FieldPath, Lhs, Lit, Node, Rhs, Zone};
+use super::ast::{Captures, CastTo, Cmp, FieldPath, Lhs, Lit, Node, Rhs, Zone};
 
 use super::ast::{parse_cidr, parse_duration, parse_number, parse_time, severity_level};
 use super::fields::{self, Kind, Resolved};
@@ -490,10 +490,25 @@ impl Parser {
                 arity(2, 3)?;
                 let (path, res) = self.path_arg(name, &args[0])?;
                 let ty = text_arg(name, &args[1])?;
-                if !ty.eq_ignore_ascii_case("STRING") {
+                let (to, kind) = match ty.to_ascii_uppercase().as_str() {
+                    "STRING" => (CastTo::String, Kind::Str),
+                    "INT64" => (CastTo::Int64, Kind::Int),
+                    "FLOAT64" => (CastTo::Float64, Kind::Int),
+                    "BOOL" => (CastTo::Bool, Kind::Bool),
+                    _ => {
+                        return Err(ParseError::new(
+                            args[1].col(),
+                            format!(
+                                "cast to `{ty}` is not supported; expected STRING, INT64, \
+                                 FLOAT64 or BOOL"
+                            ),
+                        ))
+                    }
+                };
+                if to != CastTo::String && args.len() > 2 {
                     return Err(ParseError::new(
-                        args[1].col(),
-                        format!("cast to `{ty}` is not supported; only STRING is"),
+                        args[2].col(),
+                        "TIMEZONE applies only to a cast to STRING",
                     ));
                 }
                 let tz = match args.get(2) {
@@ -530,9 +545,9 @@ impl Parser {
                     }
                 };
                 Ok(Call::Value(Target {
-                    lhs: Lhs::Cast { path, tz },
+                    lhs: Lhs::Cast { path, to, tz },
                     res: Resolved {
-                        kind: Kind::Str,
+                        kind,
                         defaulted: false,
                     },
                 }))

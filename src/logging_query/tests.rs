@@ -877,6 +877,50 @@ fn google_documented_cases() {
             http(json!({"status": 503})),
             true,
         ),
+        // Issue 22 (12): cast to INT64, FLOAT64 and BOOL, as the reference
+        // lists them; a value that does not convert does not match.
+        (
+            "LQL cast to INT64: a numeric string",
+            "cast(jsonPayload.build, INT64) > 9",
+            jp(json!({"build": "10"})),
+            true,
+        ),
+        (
+            "LQL cast to INT64: compared as a number, not as text",
+            "cast(jsonPayload.build, INT64) > 9",
+            jp(json!({"build": "8"})),
+            false,
+        ),
+        (
+            "LQL cast to INT64: not an integer",
+            "cast(jsonPayload.build, INT64) > 9",
+            jp(json!({"build": "10.5"})),
+            false,
+        ),
+        (
+            "LQL cast to INT64: a float rounds",
+            "cast(jsonPayload.ratio, INT64) = 3",
+            jp(json!({"ratio": 2.5})),
+            true,
+        ),
+        (
+            "LQL cast to FLOAT64",
+            "cast(jsonPayload.ratio, FLOAT64) >= 0.25",
+            jp(json!({"ratio": "0.3"})),
+            true,
+        ),
+        (
+            "LQL cast to BOOL",
+            "cast(jsonPayload.enabled, BOOL) = true",
+            jp(json!({"enabled": "TRUE"})),
+            true,
+        ),
+        (
+            "LQL cast to BOOL: not a boolean",
+            "cast(jsonPayload.enabled, BOOL) = false",
+            jp(json!({"enabled": "no"})),
+            false,
+        ),
         // LQL "Functions" (regexp_extract): the capture group's text.
         (
             "LQL regexp_extract",
@@ -946,7 +990,11 @@ fn undefined_fields_and_bad_values_are_refused_with_their_column() {
         (r#"httpRequest.latency > "soon""#, "\"soon"),
         ("httpRequest.cacheHit = maybe", "maybe"),
         ("jsonPayload.x > NULL_VALUE", "NULL_VALUE"),
-        ("cast(timestamp, INT64) = 1", "INT64"),
+        ("cast(timestamp, DATE) = 1", "DATE"),
+        (
+            r#"cast(jsonPayload.build, INT64, TIMEZONE("UTC")) = 1"#,
+            "TIMEZONE",
+        ),
         (
             r#"cast(timestamp, STRING, TIMEZONE("Mars/Olympus")) = "x""#,
             "\"Mars",

@@ -202,7 +202,7 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
 }
 
 #[test]
-fn issue13_1_unwritable_data_dir_is_not_ready_is_counted_and_stops_naming_the_path() {
+fn issue22_1_unwritable_data_dir_fails_the_start_at_once_naming_the_path() {
     let t = tempfile::tempdir().unwrap();
     let (logs, data) = (t.path().join("logs"), t.path().join("data"));
     std::fs::create_dir_all(&logs).unwrap();
@@ -215,16 +215,65 @@ fn issue13_1_unwritable_data_dir_is_not_ready_is_counted_and_stops_naming_the_pa
         &file_pipeline(
             &data,
             &logs,
-            "read_from = \"end\"\ncheckpoint_interval_ms = 100\ncheckpoint_failure_timeout_secs = 4",
+            "read_from = \"end\"\ncheckpoint_interval_ms = 100\ncheckpoint_failure_timeout_secs = 30",
         ),
     );
     let out = t.path().join("out.ndjson");
     let started = Instant::now();
     let mut s = Sluice::start(&p, &[("OUT", &out)]);
+    // The start fails at once (the pod crash-loops where an operator sees
+    // it), long before the timeout that bounds failures in the middle of
+    // a run, non-zero, naming the path.
+    let code = s.wait_exit(Duration::from_secs(20));
+    let elapsed = started.elapsed();
+    assert_eq!(code, Some(1), "{}", s.log_text());
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "waited for the mid-run timeout instead of failing at start: {elapsed:?}"
+    );
+    let want = data.join("checkpoints/files/checkpoints.json");
+    assert!(
+        s.log_text().contains(&want.display().to_string()),
+        "the error names {}: {}",
+        want.display(),
+        s.log_text()
+    );
+    assert!(entries(&out).is_empty(), "nothing was delivered unrecorded");
+}
+
+#[test]
+fn issue13_1_checkpoints_failing_mid_run_make_the_source_unready_counted_and_stop_it_naming_the_path(
+) {
+    let t = tempfile::tempdir().unwrap();
+    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let fs = Mount::tmpfs(&data, "1m", "");
+    std::fs::write(logs.join("a.log"), line("old", 0)).unwrap();
+    let p = write_pipeline(
+        t.path(),
+        "p.toml",
+        &file_pipeline(
+            &data,
+            &logs,
+            "read_from = \"end\"\ncheckpoint_interval_ms = 100\ncheckpoint_failure_timeout_secs = 4",
+        ),
+    );
+    let out = t.path().join("out.ndjson");
+    let mut s = Sluice::start(&p, &[("OUT", &out)]);
     let addr = s.metrics_addr();
-    // While checkpoints cannot be saved: counted, and not ready.
-    let series = "source_checkpoint_write_errors_total{component_id=\"files\"}";
     let until = Instant::now() + Duration::from_secs(20);
+    while get(&addr, "/health/ready").ok().map(|(code, _)| code) != Some(200) {
+        assert!(Instant::now() < until, "never ready: {}", s.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The data_dir turns read-only under the running source.
+    fs.remount("ro");
+    let broke = Instant::now();
+    let mut f = append(&logs.join("a.log"));
+    for n in 0..5 {
+        f.write_all(line("new", n).as_bytes()).unwrap();
+    }
+    let series = "source_checkpoint_write_errors_total{component_id=\"files\"}";
     loop {
         let (_, m) = get(&addr, "/metrics").expect("the metrics endpoint answers");
         if sample(&m, series).is_some_and(|n| n >= 2.0) {
@@ -239,19 +288,12 @@ fn issue13_1_unwritable_data_dir_is_not_ready_is_counted_and_stops_naming_the_pa
     }
     let (status, body) = get(&addr, "/health/ready").unwrap();
     assert_eq!(status, 503, "ready while checkpoints fail: {body}");
-    assert!(body.contains("files"), "{body}");
-    // Lines written meanwhile are not read without a saved start.
-    let mut f = append(&logs.join("a.log"));
-    for n in 0..5 {
-        f.write_all(line("new", n).as_bytes()).unwrap();
-    }
-    // Then the process stops, non-zero, naming the path.
     let code = s.wait_exit(Duration::from_secs(30));
-    let elapsed = started.elapsed();
     assert_eq!(code, Some(1), "{}", s.log_text());
     assert!(
-        elapsed >= Duration::from_secs(4),
-        "stopped before the timeout: {elapsed:?}"
+        broke.elapsed() >= Duration::from_secs(4),
+        "stopped before the timeout: {:?}",
+        broke.elapsed()
     );
     let want = data.join("checkpoints/files/checkpoints.json");
     assert!(
@@ -260,7 +302,6 @@ fn issue13_1_unwritable_data_dir_is_not_ready_is_counted_and_stops_naming_the_pa
         want.display(),
         s.log_text()
     );
-    assert!(entries(&out).is_empty(), "nothing was delivered unrecorded");
 }
 
 #[test]

@@ -124,6 +124,7 @@ impl Source for FileSource {
         let mut next_scan = Instant::now();
         let mut next_persist = Instant::now() + persist_interval;
         let mut first_scan = true;
+        let mut first_save = true;
         let mut saves = SaveHealth::new(
             Duration::from_secs(self.cfg.checkpoint_failure_timeout_secs),
             &self.checkpoints,
@@ -142,7 +143,19 @@ impl Source for FileSource {
             // with `read_from = "end"` a crash before the first save would
             // otherwise skip, on restart, everything written meanwhile.
             if !saves.started {
-                if let Err(e) = saves.record(st.persist(), &cx) {
+                // The first save doubles as the check that checkpoints can
+                // be saved at all (written, synced, renamed): an unusable
+                // data_dir fails the start at once, naming the path, so the
+                // pod crash-loops visibly instead of running unready.
+                let saved = st.persist();
+                if let (true, Err(e)) = (std::mem::take(&mut first_save), &saved) {
+                    cx.telemetry.state_write_failed(&cx.name);
+                    break Err(ComponentError(format!(
+                        "source {}: cannot save checkpoints, so nothing is read: {e}",
+                        cx.name
+                    )));
+                }
+                if let Err(e) = saves.record(saved, &cx) {
                     break Err(e);
                 }
                 if !saves.started {
@@ -207,7 +220,8 @@ impl Source for FileSource {
     }
 }
 
-/// Whether checkpoints are being saved. A source that cannot save them is
+/// Whether checkpoints are being saved, once the first save (at start) has
+/// shown they can be. A source that then cannot save them is
 /// not ready (so a rollout stops at this node), counts every failure, and
 /// after `timeout` of failing stops the process: running on without
 /// checkpoints turns the next restart into silent loss (`read_from =
