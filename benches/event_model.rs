@@ -111,8 +111,8 @@ fn span_of(whole: &[u8], part: &[u8]) -> (usize, usize) {
 
 // --- serde_json::Value (today) ---------------------------------------------
 
-fn serde_value(line: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+/// The filter reads and the two rewrites, on a `serde_json::Value`.
+fn serde_job(v: &mut serde_json::Value) -> bool {
     let r = &v["resource"];
     let k = keep(
         v.get("severity").and_then(|x| x.as_str()),
@@ -125,6 +125,12 @@ fn serde_value(line: &[u8], out: &mut Vec<u8>) -> bool {
             *x = serde_json::Value::String(MASK.into());
         }
     }
+    k
+}
+
+fn serde_value(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+    let k = serde_job(&mut v);
     serde_json::to_writer(&mut *out, &v).expect("serialize");
     out.push(b'\n');
     k
@@ -136,18 +142,7 @@ fn serde_value(line: &[u8], out: &mut Vec<u8>) -> bool {
 /// change that keeps `serde_json::Value` as the event could still gain.
 fn serde_value_sonic_parse(line: &[u8], out: &mut Vec<u8>) -> bool {
     let mut v: serde_json::Value = sonic_rs::from_slice(line).expect("JSON");
-    let r = &v["resource"];
-    let k = keep(
-        v.get("severity").and_then(|x| x.as_str()),
-        r.get("type").and_then(|x| x.as_str()),
-        r["labels"].get("namespace_name").and_then(|x| x.as_str()),
-        r["labels"].get("container_name").and_then(|x| x.as_str()),
-    );
-    for (a, b) in [("jsonPayload", "ip_address"), ("httpRequest", "remoteIp")] {
-        if let Some(x) = v.get_mut(a).and_then(|o| o.get_mut(b)) {
-            *x = serde_json::Value::String(MASK.into());
-        }
-    }
+    let k = serde_job(&mut v);
     sluice::event::json_out::write_value(out, &v);
     out.push(b'\n');
     k
@@ -156,18 +151,7 @@ fn serde_value_sonic_parse(line: &[u8], out: &mut Vec<u8>) -> bool {
 /// Today's parser with the project's JSON writer.
 fn serde_value_json_out(line: &[u8], out: &mut Vec<u8>) -> bool {
     let mut v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
-    let r = &v["resource"];
-    let k = keep(
-        v.get("severity").and_then(|x| x.as_str()),
-        r.get("type").and_then(|x| x.as_str()),
-        r["labels"].get("namespace_name").and_then(|x| x.as_str()),
-        r["labels"].get("container_name").and_then(|x| x.as_str()),
-    );
-    for (a, b) in [("jsonPayload", "ip_address"), ("httpRequest", "remoteIp")] {
-        if let Some(x) = v.get_mut(a).and_then(|o| o.get_mut(b)) {
-            *x = serde_json::Value::String(MASK.into());
-        }
-    }
+    let k = serde_job(&mut v);
     sluice::event::json_out::write_value(out, &v);
     out.push(b'\n');
     k

@@ -201,6 +201,17 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }
 
+/// The process's log names the file source's checkpoint file under `data`.
+fn assert_names_checkpoint_file(s: &Sluice, data: &Path) {
+    let want = data.join("checkpoints/files/checkpoints.json");
+    assert!(
+        s.log_text().contains(&want.display().to_string()),
+        "the error names {}: {}",
+        want.display(),
+        s.log_text()
+    );
+}
+
 #[test]
 fn issue22_1_unwritable_data_dir_fails_the_start_at_once_naming_the_path() {
     let t = tempfile::tempdir().unwrap();
@@ -231,13 +242,7 @@ fn issue22_1_unwritable_data_dir_fails_the_start_at_once_naming_the_path() {
         elapsed < Duration::from_secs(15),
         "waited for the mid-run timeout instead of failing at start: {elapsed:?}"
     );
-    let want = data.join("checkpoints/files/checkpoints.json");
-    assert!(
-        s.log_text().contains(&want.display().to_string()),
-        "the error names {}: {}",
-        want.display(),
-        s.log_text()
-    );
+    assert_names_checkpoint_file(&s, &data);
     assert!(entries(&out).is_empty(), "nothing was delivered unrecorded");
 }
 
@@ -295,13 +300,7 @@ fn issue13_1_checkpoints_failing_mid_run_make_the_source_unready_counted_and_sto
         "stopped before the timeout: {:?}",
         broke.elapsed()
     );
-    let want = data.join("checkpoints/files/checkpoints.json");
-    assert!(
-        s.log_text().contains(&want.display().to_string()),
-        "the error names {}: {}",
-        want.display(),
-        s.log_text()
-    );
+    assert_names_checkpoint_file(&s, &data);
 }
 
 #[test]
