@@ -26,6 +26,7 @@ const ERRORS: &str = "component_errors_total";
 const RECEIVED_BYTES: &str = "component_received_event_bytes_total";
 const SENT_BYTES: &str = "component_sent_event_bytes_total";
 const DEAD_LETTERS: &str = "dead_letter_events_total";
+const DEAD_LETTER_WRITE_ERRORS: &str = "dead_letter_write_errors_total";
 const REDACTIONS: &str = "redactions_total";
 const OVERFLOW: &str = "log_metrics_overflow_events_total";
 const SOURCE_LAG: &str = "source_lag_bytes";
@@ -49,6 +50,7 @@ const INTERNAL: &[&str] = &[
     RECEIVED_BYTES,
     SENT_BYTES,
     DEAD_LETTERS,
+    DEAD_LETTER_WRITE_ERRORS,
     REDACTIONS,
     OVERFLOW,
     SOURCE_LAG,
@@ -182,6 +184,11 @@ fn describe() {
         Unit::Count,
         "Records written to the dead-letter output"
     );
+    describe_counter!(
+        DEAD_LETTER_WRITE_ERRORS,
+        Unit::Count,
+        "Failed appends to the dead-letter file; each is retried, holding its events' acknowledgement"
+    );
     describe_counter!(REDACTIONS, Unit::Count, "Values redacted, by detector");
     describe_counter!(
         OVERFLOW,
@@ -260,6 +267,7 @@ fn sync(t: &Telemetry) {
         }
     }
     metrics::counter!(DEAD_LETTERS).absolute(t.dead_letter_count());
+    metrics::counter!(DEAD_LETTER_WRITE_ERRORS).absolute(t.dead_letter_write_error_count());
     for (detector, n) in t.redactions() {
         metrics::counter!(REDACTIONS, "detector" => detector).absolute(n);
     }

@@ -107,6 +107,8 @@ pub struct Telemetry {
     components: Mutex<BTreeMap<String, Arc<ComponentStats>>>,
     redactions: Mutex<BTreeMap<String, u64>>,
     dead_letters: AtomicU64,
+    /// Failed appends to the dead-letter file (each retried).
+    dead_letter_write_errors: AtomicU64,
     /// Derived metrics, gauges and readiness (see `extras.rs`).
     pub(super) extras: super::extras::Extras,
     /// What was sent where (see `outputs.rs`).
@@ -149,6 +151,16 @@ impl Telemetry {
 
     pub fn dead_letter_count(&self) -> u64 {
         self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// Counts one failed append to the dead-letter file.
+    pub fn dead_letter_write_failed(&self) {
+        self.dead_letter_write_errors
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn dead_letter_write_error_count(&self) -> u64 {
+        self.dead_letter_write_errors.load(Ordering::Relaxed)
     }
 
     pub fn components(&self) -> BTreeMap<String, StatsSnapshot> {

@@ -21,8 +21,7 @@ use crate::component::{ComponentError, DeadLetter, DeadLetterRedactor};
 use crate::decode::REJECT_SAMPLE_BYTES;
 use crate::event::log_entry::format_ts;
 use crate::event::EventStatus;
-use crate::sinks::append::AppendFile;
-use crate::sinks::file::Breaker;
+use crate::sinks::append::{AppendError, AppendFile};
 use crate::telemetry::Telemetry;
 
 /// Builds the record written for one dead letter. The reason and the event
@@ -68,6 +67,34 @@ pub(crate) fn cut_sample(s: &mut String, max: usize) {
     s.push_str(CUT_MARK);
 }
 
+/// First wait before writing dead letters again after a failed append;
+/// doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One synced append of `out` to `path` off the async workers, opening the
+/// file when `open` is `None`. Gives back the handle (when still usable),
+/// the outcome and the bytes.
+async fn append_blocking(
+    path: PathBuf,
+    open: Option<AppendFile>,
+    out: Vec<u8>,
+) -> Result<(Option<AppendFile>, Result<(), AppendError>, Vec<u8>), ComponentError> {
+    tokio::task::spawn_blocking(move || {
+        let mut open = match open {
+            Some(f) => f,
+            None => match AppendFile::open(&path, true) {
+                Ok(f) => f,
+                Err(e) => return (None, Err(e), out),
+            },
+        };
+        let r = open.append(&out);
+        (r.is_ok().then_some(open), r, out)
+    })
+    .await
+    .map_err(|e| ComponentError::new("dead-letter", e))
+}
+
 pub(crate) struct Writer {
     pub path: PathBuf,
     pub redactor: Option<Arc<dyn DeadLetterRedactor>>,
@@ -78,7 +105,6 @@ impl Writer {
     /// Runs until every sender is dropped.
     pub async fn run(self, mut rx: mpsc::Receiver<DeadLetter>) -> Result<(), ComponentError> {
         let mut file: Option<AppendFile> = None;
-        let mut breaker = Breaker::default();
         let mut buf: Vec<DeadLetter> = Vec::new();
         while let Some(first) = rx.recv().await {
             let mut more = first.more;
@@ -113,53 +139,49 @@ impl Writer {
                 written_records.push((d.component.clone(), reason, out.len()));
                 settled.push(d.event);
             }
-            if breaker.open(&self.path) {
-                for e in settled {
-                    e.finalize(EventStatus::Errored);
-                }
-                continue;
-            }
             // One synced append per chunk (off the async workers): whole
-            // records only, on disk before the sources move on.
-            let path = self.path.clone();
-            let open = file.take();
-            let (open, written, out) = tokio::task::spawn_blocking(move || {
-                let mut open = match open {
-                    Some(f) => f,
-                    None => match AppendFile::open(&path, true) {
-                        Ok(f) => f,
-                        Err(e) => return (None, Err(e), out),
-                    },
-                };
-                let r = open.append(&out);
-                (r.is_ok().then_some(open), r, out)
-            })
-            .await
-            .map_err(|e| ComponentError::new("dead-letter", e))?;
-            file = open;
-            match written {
-                Ok(()) => {
-                    self.telemetry.dead_lettered(settled.len() as u64);
-                    let mut start = 0;
-                    for (component, reason, end) in written_records {
-                        self.telemetry
-                            .record_dead_letter(&component, &reason, &out[start..end]);
-                        start = end;
-                    }
-                    for e in settled {
-                        e.finalize(EventStatus::Delivered);
-                    }
+            // records only, on disk before the sources move on. A failed
+            // append is cut back, and these records alone are written again
+            // until it succeeds: failing their events instead would make
+            // the sources resend whole batches, every good event in them
+            // included, to every sink. Meanwhile the sources wait for the
+            // acknowledgement (no checkpoint passes them) and the channel
+            // fills, so the pipeline slows to what the disk takes; a
+            // shutdown that comes first ends the run non-zero when the
+            // grace period runs out.
+            let mut delay = RETRY_FIRST;
+            let mut failures = 0u32;
+            loop {
+                let (open, written, back) =
+                    append_blocking(self.path.clone(), file.take(), out).await?;
+                file = open;
+                out = back;
+                let Err(e) = written else { break };
+                failures += 1;
+                self.telemetry.dead_letter_write_failed();
+                if failures.is_power_of_two() {
+                    tracing::error!(error = %e, records = settled.len(), attempts = failures,
+                        "cannot write dead letters; retrying them, their events are not acknowledged");
                 }
-                Err(e) => {
-                    // A full or read-only disk: the sources deliver these
-                    // events again (re-read, nack) after their backoff.
-                    tracing::error!(error = %e, records = settled.len(),
-                        "cannot write dead letters; their events are not acknowledged");
-                    breaker.trip(self.path.clone());
-                    for e in settled {
-                        e.finalize(EventStatus::Errored);
-                    }
-                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+            if failures > 0 {
+                tracing::info!(
+                    records = settled.len(),
+                    attempts = failures + 1,
+                    "dead letters written after retries"
+                );
+            }
+            self.telemetry.dead_lettered(settled.len() as u64);
+            let mut start = 0;
+            for (component, reason, end) in written_records {
+                self.telemetry
+                    .record_dead_letter(&component, &reason, &out[start..end]);
+                start = end;
+            }
+            for e in settled {
+                e.finalize(EventStatus::Delivered);
             }
         }
         Ok(())

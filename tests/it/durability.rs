@@ -487,6 +487,137 @@ fn issue13_2_dead_letter_on_a_full_disk_writes_whole_records_and_loses_nothing()
     assert_eq!(dup, 0, "no record written twice");
 }
 
+/// Issue 22 (2): good and bad lines mixed, the dead-letter file on a small
+/// disk that fills. A failed dead-letter append is retried alone; the
+/// batches it belongs to wait, so no good line reaches the sink twice, and
+/// once space is back every bad line is in the dead-letter file once.
+/// Returns the running process, the sink's and the dead-letter file, the
+/// number of lines, and what must outlive the run (the mount first: it is
+/// unmounted before its folder is removed).
+struct MixedRun {
+    s: Sluice,
+    out: PathBuf,
+    dead: PathBuf,
+    n: u32,
+    _fs: Mount,
+    _t: tempfile::TempDir,
+}
+
+fn mixed_lines_with_a_full_dead_letter_disk(free: bool) -> MixedRun {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().to_path_buf();
+    let (logs, data) = (t.join("logs"), t.join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    let fs = Mount::tmpfs(&t.join("small"), "16k", "");
+    let dead = t.join("small/dead.ndjson");
+    const N: u32 = 400;
+    let text: String = (0..N)
+        .map(|n| {
+            if n % 4 == 0 {
+                format!("2025-11-30T12:00:00Z stdout F {{\"broken\" n={n:08} padding-padding\n")
+            } else {
+                line("mix", n)
+            }
+        })
+        .collect();
+    std::fs::write(logs.join("a.log"), &text).unwrap();
+    let p = file_pipeline(&data, &logs, "checkpoint_interval_ms = 100").replace(
+        "[dead_letter]\n",
+        &format!("[dead_letter]\npath = \"{}\"\n", dead.display()),
+    );
+    let p = write_pipeline(&t, "p.toml", &p);
+    let out = t.join("out.ndjson");
+    let s = Sluice::start(&p, &[("OUT", &out)]);
+    s.wait_for(
+        "a dead-letter write to fail on the full disk",
+        Duration::from_secs(30),
+        || s.log_text().contains("cannot write dead letters"),
+    );
+    let (_, m) = get(&s.metrics_addr(), "/metrics").expect("the metrics endpoint answers");
+    assert!(
+        sample(&m, "dead_letter_write_errors_total").is_some_and(|n| n >= 1.0),
+        "{m}"
+    );
+    // Full for a while: retried, still whole records, nothing lost.
+    std::thread::sleep(Duration::from_millis(1500));
+    if free {
+        fs.remount("size=16m");
+    }
+    MixedRun {
+        s,
+        out,
+        dead,
+        n: N,
+        _fs: fs,
+        _t: dir,
+    }
+}
+
+#[test]
+fn issue22_2_a_full_dead_letter_disk_resends_no_good_line_and_loses_none() {
+    let MixedRun {
+        mut s,
+        out,
+        dead,
+        n,
+        _fs,
+        _t,
+    } = mixed_lines_with_a_full_dead_letter_disk(true);
+    let bad = (n / 4) as usize;
+    let good = n as usize - bad;
+    s.wait_for(
+        "every line delivered once space is back",
+        Duration::from_secs(60),
+        || whole_records(&dead).len() >= bad && entries(&out).len() >= good,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    s.signal("TERM");
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
+    let delivered = entries(&out);
+    let keys: std::collections::HashSet<String> = delivered.iter().map(key).collect();
+    let dead_records = whole_records(&dead);
+    eprintln!(
+        "mixed lines, full dead-letter disk: written {n} ({good} good, {bad} bad); sink {} records, {} distinct; dead letters {}",
+        delivered.len(),
+        keys.len(),
+        dead_records.len()
+    );
+    assert_eq!(keys.len(), good, "every good line delivered");
+    assert_eq!(delivered.len(), good, "no good line delivered twice");
+    assert_eq!(dead_records.len(), bad, "every bad line dead-lettered once");
+}
+
+#[test]
+fn issue22_2_dead_letters_still_unwritten_at_shutdown_end_the_run_non_zero() {
+    let MixedRun {
+        mut s,
+        dead,
+        _fs,
+        _t,
+        ..
+    } = mixed_lines_with_a_full_dead_letter_disk(false);
+    s.signal("TERM");
+    let code = s.wait_exit(Duration::from_secs(30));
+    assert_ne!(
+        code,
+        Some(0),
+        "exit 0 with dead letters unwritten: {}",
+        s.log_text()
+    );
+    assert!(code.is_some(), "the run ended within its grace period");
+    assert!(
+        s.log_text().contains("cannot write dead letters"),
+        "{}",
+        s.log_text()
+    );
+    let _ = whole_records(&dead);
+}
+
 /// `sluice run` under strace: the calls named in `calls`, one per line.
 fn strace_run(pipeline: &Path, env: &[(&str, &Path)], trace: &Path) -> Sluice {
     let mut cmd = Command::new("strace");
