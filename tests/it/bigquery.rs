@@ -670,3 +670,64 @@ fn typed_payloads_land_in_the_export_columns() {
         "{v}"
     );
 }
+
+/// Issue 22 (10): rows read back from the emulator with SQL hold none of
+/// the secrets planted in the input. Each secret sits in a field beside a
+/// benign marker that must come back, so the check cannot pass by a column
+/// that never landed.
+#[test]
+fn rows_read_back_with_sql_hold_none_of_the_planted_secrets() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("privacy");
+    let p = pipeline(dir.path(), &ds, &ep, "", "auto");
+    // The same pipeline with the default redaction before the sink.
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("inputs = [\"in\"]\n", "inputs = [\"scrub\"]\n")
+        // The sink's opt-out goes (the first one; the dead letter's stays).
+        .replacen("allow_unredacted = true\n", "", 1)
+        .replace(
+            "[sinks.bq]",
+            "[transforms.scrub]\ntype = \"redact\"\ninputs = [\"in\"]\n\n[sinks.bq]",
+        );
+    std::fs::write(&p, text).unwrap();
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
+    let secrets = [
+        "ann.lee@example.com",
+        "4111 1111 1111 1111",
+        "203.0.113.77",
+        "ya29.a0AfB_byC1d2E3f4G5h6I7j8K9l0M-nOpQrStUvWxYz",
+        "DMPCPCBLH9FH",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+    ];
+    let base = chrono::Utc::now();
+    let mut input = Vec::new();
+    for i in 0..20 {
+        let t = (base + chrono::Duration::microseconds(i))
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let app = json!({
+            "severity": "INFO",
+            "message": format!("marker-{i} signup by ann.lee@example.com card 4111 1111 1111 1111 from 203.0.113.77"),
+            "detail": format!("marker-{i} token ya29.a0AfB_byC1d2E3f4G5h6I7j8K9l0M-nOpQrStUvWxYz heartbeat (serial DMPCPCBLH9FH)"),
+            "key_dump": format!("marker-{i} {pem}"),
+        });
+        writeln!(input, "{t} stdout F {app}").unwrap();
+    }
+    let (ok, err) = run_with_input(&p, &input);
+    assert!(ok, "sluice failed: {err}");
+    let v = query(&format!("SELECT * FROM `{ds}.stdout`"));
+    let text = v.to_string();
+    let rows = v["rows"].as_array().map_or(0, Vec::len);
+    assert_eq!(rows, 20, "every row landed: {text}");
+    for i in 0..20 {
+        assert!(
+            text.contains(&format!("marker-{i} ")),
+            "the fields that held the secrets came back (marker-{i}): {text}"
+        );
+    }
+    for s in secrets {
+        assert!(!text.contains(s), "a planted secret is in BigQuery: {s}");
+    }
+    assert!(text.contains("[REDACTED:"), "{text}");
+}
