@@ -332,7 +332,7 @@ pub fn sample(b: &[u8], cut_short: bool) -> String {
 /// still 12 digits of it, and no longer passes the card check that would
 /// redact it). `more_follows`: `b` itself was cut from something longer,
 /// so its end is a cut even when it is shorter than `max`.
-pub fn safe_cut(b: &[u8], max: usize, more_follows: bool) -> usize {
+pub(crate) fn safe_cut(b: &[u8], max: usize, more_follows: bool) -> usize {
     let mut end = max.min(b.len());
     if end == b.len() && !more_follows {
         return end;
@@ -354,7 +354,7 @@ pub fn safe_cut(b: &[u8], max: usize, more_follows: bool) -> usize {
         Some(k) => b[end + k].is_ascii_digit(),
         None => more_follows,
     };
-    if end < b.len() && !edge(b[end]) || end == b.len() {
+    if end == b.len() || !edge(b[end]) {
         while end > 0 && !edge(b[end - 1]) {
             end -= 1;
             number |= b[end].is_ascii_digit();

@@ -49,7 +49,7 @@ fn next_special(s: &[u8], mut i: usize) -> usize {
 }
 
 /// Appends `s` as a JSON string, quotes included.
-pub fn write_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     out.reserve(b.len() + 2);
     out.push(b'"');

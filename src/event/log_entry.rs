@@ -104,7 +104,7 @@ pub enum ShapeError {
 /// type: integer `4111111111111111`, expected a string`), and reasons are
 /// written to the dead-letter output and logs. Valid JSON nested deeper than
 /// serde_json's limit is named as such, not as a syntax error.
-pub fn json_error(e: &serde_json::Error) -> String {
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let what = match e.classify() {
         Category::Io => "read error",

@@ -82,7 +82,7 @@ impl Event {
     }
 
     /// The entry, to change: copied first if another consumer shares it.
-    pub fn log_mut(&mut self) -> &mut Value {
+    pub(crate) fn log_mut(&mut self) -> &mut Value {
         Arc::make_mut(&mut self.log)
     }
 

@@ -215,7 +215,7 @@ impl Telemetry {
     }
 
     /// Counts `n` archive objects `sink` closed early (`max_buffered_bytes`).
-    pub fn archive_closed_early(&self, sink: &str, n: u64) {
+    pub(crate) fn archive_closed_early(&self, sink: &str, n: u64) {
         if n > 0 {
             *lock(&self.extras.archive_closed_early)
                 .entry(sink.to_string())

@@ -154,12 +154,12 @@ impl Telemetry {
     }
 
     /// Counts one failed append to the dead-letter file.
-    pub fn dead_letter_write_failed(&self) {
+    pub(crate) fn dead_letter_write_failed(&self) {
         self.dead_letter_write_errors
             .fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn dead_letter_write_error_count(&self) -> u64 {
+    pub(crate) fn dead_letter_write_error_count(&self) -> u64 {
         self.dead_letter_write_errors.load(Ordering::Relaxed)
     }
 

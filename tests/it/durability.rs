@@ -383,6 +383,20 @@ fn whole_records(path: &Path) -> Vec<serde_json::Value> {
 /// A sink or dead-letter file on a tiny tmpfs fills up; once space is
 /// freed (the tmpfs grows), everything arrives. Returns (written,
 /// delivered, duplicated) as measured.
+/// A CRI line whose message starts like JSON and is not: dead-lettered.
+/// It keeps its number (`n=…`) so a dead letter can be matched to it.
+fn broken_line(n: u32) -> String {
+    format!("2025-11-30T12:00:00Z stdout F {{\"broken\" n={n:08} padding-padding\n")
+}
+
+/// `pipeline` with its dead-letter output at `path`.
+fn with_dead_letter_at(pipeline: &str, path: &Path) -> String {
+    pipeline.replace(
+        "[dead_letter]\n",
+        &format!("[dead_letter]\npath = \"{}\"\n", path.display()),
+    )
+}
+
 fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
     let t = tempfile::tempdir().unwrap();
     let (logs, data) = (t.path().join("logs"), t.path().join("data"));
@@ -393,8 +407,7 @@ fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
     let text: String = (0..N)
         .map(|n| {
             if dead_letter {
-                // Starts like JSON, is not: dead-lettered.
-                format!("2025-11-30T12:00:00Z stdout F {{\"broken\" n={n:08} padding-padding\n")
+                broken_line(n)
             } else {
                 line("full", n)
             }
@@ -403,10 +416,7 @@ fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
     std::fs::write(logs.join("a.log"), &text).unwrap();
     let mut p = file_pipeline(&data, &logs, "checkpoint_interval_ms = 100");
     let out = if dead_letter {
-        p = p.replace(
-            "[dead_letter]\n",
-            &format!("[dead_letter]\npath = \"{}\"\n", target.display()),
-        );
+        p = with_dead_letter_at(&p, &target);
         t.path().join("out.ndjson")
     } else {
         target.clone()
@@ -514,16 +524,16 @@ fn mixed_lines_with_a_full_dead_letter_disk(free: bool) -> MixedRun {
     let text: String = (0..N)
         .map(|n| {
             if n % 4 == 0 {
-                format!("2025-11-30T12:00:00Z stdout F {{\"broken\" n={n:08} padding-padding\n")
+                broken_line(n)
             } else {
                 line("mix", n)
             }
         })
         .collect();
     std::fs::write(logs.join("a.log"), &text).unwrap();
-    let p = file_pipeline(&data, &logs, "checkpoint_interval_ms = 100").replace(
-        "[dead_letter]\n",
-        &format!("[dead_letter]\npath = \"{}\"\n", dead.display()),
+    let p = with_dead_letter_at(
+        &file_pipeline(&data, &logs, "checkpoint_interval_ms = 100"),
+        &dead,
     );
     let p = write_pipeline(&t, "p.toml", &p);
     let out = t.join("out.ndjson");

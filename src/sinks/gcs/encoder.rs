@@ -73,12 +73,12 @@ impl Compression {
 /// gzip level when none is set: measured in `cargo bench --bench archive`,
 /// level 5 costs ~20% less CPU than 6 for objects ~2% larger, and both are
 /// smaller than zlib's level 6.
-pub const DEFAULT_GZIP_LEVEL: i32 = 5;
+const DEFAULT_GZIP_LEVEL: i32 = 5;
 
 /// NDJSON compressed as one member. Large enough that the ratio is within
 /// ~1% of a single stream (deflate's window is 32 KiB), small enough that
 /// hundreds of open objects do not hold much text each.
-pub const MEMBER_BYTES: usize = 256 * 1024;
+const MEMBER_BYTES: usize = 256 * 1024;
 
 /// One compressor for all the objects of a sink (or of a file, or a bench).
 pub struct MemberCompressor {
@@ -112,7 +112,7 @@ impl MemberCompressor {
 
     /// Appends `raw` to `out` as one complete member (nothing for empty
     /// input: an empty member would be a valid but useless header).
-    pub fn append_member(&mut self, raw: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+    fn append_member(&mut self, raw: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
         if raw.is_empty() {
             return Ok(());
         }
@@ -170,7 +170,7 @@ impl ObjectEncoder {
 
     /// Compresses the pending text now (to give memory back) and frees
     /// its buffer.
-    pub fn seal(&mut self, z: &mut MemberCompressor) -> std::io::Result<()> {
+    pub(crate) fn seal(&mut self, z: &mut MemberCompressor) -> std::io::Result<()> {
         z.append_member(&self.pending, &mut self.body)?;
         self.pending = Vec::new();
         Ok(())
@@ -182,12 +182,12 @@ impl ObjectEncoder {
     }
 
     /// Text not yet compressed.
-    pub fn pending_len(&self) -> usize {
+    pub(crate) fn pending_len(&self) -> usize {
         self.pending.len()
     }
 
     /// Memory the object holds: its compressed body and its pending text.
-    pub fn held_bytes(&self) -> usize {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.body.capacity() + self.pending.capacity()
     }
 

@@ -13,7 +13,9 @@
 //! objects open): when the open objects hold more than
 //! `max_buffered_bytes`, their pending text is compressed early, largest
 //! first, and if that is not enough the oldest objects are closed early
-//! (counted in `sluice_archive_objects_closed_early_total`). A closed object is uploaded (create-only,
+//! (counted in `archive_objects_closed_early_total`).
+//!
+//! A closed object is uploaded (create-only,
 //! multipart when large, retried; see `upload.rs`) while new batches keep
 //! arriving, up to `max_in_flight` at once. Its events are acknowledged
 //! `Delivered` only once the object is finalized; an upload that fails for
@@ -227,7 +229,7 @@ impl Batcher {
     }
 
     /// Memory held by the open objects.
-    pub fn held_bytes(&self) -> usize {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.open.values().map(|o| o.encoder.held_bytes()).sum()
     }
 
@@ -287,7 +289,7 @@ impl Batcher {
     }
 
     /// Objects closed early for memory since the last call.
-    pub fn take_closed_early(&mut self) -> u64 {
+    pub(crate) fn take_closed_early(&mut self) -> u64 {
         std::mem::take(&mut self.closed_early)
     }
 
@@ -358,11 +360,10 @@ impl Sink for GcsSink {
         let GcsSink { settings, target } = *self;
         let max_in_flight = settings.max_in_flight;
         let plan = Arc::new(settings.plan.clone());
-        let mut batcher = Batcher::new(settings)
-            .map_err(|e| ComponentError::new(format!("sink {}: compression", cx.name), e))?;
-        let mut inflight: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
         let io_err =
             |e: std::io::Error| ComponentError::new(format!("sink {}: compress", cx.name), e);
+        let mut batcher = Batcher::new(settings).map_err(io_err)?;
+        let mut inflight: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
         let mut input_open = true;
         while input_open || !batcher.is_empty() || !inflight.is_empty() {
             if input_open {
