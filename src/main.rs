@@ -29,8 +29,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a pipeline until SIGTERM/SIGINT, then drain and exit.
-    Run { pipeline: PathBuf },
+    /// Run a pipeline until SIGTERM/SIGINT, then drain and exit. On SIGHUP,
+    /// validate the pipeline file again and, if it is valid, drain the
+    /// running pipeline and start the new one.
+    Run {
+        pipeline: PathBuf,
+        /// Also reload when the pipeline file or a file it names (metric
+        /// definitions, hash keys) changes, as a mounted ConfigMap does.
+        #[arg(long)]
+        watch_config: bool,
+    },
     /// Check a pipeline file; exit non-zero naming each bad key and line.
     Validate { pipeline: PathBuf },
     /// Run a pipeline with cloud sinks replaced by local files under --out.
@@ -86,7 +94,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let result = match cli.command {
-        Command::Run { pipeline } => commands::run::run(&pipeline),
+        Command::Run {
+            pipeline,
+            watch_config,
+        } => commands::run::run(&pipeline, watch_config),
         Command::Validate { pipeline } => commands::validate::run(&pipeline),
         Command::DryRun {
             pipeline,

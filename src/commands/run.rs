@@ -1,4 +1,6 @@
-//! `sluice run PIPELINE`: run until SIGTERM/SIGINT, then drain and exit.
+//! `sluice run PIPELINE [--watch-config]`: run until SIGTERM/SIGINT, then
+//! drain and exit; on SIGHUP (or, watched, a change to the pipeline's
+//! files) swap in the new pipeline (see `reload.rs`).
 
 use std::path::Path;
 
@@ -7,9 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::node::{metadata, NodeInfo};
 use crate::telemetry::{server, Exporter, Telemetry};
-use crate::topology::{self, Outcome};
+use crate::topology::Outcome;
 
-pub fn run(path: &Path) -> Result<u8> {
+mod reload;
+
+pub fn run(path: &Path, watch_config: bool) -> Result<u8> {
     let cfg = super::load(path)?;
     // Decided before any work so a malformed override stops the process
     // at once, naming the variable.
@@ -17,26 +21,31 @@ pub fn run(path: &Path) -> Result<u8> {
     let budget = metadata::timeout_from_lookup(|k| std::env::var(k).ok());
     let rt = super::runtime()?;
     let code = rt.block_on(async move {
+        // Before anything else: SIGHUP's default action ends the process
+        // with no drain and no checkpoint, and a signal that arrives while
+        // the pipeline starts must not meet it.
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(8);
+        let hangups = watch_hangups(reload_tx.clone());
+        let shutdown = shutdown_signal();
         // Environment first (the DaemonSet sets the node name through the
         // downward API); the metadata server fills the rest.
-        // Before anything else: SIGHUP's default action ends the process
-        // with no drain and no checkpoint.
-        let hangups = watch_hangups(path.to_path_buf());
-        let shutdown = shutdown_signal();
         let discovery = NodeInfo::from_env().discover(&endpoint, budget).await;
         discovery.log();
         let node = discovery.info;
         std::fs::create_dir_all(&cfg.global.data_dir)
             .with_context(|| format!("cannot create data_dir {}", cfg.global.data_dir.display()))?;
         let telemetry = Telemetry::new();
-        let cx = cfg.global.build_context(node, telemetry.clone());
-        let root = CancellationToken::new();
-        let running = topology::build(&cfg, &cx, root.clone())?;
-        let endpoints = Endpoints::start(&cfg.global.metrics_address, telemetry).await;
-        tracing::info!(pipeline = %path.display(), "pipeline running");
-        let outcome = running.run_until(shutdown).await;
+        let (watched_tx, watched_rx) = tokio::sync::watch::channel(cfg.watched_files());
+        let watcher = watch_config.then(|| reload::watch_files(watched_rx, reload_tx));
+        let endpoints = Endpoints::start(&cfg.global.metrics_address, telemetry.clone()).await;
+        let outcome =
+            reload::run_generations(cfg, node, telemetry, shutdown, reload_rx, watched_tx).await;
         endpoints.stop().await;
         hangups.abort();
+        if let Some(w) = watcher {
+            w.abort();
+        }
+        let outcome = outcome?;
         report(&outcome);
         Ok::<u8, anyhow::Error>(outcome.exit_code() as u8)
     });
@@ -91,11 +100,12 @@ impl Endpoints {
     }
 }
 
-/// Handles SIGHUP for the whole run: the pipeline file is validated again
-/// and the outcome logged; the running pipeline is kept either way (a
-/// reload in place is not implemented: restart the process to apply a
-/// valid change).
-fn watch_hangups(path: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
+/// Turns every SIGHUP of the run into a reload request. Listening starts
+/// when this is called, so SIGHUP never meets its default action (which
+/// ends the process with no drain and no checkpoint).
+fn watch_hangups(
+    requests: tokio::sync::mpsc::Sender<reload::Request>,
+) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let hup = signal(SignalKind::hangup());
     tokio::spawn(async move {
@@ -107,11 +117,9 @@ fn watch_hangups(path: std::path::PathBuf) -> tokio::task::JoinHandle<()> {
             }
         };
         while hup.recv().await.is_some() {
-            match crate::config::load_file(&path) {
-                Ok(_) => tracing::warn!(pipeline = %path.display(),
-                    "SIGHUP received: the pipeline file is valid, but a running pipeline is not reloaded; restart sluice to apply it"),
-                Err(e) => tracing::error!(pipeline = %path.display(), error = %e,
-                    "SIGHUP received: the pipeline file is not valid; keeping the running pipeline"),
+            tracing::info!("SIGHUP received: reloading the pipeline");
+            if requests.send(reload::Request::Signal).await.is_err() {
+                return;
             }
         }
     })

@@ -141,6 +141,20 @@ impl PipelineConfig {
             .unwrap_or_else(|| self.global.data_dir.join("deadletter.ndjson"))
     }
 
+    /// The pipeline file and every file it names (metric definitions, as
+    /// their globs match now; hash keys): what `--watch-config` watches.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        for t in self.transforms.values() {
+            for f in t.inner.named_files() {
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+        }
+        files
+    }
+
     /// Kind and type of a component, by name.
     pub fn component_kind(&self, name: &str) -> Option<(&'static str, &'static str)> {
         if let Some(s) = self.sources.get(name) {

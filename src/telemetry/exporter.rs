@@ -38,6 +38,8 @@ const STATE_WRITE_ERRORS: &str = "source_checkpoint_write_errors_total";
 const STATE_CORRUPT: &str = "source_checkpoint_corrupt_total";
 const INVALID_UTF8: &str = "source_invalid_utf8_lines_total";
 const CLOSED_EARLY: &str = "archive_objects_closed_early_total";
+const RELOADS: &str = "config_reloads_total";
+const LAST_RELOAD_OK: &str = "config_last_reload_successful";
 /// Sink request latency, recorded by [`record_request_latency`].
 pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
 
@@ -240,6 +242,15 @@ fn describe() {
         Unit::Count,
         "Archive objects closed before batch_max_bytes or batch_max_age_secs to keep the open ones under max_buffered_bytes"
     );
+    describe_counter!(
+        RELOADS,
+        Unit::Count,
+        "Requests to reload the pipeline (SIGHUP, --watch-config), by outcome: applied, or rejected with the previous pipeline kept"
+    );
+    describe_gauge!(
+        LAST_RELOAD_OK,
+        "1 unless the last reload request was rejected"
+    );
     describe_histogram!(
         REQUEST_DURATION,
         Unit::Seconds,
@@ -293,6 +304,11 @@ fn sync(t: &Telemetry) {
     for (component, n) in t.archive_closed_early_counts() {
         metrics::counter!(CLOSED_EARLY, "component_id" => component).absolute(n);
     }
+    let (reloads, last_ok) = t.reloads();
+    for (outcome, n) in reloads {
+        metrics::counter!(RELOADS, "outcome" => outcome.as_str()).absolute(n);
+    }
+    metrics::gauge!(LAST_RELOAD_OK).set(if last_ok { 1.0 } else { 0.0 });
     metrics::gauge!(READY).set(if t.is_ready() { 1.0 } else { 0.0 });
 }
 

@@ -36,6 +36,33 @@ pub(crate) struct Extras {
     invalid_utf8: Mutex<BTreeMap<String, u64>>,
     /// Archive objects closed before their time to bound memory, by sink.
     archive_closed_early: Mutex<BTreeMap<String, u64>>,
+    /// Configuration reloads by outcome, and whether the last one applied.
+    reloads: Mutex<Reloads>,
+}
+
+/// How a request to reload the pipeline ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The new pipeline is running.
+    Applied,
+    /// The new pipeline was refused; the previous one kept running.
+    Rejected,
+}
+
+impl ReloadOutcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReloadOutcome::Applied => "applied",
+            ReloadOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Reloads {
+    applied: u64,
+    rejected: u64,
+    last: Option<ReloadOutcome>,
 }
 
 #[derive(Default)]
@@ -225,6 +252,38 @@ impl Telemetry {
 
     pub(crate) fn archive_closed_early_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.extras.archive_closed_early).clone()
+    }
+
+    /// Counts a reload request's outcome.
+    pub(crate) fn record_reload(&self, outcome: ReloadOutcome) {
+        let mut r = lock(&self.extras.reloads);
+        match outcome {
+            ReloadOutcome::Applied => r.applied += 1,
+            ReloadOutcome::Rejected => r.rejected += 1,
+        }
+        r.last = Some(outcome);
+    }
+
+    /// `(outcome, count)` for both outcomes, and whether the last reload
+    /// (if any) was applied.
+    pub(crate) fn reloads(&self) -> ([(ReloadOutcome, u64); 2], bool) {
+        let r = lock(&self.extras.reloads);
+        (
+            [
+                (ReloadOutcome::Applied, r.applied),
+                (ReloadOutcome::Rejected, r.rejected),
+            ],
+            r.last != Some(ReloadOutcome::Rejected),
+        )
+    }
+
+    /// Forgets what a drained pipeline registered (its derived metrics,
+    /// channel probes and readiness) before the next one is built;
+    /// counters are kept, so they stay monotonic across a reload.
+    pub(crate) fn forget_topology(&self) {
+        lock(&self.extras.derived).clear();
+        lock(&self.extras.channels).clear();
+        *lock(&self.extras.readiness) = Readiness::default();
     }
 
     /// Ready: at least one component registered and all of them ready.

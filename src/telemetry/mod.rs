@@ -14,6 +14,7 @@ pub mod server;
 mod stats;
 
 pub use exporter::{is_internal_name, record_request_latency, Exporter};
+pub(crate) use extras::ReloadOutcome;
 pub use extras::{DerivedMetrics, FillProbe};
 pub(crate) use sample::{Sampled, SampledSpan, Sampler};
 pub use stats::{ComponentStats, StatsSnapshot, Telemetry};

@@ -58,6 +58,15 @@ impl TransformConfig {
         }
     }
 
+    /// Files this transform reads when built, as they are now.
+    pub fn named_files(&self) -> Vec<std::path::PathBuf> {
+        match self {
+            TransformConfig::Filter(_) => Vec::new(),
+            TransformConfig::Redact(c) => c.hash_key_file.iter().cloned().collect(),
+            TransformConfig::LogMetrics(c) => c.definition_files(),
+        }
+    }
+
     /// True for transforms after which events count as redacted.
     /// A `redact` with every class disabled redacts nothing and does not
     /// count.

@@ -22,4 +22,5 @@ mod kafka;
 mod log_metrics;
 mod node_metadata;
 mod pubsub;
+mod reload;
 mod report;

@@ -90,6 +90,11 @@ impl Config {
         self.base_dir = base.map(Path::to_path_buf);
     }
 
+    /// The definition files the globs match now.
+    pub(crate) fn definition_files(&self) -> Vec<PathBuf> {
+        self.files().0
+    }
+
     /// The definition files, in order, with duplicates removed.
     fn files(&self) -> (Vec<PathBuf>, Vec<FieldError>) {
         let mut files = Vec::new();
