@@ -6,11 +6,9 @@
 //! - The read path (list, get) runs against fake-gcs-server
 //!   (`SLUICE_TEST_GCS`), seeded through its JSON API, and against the XML
 //!   test server and local folders.
-//! - The round trip compares what the live pipeline routed to its table
-//!   with what a backfill of the archive routes to a table. The table is a
-//!   `file` sink until the BigQuery sink lands; then [`Table`] grows a
-//!   BigQuery variant (read back with `bq`) and the pipelines' table block
-//!   changes, nothing else.
+//! - The round trip compares what the live pipeline (a dry run) routed to
+//!   its table with what a backfill of the archive writes to the BigQuery
+//!   emulator, read back with SQL: row count and insertIds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -20,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::bigquery::BigQueryDestination;
+use super::brokers::Destination;
 use super::gcs_xml_server::{http, XmlServer};
 use super::support::{fixtures, read_ndjson, repo, require_service, sluice_bin, write_pipeline};
 
@@ -68,9 +68,8 @@ fn report(out: &std::process::Output) -> Value {
     serde_json::from_str(line).unwrap()
 }
 
-/// Where routed rows land. Today a `file` sink; the BigQuery variant
-/// (`[sinks.table] type = "bigquery"` and a `bq query` read-back) replaces
-/// it once that sink is on this branch.
+/// Where the live dry run's routed rows land: a `file` sink, the rows a
+/// live BigQuery sink would have written.
 struct Table {
     path: PathBuf,
 }
@@ -88,10 +87,6 @@ impl Table {
     /// rows share an insertId but differ.
     fn rows(&self) -> BTreeMap<String, Value> {
         by_insert_id(&read_ndjson_or_empty(&self.path))
-    }
-
-    fn raw_count(&self) -> usize {
-        read_ndjson_or_empty(&self.path).len()
     }
 }
 
@@ -261,10 +256,10 @@ redact_with = "redact"
     Live { out, table, all }
 }
 
-/// pipelines/backfill.toml with its BigQuery sink swapped for a `file`
-/// sink named `out` at `$SLUICE_BACKFILL_OUT`: the same archive source,
-/// redaction and route, and no request leaves loopback.
-fn backfill_pipeline(dir: &Path) -> PathBuf {
+/// pipelines/backfill.toml with its BigQuery sink pointed at the emulator
+/// (`table`'s dataset, table `events`) and named `out`: the same archive
+/// source, redaction and route, and no request leaves loopback.
+fn backfill_pipeline(dir: &Path, table: &BigQueryDestination) -> PathBuf {
     let shipped = std::fs::read_to_string(repo().join("pipelines/backfill.toml")).unwrap();
     let start = shipped
         .find("[sinks.bigquery]")
@@ -273,8 +268,9 @@ fn backfill_pipeline(dir: &Path) -> PathBuf {
         .find("[dead_letter]")
         .expect("backfill.toml has a dead_letter section");
     let text = format!(
-        "{}[sinks.out]\ntype = \"file\"\ninputs = [\"route\"]\npath = \"${{SLUICE_BACKFILL_OUT}}\"\n\n{}",
+        "{}{}\n{}",
         &shipped[..start],
+        table.sink_reading("route"),
         &shipped[end..]
     );
     let p = dir.join("backfill-test.toml");
@@ -282,8 +278,18 @@ fn backfill_pipeline(dir: &Path) -> PathBuf {
     p
 }
 
-fn backfill_env<'a>(data: &'a str, table: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![("SLUICE_DATA_DIR", data), ("SLUICE_BACKFILL_OUT", table)]
+/// A backfill's BigQuery table holds the live pipeline's routed rows: as
+/// many, with the same insertIds, each once.
+fn assert_holds_the_live_rows(table: &BigQueryDestination, live: &Table, what: &str) {
+    let mut got = table.insert_ids();
+    got.sort();
+    let want: Vec<String> = live.rows().into_keys().collect();
+    assert_eq!(got.len(), want.len(), "{what}: row count");
+    assert_eq!(got, want, "{what}: insertIds");
+}
+
+fn backfill_env(data: &str) -> Vec<(&str, &str)> {
+    vec![("SLUICE_DATA_DIR", data)]
 }
 
 #[test]
@@ -325,16 +331,12 @@ fn archive_round_trip_through_backfill_and_rerun_adds_nothing() {
         "archive == every event"
     );
 
-    // Backfill the archive through pipelines/backfill.toml.
-    let table = Table {
-        path: dir.path().join("backfill-table.ndjson"),
-    };
+    // Backfill the archive through pipelines/backfill.toml into the
+    // BigQuery emulator.
+    let table = BigQueryDestination::new("backfill");
     let data = dir.path().join("bf-data");
-    let (data_s, table_s) = (
-        data.to_str().unwrap().to_string(),
-        table.path.to_str().unwrap().to_string(),
-    );
-    let pipeline = backfill_pipeline(dir.path());
+    let data_s = data.to_str().unwrap().to_string();
+    let pipeline = backfill_pipeline(dir.path(), &table);
     let from = live.archive_dir();
     let args = [
         "backfill",
@@ -342,18 +344,14 @@ fn archive_round_trip_through_backfill_and_rerun_adds_nothing() {
         "--from",
         from.to_str().unwrap(),
     ];
-    let out = run_ok(&args, &backfill_env(&data_s, &table_s));
+    let out = run_ok(&args, &backfill_env(&data_s));
     let r = report(&out);
     assert_eq!(r["outcome"], "completed");
     assert_eq!(r["objects"]["selected"], objects.len());
     assert_eq!(r["objects"]["done"], objects.len());
     assert_eq!(r["events"], live.all.len());
     assert_eq!(r["rows_written"]["out"], live.table.rows().len());
-    assert_eq!(
-        table.rows(),
-        live.table.rows(),
-        "the backfilled table holds the live table's rows"
-    );
+    assert_holds_the_live_rows(&table, &live.table, "the backfilled table");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("rows written"),
@@ -362,12 +360,12 @@ fn archive_round_trip_through_backfill_and_rerun_adds_nothing() {
 
     // A second backfill of the same slice reads nothing: the state file
     // marks every object finished.
-    let before = table.raw_count();
-    let r = report(&run_ok(&args, &backfill_env(&data_s, &table_s)));
+    let before = table.count();
+    let r = report(&run_ok(&args, &backfill_env(&data_s)));
     assert_eq!(r["objects"]["done_before"], objects.len());
     assert_eq!(r["objects"]["selected"], 0);
     assert_eq!(r["events"], 0);
-    assert_eq!(table.raw_count(), before);
+    assert_eq!(table.count(), before);
     assert!(Path::new(r["state_file"].as_str().unwrap()).starts_with(&data));
 
     // A dry run writes under --out and keeps its state there, so it never
@@ -383,10 +381,7 @@ fn archive_round_trip_through_backfill_and_rerun_adds_nothing() {
             "--out",
             dry.to_str().unwrap(),
         ],
-        &backfill_env(
-            &data_s,
-            dir.path().join("dry-table.ndjson").to_str().unwrap(),
-        ),
+        &backfill_env(&data_s),
     );
     let r = report(&out);
     assert_eq!(r["events"], live.all.len());
@@ -681,13 +676,11 @@ fn backfill_reads_fake_gcs_server_and_never_downloads_outside_the_range() {
     ));
     seed_fake_gcs(&base, &bucket, &prefixed);
 
-    let pipeline = backfill_pipeline(dir.path());
+    let table = BigQueryDestination::new("backfill_gcs");
+    let pipeline = backfill_pipeline(dir.path(), &table);
     let from = format!("gs://{bucket}/logs");
-    let table = Table {
-        path: dir.path().join("gcs-table.ndjson"),
-    };
     let data = dir.path().join("gcs-data");
-    let mut env = backfill_env(data.to_str().unwrap(), table.path.to_str().unwrap());
+    let mut env = backfill_env(data.to_str().unwrap());
     env.push(("SLUICE_GCS_ENDPOINT", &base));
 
     // Every hour the fixtures cover, but not 2001.
@@ -717,15 +710,10 @@ fn backfill_reads_fake_gcs_server_and_never_downloads_outside_the_range() {
     // does not send `Accept-Encoding: gzip`.
     let stored: usize = objects.iter().map(|(_, b)| b.len()).sum();
     assert_eq!(r["bytes"]["stored"], stored);
-    assert_eq!(
-        table.rows(),
-        live.table.rows(),
-        "rows from fake-gcs-server match the live table"
-    );
+    assert_holds_the_live_rows(&table, &live.table, "rows from fake-gcs-server");
 
     // Without a range the poison object is read and the run says so.
-    let poison_table = dir.path().join("poison.ndjson");
-    let mut env = backfill_env(data.to_str().unwrap(), poison_table.to_str().unwrap());
+    let mut env = backfill_env(data.to_str().unwrap());
     env.push(("SLUICE_GCS_ENDPOINT", &base));
     let out = sluice_cmd(
         &["backfill", pipeline.to_str().unwrap(), "--from", &from],

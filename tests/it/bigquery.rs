@@ -171,6 +171,109 @@ fn query(sql: &str) -> Value {
     })
 }
 
+/// Every row a query returns, page by page (`jobs.query`, then
+/// `jobs.getQueryResults` with the page token), each as its `f` values;
+/// `None` when the query fails (a table not created yet).
+fn query_all(sql: &str) -> Option<Vec<Vec<Value>>> {
+    let base = format!("{}/bigquery/v2/projects/{PROJECT}/queries", endpoint());
+    rt().block_on(async {
+        let client = reqwest::Client::new();
+        let mut page: Value = client
+            .post(&base)
+            .bearer_auth("fake")
+            .json(&json!({"query": sql, "useLegacySql": false, "timeoutMs": 60000, "maxResults": 10000}))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())?
+            .json()
+            .await
+            .ok()?;
+        let job = page["jobReference"]["jobId"].as_str()?.to_string();
+        let mut rows = Vec::new();
+        loop {
+            for r in page["rows"].as_array().into_iter().flatten() {
+                let cells = r["f"].as_array().expect("a row has cells");
+                rows.push(cells.iter().map(|c| c["v"].clone()).collect());
+            }
+            let Some(token) = page["pageToken"].as_str().map(str::to_string) else {
+                return Some(rows);
+            };
+            page = client
+                .get(format!("{base}/{job}"))
+                .query(&[("pageToken", token.as_str()), ("maxResults", "10000")])
+                .bearer_auth("fake")
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+        }
+    })
+}
+
+/// The `bigquery` sink into table `events` of a dataset of its own, read
+/// back with SQL: where the Pub/Sub, Kafka and backfill round trips land.
+pub(crate) struct BigQueryDestination {
+    pub dataset: String,
+}
+
+impl BigQueryDestination {
+    pub(crate) fn new(tag: &str) -> BigQueryDestination {
+        endpoint();
+        BigQueryDestination {
+            dataset: unique_dataset(tag),
+        }
+    }
+
+    /// `columns` of every row (each row's cells as JSON, in order).
+    pub(crate) fn select(&self, columns: &str) -> Vec<Vec<Value>> {
+        let sql = format!("SELECT {columns} FROM `{}.events`", self.dataset);
+        query_all(&sql).unwrap_or_else(|| panic!("query failed: {sql}"))
+    }
+}
+
+impl BigQueryDestination {
+    /// `[sinks.out]`, a `bigquery` sink reading from `input`.
+    pub(crate) fn sink_reading(&self, input: &str) -> String {
+        format!(
+            "[sinks.out]\ntype = \"bigquery\"\ninputs = [\"{input}\"]\nproject = \"{PROJECT}\"\n\
+             dataset = \"{}\"\ntable = \"events\"\nendpoint = \"{}\"\nauth = \"token\"\n\
+             token = \"fake\"\nbatch_timeout_ms = 200\nallow_unredacted = true\n",
+            self.dataset,
+            endpoint()
+        )
+    }
+}
+
+impl crate::brokers::Destination for BigQueryDestination {
+    fn sink_toml(&self) -> String {
+        self.sink_reading("in")
+    }
+
+    fn insert_ids(&self) -> Vec<String> {
+        self.select("insertId")
+            .into_iter()
+            .map(|r| {
+                r[0].as_str()
+                    .expect("every row has an insertId")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn count(&self) -> usize {
+        let sql = format!("SELECT COUNT(*) FROM `{}.events`", self.dataset);
+        query_all(&sql).map_or(0, |rows| {
+            rows[0][0]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        })
+    }
+}
+
 fn count(sql: &str) -> u64 {
     let v = query(sql);
     v["rows"][0]["f"][0]["v"]

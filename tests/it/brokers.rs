@@ -2,11 +2,10 @@
 //! events, the destination the pipeline writes to, and control of a
 //! `sluice run` process (start, kill -9, SIGTERM).
 //!
-//! The destination is a [`Destination`]: today a `file` sink (NDJSON,
-//! acknowledged after flush). Swapping in the BigQuery sink means a second
-//! implementation whose `sink_toml` is the `bigquery` sink table and whose
-//! `insert_ids` reads the `insertId` column back from the emulator; the
-//! tests compare insertIds only, so they stay as they are.
+//! The destination is a [`Destination`]: the BigQuery emulator read back
+//! with SQL (`bigquery::BigQueryDestination`) for the round trips, or a
+//! `file` sink (NDJSON, acknowledged after flush) where a test breaks the
+//! sink by blocking its folder. The tests compare insertIds.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;

@@ -13,6 +13,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
+use crate::bigquery::BigQueryDestination;
 use crate::brokers::{
     dead_letters, fixtures, pipeline, unique, wait_for, FileDestination, Fixture, Sluice,
 };
@@ -153,20 +154,18 @@ fn kafka_kill9_and_restart_lands_every_event_once_by_insert_id() {
     let expected = expected_ids(&topic, &fx, &at);
     assert_eq!(expected.len(), 50_000);
 
-    let dest = FileDestination {
-        dir: dir.path().join("out"),
-    };
+    let dest = BigQueryDestination::new("kafka_kill9");
     let p = pipeline(dir.path(), &source_toml(&brokers, &topic, &group), &dest);
     let (at_kill, landed) = crate::brokers::kill9_and_restart(&p, dir.path(), &dest, &expected);
     println!(
-        "kafka kill -9: {} distinct at kill, {} rows, {} distinct, {} duplicates",
+        "kafka kill -9 into BigQuery: {} distinct at kill, {} rows, {} distinct, {} duplicates",
         at_kill, landed.rows, landed.distinct, landed.duplicates
     );
-    let rows = dest.rows();
-    assert!(rows.iter().all(|r| r["labels"]["origin"] == "fixture"));
-    assert!(rows.iter().all(|r| r["labels"]["kafka.key"]
-        .as_str()
-        .is_some_and(|k| k.starts_with('k'))));
+    let rows = dest.select("labels.origin, labels.kafka_key");
+    assert!(rows.iter().all(|r| r[0] == "fixture"));
+    assert!(rows
+        .iter()
+        .all(|r| r[1].as_str().is_some_and(|k| k.starts_with('k'))));
     assert!(dead_letters(dir.path()).is_empty());
     assert_group_drained(&brokers, &topic, &group, &at);
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use crate::bigquery::BigQueryDestination;
 use crate::brokers::{dead_letters, fixtures, pipeline, unique, wait_for, FileDestination, Sluice};
 use crate::support::require_service;
 
@@ -170,22 +171,20 @@ fn pubsub_kill9_and_restart_lands_every_event_once_by_insert_id() {
     let expected = expected_ids(&sub, &fx, &msg_ids);
     assert_eq!(expected.len(), 50_000);
 
-    let dest = FileDestination {
-        dir: dir.path().join("out"),
-    };
+    let dest = BigQueryDestination::new("pubsub_kill9");
     let p = pipeline(dir.path(), &source_toml(&host, &sub), &dest);
     let (at_kill, landed) = crate::brokers::kill9_and_restart(&p, dir.path(), &dest, &expected);
     println!(
-        "pubsub kill -9: {} distinct at kill, {} rows, {} distinct, {} duplicates",
+        "pubsub kill -9 into BigQuery: {} distinct at kill, {} rows, {} distinct, {} duplicates",
         at_kill, landed.rows, landed.distinct, landed.duplicates
     );
     // Attributes became labels; LogEntries kept their own resource.
-    let rows = dest.rows();
-    assert!(rows.iter().all(|r| r["labels"]["origin"] == "fixture"));
+    let rows = dest.select("insertId, labels.origin, resource.type");
+    assert!(rows.iter().all(|r| r[1] == "fixture"));
     assert!(rows
         .iter()
-        .filter(|r| r["insertId"].as_str().unwrap().contains("-entry-"))
-        .all(|r| r["resource"]["type"] == "k8s_container"));
+        .filter(|r| r[0].as_str().unwrap().contains("-entry-"))
+        .all(|r| r[2] == "k8s_container"));
     assert!(dead_letters(dir.path()).is_empty());
     assert_subscription_drained(&host, &sub);
 }
