@@ -39,6 +39,7 @@ const STATE_CORRUPT: &str = "source_checkpoint_corrupt_total";
 const INVALID_UTF8: &str = "source_invalid_utf8_lines_total";
 const CLOSED_EARLY: &str = "archive_objects_closed_early_total";
 const RELOADS: &str = "config_reloads_total";
+const SINK_REQUEST_FAILURES: &str = "sink_request_failures_total";
 const LAST_RELOAD_OK: &str = "config_last_reload_successful";
 /// Sink request latency, recorded by [`record_request_latency`].
 pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
@@ -243,6 +244,11 @@ fn describe() {
         "Archive objects closed before batch_max_bytes or batch_max_age_secs to keep the open ones under max_buffered_bytes"
     );
     describe_counter!(
+        SINK_REQUEST_FAILURES,
+        Unit::Count,
+        "Requests a sink's destination failed or did not answer, each retried; the sink is not ready until one succeeds"
+    );
+    describe_counter!(
         RELOADS,
         Unit::Count,
         "Requests to reload the pipeline (SIGHUP, --watch-config), by outcome: applied, or rejected with the previous pipeline kept"
@@ -303,6 +309,9 @@ fn sync(t: &Telemetry) {
     }
     for (component, n) in t.archive_closed_early_counts() {
         metrics::counter!(CLOSED_EARLY, "component_id" => component).absolute(n);
+    }
+    for (component, n) in t.sink_request_failures() {
+        metrics::counter!(SINK_REQUEST_FAILURES, "component_id" => component).absolute(n);
     }
     let (reloads, last_ok) = t.reloads();
     for (outcome, n) in reloads {

@@ -38,6 +38,8 @@ pub(crate) struct Extras {
     archive_closed_early: Mutex<BTreeMap<String, u64>>,
     /// Configuration reloads by outcome, and whether the last one applied.
     reloads: Mutex<Reloads>,
+    /// Requests a sink's destination failed (each retried), by sink.
+    sink_request_failures: Mutex<BTreeMap<String, u64>>,
 }
 
 /// How a request to reload the pipeline ended.
@@ -252,6 +254,25 @@ impl Telemetry {
 
     pub(crate) fn archive_closed_early_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.extras.archive_closed_early).clone()
+    }
+
+    /// Counts one failed request to a sink's destination (to be retried)
+    /// and withdraws the sink's readiness until [`Telemetry::sink_request_succeeded`]:
+    /// an outage shows on `/metrics` and `/health/ready` while it lasts.
+    pub(crate) fn sink_request_failed(&self, sink: &str) {
+        *lock(&self.extras.sink_request_failures)
+            .entry(sink.to_string())
+            .or_default() += 1;
+        self.mark_not_ready(sink);
+    }
+
+    /// A request to a sink's destination succeeded: the sink is ready.
+    pub(crate) fn sink_request_succeeded(&self, sink: &str) {
+        self.mark_ready(sink);
+    }
+
+    pub(crate) fn sink_request_failures(&self) -> BTreeMap<String, u64> {
+        lock(&self.extras.sink_request_failures).clone()
     }
 
     /// Counts a reload request's outcome.

@@ -174,8 +174,8 @@ fn query(sql: &str) -> Value {
 /// Every row a query returns, page by page (`jobs.query`, then
 /// `jobs.getQueryResults` with the page token), each as its `f` values;
 /// `None` when the query fails (a table not created yet).
-fn query_all(sql: &str) -> Option<Vec<Vec<Value>>> {
-    let base = format!("{}/bigquery/v2/projects/{PROJECT}/queries", endpoint());
+fn query_all(endpoint: &str, sql: &str) -> Option<Vec<Vec<Value>>> {
+    let base = format!("{endpoint}/bigquery/v2/projects/{PROJECT}/queries");
     rt().block_on(async {
         let client = reqwest::Client::new();
         let mut page: Value = client
@@ -217,20 +217,26 @@ fn query_all(sql: &str) -> Option<Vec<Vec<Value>>> {
 /// back with SQL: where the Pub/Sub, Kafka and backfill round trips land.
 pub(crate) struct BigQueryDestination {
     pub dataset: String,
+    endpoint: String,
 }
 
 impl BigQueryDestination {
+    /// On the emulator the test services run.
     pub(crate) fn new(tag: &str) -> BigQueryDestination {
-        endpoint();
+        BigQueryDestination::at(endpoint(), tag)
+    }
+
+    pub(crate) fn at(endpoint: String, tag: &str) -> BigQueryDestination {
         BigQueryDestination {
             dataset: unique_dataset(tag),
+            endpoint,
         }
     }
 
     /// `columns` of every row (each row's cells as JSON, in order).
     pub(crate) fn select(&self, columns: &str) -> Vec<Vec<Value>> {
         let sql = format!("SELECT {columns} FROM `{}.events`", self.dataset);
-        query_all(&sql).unwrap_or_else(|| panic!("query failed: {sql}"))
+        query_all(&self.endpoint, &sql).unwrap_or_else(|| panic!("query failed: {sql}"))
     }
 }
 
@@ -241,8 +247,7 @@ impl BigQueryDestination {
             "[sinks.out]\ntype = \"bigquery\"\ninputs = [\"{input}\"]\nproject = \"{PROJECT}\"\n\
              dataset = \"{}\"\ntable = \"events\"\nendpoint = \"{}\"\nauth = \"token\"\n\
              token = \"fake\"\nbatch_timeout_ms = 200\nallow_unredacted = true\n",
-            self.dataset,
-            endpoint()
+            self.dataset, self.endpoint
         )
     }
 }
@@ -265,7 +270,7 @@ impl crate::brokers::Destination for BigQueryDestination {
 
     fn count(&self) -> usize {
         let sql = format!("SELECT COUNT(*) FROM `{}.events`", self.dataset);
-        query_all(&sql).map_or(0, |rows| {
+        query_all(&self.endpoint, &sql).map_or(0, |rows| {
             rows[0][0]
                 .as_str()
                 .and_then(|n| n.parse().ok())
@@ -833,4 +838,206 @@ fn rows_read_back_with_sql_hold_none_of_the_planted_secrets() {
         assert!(!text.contains(s), "a planted secret is in BigQuery: {s}");
     }
     assert!(text.contains("[REDACTED:"), "{text}");
+}
+
+/// A local-bigquery of the test's own, on free ports, over a data folder
+/// that survives kill -9 (DuckDB's write-ahead log): it can be killed and
+/// started again without disturbing the emulator other tests share.
+struct OwnEmulator {
+    child: Option<Child>,
+    ports: [u16; 2],
+    data: std::path::PathBuf,
+}
+
+impl OwnEmulator {
+    fn start(data: std::path::PathBuf) -> OwnEmulator {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let mut e = OwnEmulator {
+            child: None,
+            ports: [free(), free()],
+            data,
+        };
+        e.restart();
+        e
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[0])
+    }
+
+    /// Starts the process and waits until it answers.
+    fn restart(&mut self) {
+        let bin = require_service("SLUICE_TEST_BIGQUERY_BIN");
+        let home = require_service("SLUICE_TEST_BIGQUERY_HOME");
+        let [http, grpc] = self.ports.map(|p| p.to_string());
+        let child = Command::new(&bin)
+            .args(["serve", "--host", "127.0.0.1", "--port", &http])
+            .args(["--grpc-port", &grpc, "--project", PROJECT, "--data-dir"])
+            .arg(&self.data)
+            .env("HOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+        self.child = Some(child);
+        let url = format!("{}/bigquery/v2/projects/{PROJECT}/datasets", self.url());
+        let until = Instant::now() + Duration::from_secs(120);
+        while get_status(&url) != Some(200) {
+            assert!(Instant::now() < until, "{bin} did not answer within 120 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn kill9(&mut self) {
+        let mut c = self.child.take().expect("running");
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn get_status(url: &str) -> Option<u16> {
+    rt().block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .bearer_auth("fake")
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        Some(r.status().as_u16())
+    })
+}
+
+#[test]
+fn issue22_11_an_emulator_killed_and_restarted_mid_stream_loses_nothing_repeats_no_insert_id_and_the_outage_shows(
+) {
+    use crate::brokers::Destination;
+    use crate::durability::{sample, Sluice};
+    use crate::file_source::{key, Writer};
+    use crate::log_metrics::get as http_get;
+
+    let t = tempfile::tempdir().unwrap();
+    let mut bq = OwnEmulator::start(t.path().join("bq"));
+    let dest = BigQueryDestination::at(bq.url(), "killed");
+    let logs = t.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let text = format!(
+        r#"[global]
+data_dir = "{data}"
+shutdown_grace_secs = 30
+batch_max_events = 100
+metrics_address = "127.0.0.1:0"
+
+[sources.in]
+type = "file"
+include = ["{logs}/*.log"]
+glob_interval_ms = 100
+poll_interval_ms = 20
+checkpoint_interval_ms = 100
+
+{sink}max_retry_secs = 600
+
+[dead_letter]
+path = "{data}/deadletter.ndjson"
+allow_unredacted = true
+"#,
+        data = t.path().join("data").display(),
+        logs = logs.display(),
+        sink = dest.sink_reading("in"),
+    );
+    let p = write_pipeline(t.path(), "p.toml", &text);
+    let s = Sluice::start(&p, &[]);
+    let addr = s.metrics_addr();
+    let scrape = || http_get(&addr, "/metrics").unwrap().1;
+    let ready = || http_get(&addr, "/health/ready").unwrap().0;
+    let writer = Writer::start(logs.join("a.log"), "bq");
+    s.wait_for("rows in BigQuery", Duration::from_secs(60), || {
+        dest.count() > 300
+    });
+    assert_eq!(ready(), 200);
+
+    bq.kill9();
+    let at_kill = writer.written();
+    s.wait_for(
+        "the outage on /metrics and /health/ready",
+        Duration::from_secs(60),
+        || {
+            let m = scrape();
+            sample(&m, "sink_request_failures_total{component_id=\"out\"}")
+                .is_some_and(|n| n >= 1.0)
+                && sample(&m, "pipeline_ready") == Some(0.0)
+                && ready() == 503
+        },
+    );
+    // The outage lasts while lines keep coming.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(ready(), 503, "still not ready while BigQuery is down");
+    bq.restart();
+    s.wait_for(
+        "ready again once BigQuery answers",
+        Duration::from_secs(120),
+        || ready() == 200,
+    );
+    let written = writer.finish() as usize;
+    s.wait_for("every line in BigQuery", Duration::from_secs(120), || {
+        dest.count() >= written
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let failures = sample(
+        &scrape(),
+        "sink_request_failures_total{component_id=\"out\"}",
+    );
+    s.signal("TERM");
+    let mut s = s;
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
+    // The emulator forgets its insertId de-duplication when it restarts, so
+    // a request it committed just before the kill and that sluice sent
+    // again can land twice: at most the rows in flight (concurrency 4 x
+    // 500 rows), each repeating its original's insertId, which BigQuery's
+    // own de-duplication or a one-row-per-insertId view removes.
+    let rows = dest.select("insertId, textPayload");
+    let mut keys: Vec<String> = rows
+        .iter()
+        .map(|r| key(&json!({"textPayload": r[1]})))
+        .collect();
+    let mut ids: Vec<&str> = rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    ids.sort();
+    ids.dedup();
+    eprintln!(
+        "BigQuery killed after {at_kill} lines: written {written}, rows {total}, lost {}, \
+         duplicated {} (distinct insertIds {}), failed requests {failures:?}",
+        written - keys.len(),
+        total - keys.len(),
+        ids.len()
+    );
+    assert_eq!(keys.len(), written, "every line landed");
+    assert_eq!(ids.len(), written, "a row sent again kept its insertId");
+    assert!(
+        total - written <= 4 * 500,
+        "duplicates beyond the rows in flight"
+    );
 }

@@ -5,57 +5,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::durability::{file_pipeline, sample, Sluice};
-use crate::file_source::{append, entries, key, line};
+use crate::file_source::{append, entries, key, line, Writer};
 use crate::log_metrics::get;
 use crate::support::write_pipeline;
-
-/// Appends numbered lines to `path`, ten every 2 ms, until stopped; the
-/// number written when it stops.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    written: Arc<AtomicU32>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Writer {
-    fn start(path: PathBuf, stream: &'static str) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let written = Arc::new(AtomicU32::new(0));
-        let (s, w) = (stop.clone(), written.clone());
-        let thread = std::thread::spawn(move || {
-            let mut f = append(&path);
-            let mut n = 0;
-            while !s.load(Ordering::SeqCst) {
-                let burst: String = (n..n + 10).map(|i| line(stream, i)).collect();
-                f.write_all(burst.as_bytes()).unwrap();
-                n += 10;
-                w.store(n, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        });
-        Writer {
-            stop,
-            written,
-            thread: Some(thread),
-        }
-    }
-
-    fn written(&self) -> u32 {
-        self.written.load(Ordering::SeqCst)
-    }
-
-    fn finish(mut self) -> u32 {
-        self.stop.store(true, Ordering::SeqCst);
-        self.thread.take().unwrap().join().unwrap();
-        self.written()
-    }
-}
 
 /// Every output's keys: (delivered, distinct).
 fn delivered(outs: &[&Path]) -> (usize, usize) {

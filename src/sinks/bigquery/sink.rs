@@ -84,6 +84,7 @@ struct Shared {
     max_retry: Duration,
     /// Tables an insert found missing; the main loop creates them again.
     missing: Arc<Mutex<HashSet<String>>>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 #[async_trait]
@@ -123,6 +124,7 @@ impl Sink for BigQuery {
             stats: cx.stats.clone(),
             max_retry: Duration::from_secs(cfg.max_retry_secs),
             missing: Arc::new(Mutex::new(HashSet::new())),
+            telemetry: cx.telemetry.clone(),
         };
         let mut run = Run {
             cfg: &cfg,
@@ -260,6 +262,7 @@ impl Run<'_> {
             match self.tables.ensure(table, day).await {
                 Err(ApiError::Retriable(m)) => match backoff.next_delay() {
                     Some(d) => {
+                        self.shared.telemetry.sink_request_failed(&self.shared.name);
                         tracing::warn!(component = %self.shared.name, table, error = %m,
                             "BigQuery table call failed; retrying");
                         tokio::time::sleep(d).await;
@@ -386,6 +389,7 @@ impl Run<'_> {
                 }
                 Err(ApiError::Retriable(m)) => match backoff.next_delay() {
                     Some(d) => {
+                        self.shared.telemetry.sink_request_failed(&self.shared.name);
                         tracing::warn!(component = %self.shared.name, table, error = %m,
                             "BigQuery schema update failed; retrying");
                         tokio::time::sleep(d).await;
@@ -473,6 +477,7 @@ async fn deliver(shared: Shared, table: String, rows: Vec<Row>) {
                 latency_ms = started.elapsed().as_millis() as u64, "insertAll request");
             let retry: Vec<Row> = match result {
                 Ok(failures) => {
+                    shared.telemetry.sink_request_succeeded(&shared.name);
                     let mut by_index: HashMap<usize, service::RowFailure> =
                         failures.into_iter().map(|f| (f.index, f)).collect();
                     let mut retry = Vec::new();
@@ -538,6 +543,7 @@ async fn deliver(shared: Shared, table: String, rows: Vec<Row>) {
                     rows
                 }
                 Err(SendError::Retriable(m)) => {
+                    shared.telemetry.sink_request_failed(&shared.name);
                     tracing::warn!(component = %shared.name, table = %table, rows = n, error = %m,
                         "insertAll failed; retrying");
                     rows
