@@ -16,15 +16,21 @@
 //! matches a file with the same inode (two plain-text files can easily
 //! start with the same short line, e.g. `starting server`).
 //!
+//! A copy of a file shorter than 256 bytes (copytruncate of a small log)
+//! has another inode, so it is recognised otherwise: by the same log name
+//! with a rotation suffix and the same first line, once the file it copies
+//! has been truncated (the source holds such a copy back for up to a
+//! second while the original is still open, waiting for the truncate).
+//!
 //! Limits: two files whose first 256 bytes are equal are taken to be the
-//! same file (the second is not read until the first is gone); a copy of a
-//! file shorter than 256 bytes (copytruncate of a small log) is not
-//! recognised, so it is read again and its lines are delivered twice to
-//! sinks that do not de-duplicate (file, GCS). Its entries keep their
-//! insertIds, because the id hashes the log's name without the rotation
-//! suffix (`k8s::base_log_name`), the byte offset and the line, so
-//! BigQuery drops the repeats (`issue13_5_*` tests); a file truncated and
-//! rewritten with the same first bytes is not noticed.
+//! same file (the second is not read until the first is gone); a short
+//! copy truncated more than a second after it appeared (or found after a
+//! restart in between) is read again, delivered twice to sinks that do
+//! not de-duplicate (file, GCS). Its entries keep their insertIds, because
+//! the id hashes the log's name without the rotation suffix
+//! (`k8s::base_log_name`), the byte offset and the line, so BigQuery drops
+//! the repeats (`issue13_5_*` test); a file truncated and rewritten with
+//! the same first bytes is not noticed.
 
 use std::fmt;
 use std::fs::File;

@@ -49,6 +49,7 @@ mod discovery;
 mod fingerprint;
 mod tailer;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -308,7 +309,16 @@ struct State<'a> {
     /// Set when shutdown is first seen: the end of the wait for
     /// downstream and acknowledgements.
     stop_by: Option<Instant>,
+    /// Files that may be a copytruncate copy of a short file still open
+    /// (same log name, same first line, another inode), by device and
+    /// inode: when each was first seen. See [`COPY_GRACE`].
+    maybe_copies: HashMap<(u64, u64), Instant>,
 }
+
+/// How long a file that may be a copy of a short open file waits for that
+/// file's truncation (logrotate truncates right after copying) before it
+/// is read as a file of its own.
+const COPY_GRACE: Duration = Duration::from_secs(1);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -364,6 +374,7 @@ impl<'a> State<'a> {
             decoded: Vec::new(),
             dirty: false,
             stop_by: None,
+            maybe_copies: HashMap::new(),
         })
     }
 
@@ -392,7 +403,26 @@ impl<'a> State<'a> {
                 continue;
             };
             let Ok(open) = Open::new(file) else { continue };
-            let known = self.tailers.iter().position(|t| same_file(t, &fp, &open));
+            let known = self
+                .tailers
+                .iter()
+                .position(|t| same_file(t, &fp, &open, &f.path));
+            if known.is_none() && !fp.is_full() {
+                let first_seen = *self
+                    .maybe_copies
+                    .entry((open.dev, open.ino))
+                    .or_insert_with(Instant::now);
+                let copy_of_open = self
+                    .tailers
+                    .iter()
+                    .any(|t| t.open.is_some() && t.fp == Some(fp) && same_log(&t.path, &f.path));
+                if copy_of_open && first_seen.elapsed() < COPY_GRACE {
+                    // Probably a copy made just before a truncate: once the
+                    // truncate is seen, it resumes the truncated file.
+                    continue;
+                }
+            }
+            self.maybe_copies.remove(&(open.dev, open.ino));
             match known {
                 Some(i) => {
                     let t = &mut self.tailers[i];
@@ -520,6 +550,7 @@ impl<'a> State<'a> {
                         tracing::warn!(source = self.name, file = %t.path.display(),
                             "file was truncated (copytruncate); reading it from the start as new content");
                         let open = t.open.take().expect("read only from open files");
+                        t.truncated = true;
                         let mut nt = self.src.tailer(t.path.clone(), 0);
                         nt.attach(open);
                         nt.reachable = t.reachable;
@@ -638,18 +669,32 @@ impl FileSource {
     }
 }
 
-/// Is the newly opened file the content `t` knows? Full fingerprints
-/// compare by hash; short ones need the same inode too (see
-/// `fingerprint`).
-fn same_file(t: &Tailer, fp: &Fingerprint, open: &Open) -> bool {
+/// Is the newly opened file (at `path`) the content `t` knows? Full
+/// fingerprints compare by hash. Short ones need the same inode too, or
+/// else to be the copytruncate copy of `t`'s file: `t` was truncated
+/// under it and the new file has the same log name (with a rotation
+/// suffix) and first line (see `fingerprint`).
+fn same_file(t: &Tailer, fp: &Fingerprint, open: &Open, path: &Path) -> bool {
     let Some(known) = &t.fp else { return false };
     if known.is_full() {
         fp.is_full() && fp.hash == known.hash
     } else {
-        t.dev == open.dev
-            && t.ino == open.ino
-            && fingerprint::matches(&open.file, known).unwrap_or(false)
+        let same_inode = t.dev == open.dev && t.ino == open.ino;
+        let copy = t.truncated && t.open.is_none() && same_log(&t.path, path);
+        (same_inode || copy) && fingerprint::matches(&open.file, known).unwrap_or(false)
     }
+}
+
+/// Same folder and same log name once rotation suffixes are removed
+/// (`app.log`, `app.log.1`, `app.log-20251130`).
+fn same_log(a: &Path, b: &Path) -> bool {
+    let base = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .map(crate::decode::k8s::base_log_name)
+            .map(str::to_string)
+    };
+    a.parent() == b.parent() && base(a).is_some() && base(a) == base(b)
 }
 
 /// For `read_from = "end"`: the end of the last complete line, so the

@@ -89,6 +89,9 @@ pub struct Tailer {
     /// After a failed batch: not read again before this time.
     pub retry_at: Option<Instant>,
     pub failures: u32,
+    /// Its file was truncated under it (copytruncate): a copy of what it
+    /// read may appear under another inode (see `fingerprint`).
+    pub truncated: bool,
 }
 
 impl Tailer {
@@ -122,6 +125,7 @@ impl Tailer {
             idle_since: None,
             retry_at: None,
             failures: 0,
+            truncated: false,
         }
     }
 
@@ -143,6 +147,7 @@ impl Tailer {
     }
 
     pub fn attach(&mut self, open: Open) {
+        self.truncated = false;
         self.dev = open.dev;
         self.ino = open.ino;
         self.open = Some(open);
