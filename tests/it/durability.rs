@@ -1137,19 +1137,14 @@ fn issue13_9_invalid_utf8_is_counted_and_replaced_or_dead_lettered() {
     }
 }
 
-/// logrotate's copytruncate of a small log (under 256 bytes, so only its
-/// first line identifies it) while sluice runs: the copy `app.log.1`
-/// appears, then `app.log` is truncated `gap` later. A third line is
-/// written just before the copy. Returns the delivered entries' insertIds
-/// by line.
-fn small_copytruncate(gap: Duration) -> std::collections::BTreeMap<String, Vec<String>> {
+/// `sluice run` tailing `logs/*.log` and rotated copies `logs/*.log.*`
+/// into `out.ndjson`, once `logs/app.log`, written with `text`, has been
+/// delivered.
+fn tail_logs_and_rotated_copies(text: &str) -> (tempfile::TempDir, Sluice, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let (logs, data) = (t.path().join("logs"), t.path().join("data"));
     std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
-    let text: String = (0..2).map(|n| line("small", n)).collect();
-    assert!(text.len() + line("small", 2).len() < 256);
-    std::fs::write(&live, &text).unwrap();
+    std::fs::write(logs.join("app.log"), text).unwrap();
     let p = write_pipeline(
         t.path(),
         "p.toml",
@@ -1159,10 +1154,24 @@ fn small_copytruncate(gap: Duration) -> std::collections::BTreeMap<String, Vec<S
         ),
     );
     let out = t.path().join("out.ndjson");
-    let mut s = Sluice::start(&p, &[("OUT", &out)]);
-    s.wait_for("the 2 lines", Duration::from_secs(30), || {
-        entries(&out).len() >= 2
+    let s = Sluice::start(&p, &[("OUT", &out)]);
+    let lines = text.lines().count();
+    s.wait_for("the first lines", Duration::from_secs(30), || {
+        entries(&out).len() >= lines
     });
+    (t, s, logs)
+}
+
+/// logrotate's copytruncate of a small log (under 256 bytes, so only its
+/// first line identifies it) while sluice runs: the copy `app.log.1`
+/// appears, then `app.log` is truncated `gap` later. A third line is
+/// written just before the copy. Returns the delivered entries' insertIds
+/// by line.
+fn small_copytruncate(gap: Duration) -> std::collections::BTreeMap<String, Vec<String>> {
+    let text: String = (0..2).map(|n| line("small", n)).collect();
+    assert!(text.len() + line("small", 2).len() < 256);
+    let (t, mut s, logs) = tail_logs_and_rotated_copies(&text);
+    let (live, out) = (logs.join("app.log"), t.path().join("out.ndjson"));
     append(&live)
         .write_all(line("small", 2).as_bytes())
         .unwrap();
@@ -1214,24 +1223,8 @@ fn issue22_3_a_small_file_copied_by_copytruncate_is_not_read_again() {
 /// short first line is read in full.
 #[test]
 fn issue22_3_a_new_log_starting_like_a_renamed_one_is_read_in_full() {
-    let t = tempfile::tempdir().unwrap();
-    let (logs, data) = (t.path().join("logs"), t.path().join("data"));
-    std::fs::create_dir_all(&logs).unwrap();
-    let live = logs.join("app.log");
-    std::fs::write(&live, line("same", 0)).unwrap();
-    let p = write_pipeline(
-        t.path(),
-        "p.toml",
-        &file_pipeline(&data, &logs, "checkpoint_interval_ms = 100").replace(
-            "include = [",
-            &format!("include = [\"{}/*.log.*\", ", logs.display()),
-        ),
-    );
-    let out = t.path().join("out.ndjson");
-    let mut s = Sluice::start(&p, &[("OUT", &out)]);
-    s.wait_for("the first line", Duration::from_secs(30), || {
-        entries(&out).len() >= 1
-    });
+    let (t, mut s, logs) = tail_logs_and_rotated_copies(&line("same", 0));
+    let (live, out) = (logs.join("app.log"), t.path().join("out.ndjson"));
     std::fs::rename(&live, logs.join("app.log.1")).unwrap();
     std::fs::write(&live, format!("{}{}", line("same", 0), line("same", 1))).unwrap();
     s.wait_for("the new file's two lines", Duration::from_secs(30), || {
