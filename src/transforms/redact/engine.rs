@@ -456,6 +456,21 @@ impl Redactor {
             out.push_str(s.get(last..).unwrap_or(""));
             *s = out;
             outcome = Outcome::Changed;
+            if round + 1 == MAX_ROUNDS {
+                // Replacements kept joining what was around them into new
+                // matches (a pseudonym's hex glued to `@host` reads as an
+                // address); fail closed: the whole string becomes the mask
+                // of what is still found.
+                hits.clear();
+                self.scan(s, &mut hits);
+                if let Some(h) = hits.first() {
+                    stats.count(h.det, &self.custom_names);
+                    let mut masked = String::new();
+                    super::modes::mask(h.class, &mut masked);
+                    self.tally(stats, ctx, leaf, &self.names[usize::from(h.det)], &masked);
+                    *s = masked;
+                }
+            }
         }
         ctx.hits = hits;
         outcome

@@ -57,7 +57,7 @@ impl Renderer {
     }
 }
 
-fn mask(class: Class, out: &mut String) {
+pub(super) fn mask(class: Class, out: &mut String) {
     out.push_str("[REDACTED:");
     out.push_str(class.as_str());
     out.push(']');
