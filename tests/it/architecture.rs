@@ -191,58 +191,156 @@ fn layers_import_only_downwards() {
     );
 }
 
+/// Every `#[test]` function of the tree: (module path, name). A file's
+/// module path is its path under `src/` (`a/b.rs` and `a/b/mod.rs` are
+/// `a::b`) or, for the integration binary, its name under `tests/it/`; a
+/// test in an inline `mod tests` is listed under both the file's path and
+/// that path with `::tests`.
+fn test_functions() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (dir, base) in [("src", "src"), ("tests/it", "tests/it")] {
+        for f in rust_files(&repo().join(dir)) {
+            let rel = f.strip_prefix(repo().join(base)).unwrap();
+            let mut module: Vec<String> = rel
+                .with_extension("")
+                .iter()
+                .map(|c| c.to_string_lossy().into_owned())
+                .collect();
+            if module
+                .last()
+                .is_some_and(|l| l == "mod" || l == "lib" || l == "main")
+            {
+                module.pop();
+            }
+            let module = module.join("::");
+            let text = std::fs::read_to_string(&f).unwrap();
+            let mut attr = false;
+            for line in text.lines().map(str::trim) {
+                if line.starts_with("#[test]") || line.starts_with("#[tokio::test") {
+                    attr = true;
+                } else if attr && (line.starts_with("fn ") || line.starts_with("async fn ")) {
+                    let after = line.split_once("fn ").unwrap().1;
+                    let name = after.split(['(', '<']).next().unwrap().to_string();
+                    out.push((module.clone(), name.clone()));
+                    out.push((format!("{module}::tests"), name));
+                    attr = false;
+                } else if attr
+                    && !(line.starts_with("#[") || line.starts_with("//") || line.is_empty())
+                {
+                    attr = false;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a citation names a test that exists: `module::test_name` (the
+/// module path may leave out leading segments, as `log_metrics::registry`
+/// for `transforms::log_metrics::registry`), `module::*` (a module with
+/// tests), or `prefix_*` (some test whose name starts so).
+fn cites_a_test(tests: &[(String, String)], citation: &str) -> bool {
+    let ends_with =
+        |module: &str, cited: &str| module == cited || module.ends_with(&format!("::{cited}"));
+    match citation.rsplit_once("::") {
+        Some((module, "*")) => tests.iter().any(|(m, _)| ends_with(m, module)),
+        Some((module, name)) => tests.iter().any(|(m, n)| n == name && ends_with(m, module)),
+        None => match citation.strip_suffix('*') {
+            Some(prefix) => tests.iter().any(|(_, n)| n.starts_with(prefix)),
+            None => tests.iter().any(|(_, n)| n == citation),
+        },
+    }
+}
+
+/// A backticked span that reads as a test citation: a path whose last
+/// segment is a test-like name (a sentence: three underscores or more),
+/// `module::*`, or `issueN_M_*`.
+fn looks_like_a_test(quoted: &str) -> bool {
+    let last = quoted.rsplit("::").next().unwrap_or(quoted);
+    let snake = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    (quoted.contains("::") && (last == "*" || (snake(last) && last.matches('_').count() >= 3)))
+        || (quoted.starts_with("issue")
+            && quoted.ends_with("_*")
+            && snake(&quoted[..quoted.len() - 1]))
+}
+
 /// Every invariant in ARCHITECTURE.md names the tests that enforce it, and
-/// every test it names exists (so a renamed or deleted test cannot leave a
-/// promise unguarded).
+/// every test README.md or ARCHITECTURE.md cites is a `#[test]` in the
+/// module it names (so a renamed or deleted test, or a helper that happens
+/// to share a test's name, cannot leave a promise unguarded).
 #[test]
 fn architecture_md_names_tests_that_exist() {
-    let doc = std::fs::read_to_string(repo().join("ARCHITECTURE.md")).unwrap();
-    let section = doc
+    let tests = test_functions();
+    let arch = std::fs::read_to_string(repo().join("ARCHITECTURE.md")).unwrap();
+    let section = arch
         .split("## Invariants")
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
         .expect("ARCHITECTURE.md has an Invariants section");
-    let mut sources = String::new();
-    for dir in ["src", "tests"] {
-        for f in rust_files(&repo().join(dir)) {
-            sources.push_str(&std::fs::read_to_string(&f).unwrap());
-        }
-    }
-    let mut missing = Vec::new();
     for bullet in section.split("\n- ").skip(1) {
         assert!(
             bullet.contains("Test"),
             "an invariant without a test: {bullet}"
         );
-        for quoted in bullet.split('`').skip(1).step_by(2) {
-            // `module::path::test_name` (or `module::*`).
-            let Some((_, name)) = quoted.rsplit_once("::") else {
-                continue;
-            };
-            if name == "*" {
-                let module = quoted.trim_end_matches("::*");
-                assert!(
-                    repo()
-                        .join("tests/it")
-                        .join(format!("{module}.rs"))
-                        .is_file(),
-                    "ARCHITECTURE.md names the test module {module}, which does not exist"
-                );
-                continue;
-            }
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            {
-                continue;
-            }
-            if !sources.contains(&format!("fn {name}(")) {
-                missing.push(quoted.to_string());
+        assert!(
+            bullet.split('`').skip(1).step_by(2).any(looks_like_a_test),
+            "an invariant that cites no test: {bullet}"
+        );
+    }
+    let mut missing = Vec::new();
+    let mut cited = 0;
+    for doc in ["ARCHITECTURE.md", "README.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for quoted in text.split('`').skip(1).step_by(2) {
+            if looks_like_a_test(quoted) {
+                cited += 1;
+                if !cites_a_test(&tests, quoted) {
+                    missing.push(format!("{doc}: {quoted}"));
+                }
             }
         }
     }
     assert!(
-        missing.is_empty(),
-        "ARCHITECTURE.md names tests that do not exist: {missing:?}"
+        cited > 40,
+        "only {cited} test citations found: is the parser right?"
     );
+    assert!(
+        missing.is_empty(),
+        "cited tests that are not a #[test] in the named module: {missing:#?}"
+    );
+}
+
+#[test]
+fn a_citation_resolves_only_to_a_test_in_its_module() {
+    let tests = vec![
+        (
+            "sinks::append".to_string(),
+            "append_whole_records_only".to_string(),
+        ),
+        (
+            "transforms::log_metrics::registry::tests".to_string(),
+            "label_default".to_string(),
+        ),
+    ];
+    assert!(cites_a_test(
+        &tests,
+        "sinks::append::append_whole_records_only"
+    ));
+    assert!(cites_a_test(
+        &tests,
+        "log_metrics::registry::tests::label_default"
+    ));
+    assert!(cites_a_test(&tests, "append::*"));
+    assert!(cites_a_test(&tests, "append_whole_*"));
+    // The right name in another module, or a module that only ends alike.
+    assert!(!cites_a_test(
+        &tests,
+        "sinks::file::append_whole_records_only"
+    ));
+    assert!(!cites_a_test(&tests, "pend::append_whole_records_only"));
+    assert!(!cites_a_test(&tests, "sinks::append::append"));
 }

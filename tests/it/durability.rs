@@ -64,6 +64,8 @@ impl Drop for Mount {
 pub(crate) struct Sluice {
     pub child: Child,
     logs: Arc<Mutex<Vec<String>>>,
+    /// Reads stderr into `logs`; ends when the process has exited.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Sluice {
@@ -74,27 +76,38 @@ impl Sluice {
     /// [`Sluice::start`] with more arguments after the pipeline.
     pub(crate) fn start_with(pipeline: &Path, args: &[&str], env: &[(&str, &Path)]) -> Sluice {
         let mut cmd = Command::new(sluice_bin());
-        cmd.args(["run", pipeline.to_str().unwrap()])
-            .args(args)
-            .env("SLUICE_LOG", "info")
+        cmd.args(["run", pipeline.to_str().unwrap()]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Sluice::spawn(cmd)
+    }
+
+    /// Spawns `cmd` (sluice, or a tracer running it) with JSON logs on a
+    /// captured stderr and no metadata server.
+    pub(crate) fn spawn(mut cmd: Command) -> Sluice {
+        cmd.env("SLUICE_LOG", "info")
             .env("SLUICE_LOG_FORMAT", "json")
             .env("SLUICE_METADATA_URL", "none")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("sluice starts");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
         let stderr = child.stderr.take().unwrap();
         let logs = Arc::new(Mutex::new(Vec::new()));
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for l in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(l);
             }
         });
-        Sluice { child, logs }
+        Sluice {
+            child,
+            logs,
+            reader: Some(reader),
+        }
     }
 
     pub(crate) fn log_text(&self) -> String {
@@ -126,8 +139,11 @@ impl Sluice {
         let until = Instant::now() + within;
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
-                // Let the stderr thread take the last lines.
-                std::thread::sleep(Duration::from_millis(100));
+                // Every line the process wrote is in `logs` before a test
+                // reads them.
+                if let Some(r) = self.reader.take() {
+                    r.join().unwrap();
+                }
                 return s.code();
             }
             assert!(
@@ -646,28 +662,12 @@ fn strace_run(pipeline: &Path, env: &[(&str, &Path)], trace: &Path) -> Sluice {
     ])
     .arg(trace)
     .arg(sluice_bin())
-    .args(["run", pipeline.to_str().unwrap()])
-    .env("SLUICE_LOG", "info")
-    .env("SLUICE_LOG_FORMAT", "json")
-    .env("SLUICE_METADATA_URL", "none")
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    .args(["run", pipeline.to_str().unwrap()]);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .spawn()
-        .expect("strace runs (scripts/install-test-deps.sh installs it)");
-    let stderr = child.stderr.take().unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(l);
-        }
-    });
-    Sluice { child, logs }
+    // strace comes from scripts/install-test-deps.sh.
+    Sluice::spawn(cmd)
 }
 
 /// From an strace log: for the file at `path`, (writes, syncs, writes
@@ -1040,26 +1040,10 @@ fn issue13_14_backfill_serves_metrics_and_health() {
             fifo.display()
         ),
     );
-    let mut child = Command::new(sluice_bin())
-        .args(["backfill", p.to_str().unwrap(), "--from"])
-        .arg(t.path().join("arch"))
-        .env("SLUICE_LOG", "info")
-        .env("SLUICE_LOG_FORMAT", "json")
-        .env("SLUICE_METADATA_URL", "none")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(l);
-        }
-    });
-    let mut s = Sluice { child, logs };
+    let mut cmd = Command::new(sluice_bin());
+    cmd.args(["backfill", p.to_str().unwrap(), "--from"])
+        .arg(t.path().join("arch"));
+    let mut s = Sluice::spawn(cmd);
     let addr = s.metrics_addr();
     let (live, _) = get(&addr, "/health/live").unwrap();
     assert_eq!(live, 200);
