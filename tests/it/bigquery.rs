@@ -213,6 +213,17 @@ fn query_all(endpoint: &str, sql: &str) -> Option<Vec<Vec<Value>>> {
     })
 }
 
+/// Rows in `table` (`DATASET.TABLE`), 0 while it does not exist yet.
+fn rows_in(endpoint: &str, table: &str) -> u64 {
+    let sql = format!("SELECT COUNT(*) FROM `{table}`");
+    query_all(endpoint, &sql).map_or(0, |rows| {
+        let n = rows[0][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("no count in {rows:?}"));
+        n.parse().unwrap_or_else(|e| panic!("count {n}: {e}"))
+    })
+}
+
 /// The `bigquery` sink into table `events` of a dataset of its own, read
 /// back with SQL: where the Pub/Sub, Kafka and backfill round trips land.
 pub(crate) struct BigQueryDestination {
@@ -269,13 +280,7 @@ impl crate::brokers::Destination for BigQueryDestination {
     }
 
     fn count(&self) -> usize {
-        let sql = format!("SELECT COUNT(*) FROM `{}.events`", self.dataset);
-        query_all(&self.endpoint, &sql).map_or(0, |rows| {
-            rows[0][0]
-                .as_str()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        })
+        rows_in(&self.endpoint, &format!("{}.events", self.dataset)) as usize
     }
 }
 
@@ -555,10 +560,7 @@ fn bigquery_outage_mid_run_loses_nothing() {
     stdin.write_all(&input[..cut_at]).unwrap();
     stdin.flush().unwrap();
     // Cut BigQuery off once rows have landed: mid-run.
-    let landed = || {
-        let sql = format!("SELECT COUNT(*) FROM `{ds}.stdout`");
-        query_all(&ep, &sql).map_or(0, |r| r[0][0].as_str().unwrap().parse::<u64>().unwrap())
-    };
+    let landed = || rows_in(&ep, &format!("{ds}.stdout"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while landed() == 0 {
         assert!(Instant::now() < deadline, "no row landed within 60 s");
@@ -967,7 +969,7 @@ allow_unredacted = true
         sink = dest.sink_reading("in"),
     );
     let p = write_pipeline(t.path(), "p.toml", &text);
-    let s = Sluice::start(&p, &[]);
+    let mut s = Sluice::start(&p, &[]);
     let addr = s.metrics_addr();
     let scrape = || http_get(&addr, "/metrics").unwrap().1;
     let ready = || http_get(&addr, "/health/ready").unwrap().0;
@@ -1008,14 +1010,7 @@ allow_unredacted = true
         &scrape(),
         "sink_request_failures_total{component_id=\"out\"}",
     );
-    s.signal("TERM");
-    let mut s = s;
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(30)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(30));
     // The emulator forgets its insertId de-duplication when it restarts, so
     // a request it committed just before the kill and that sluice sent
     // again can land twice: at most the rows in flight (concurrency 4 x

@@ -168,6 +168,13 @@ impl Sluice {
         }
     }
 
+    /// SIGTERM, then a clean exit (code 0) within `within`; fails with the
+    /// process's logs otherwise.
+    pub(crate) fn stop_cleanly(&mut self, within: Duration) {
+        self.signal("TERM");
+        assert_eq!(self.wait_exit(within), Some(0), "{}", self.log_text());
+    }
+
     pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
@@ -369,8 +376,7 @@ fn issue13_1_read_from_end_saves_starting_offsets_before_ready_so_a_crash_loses_
         entries(&out2).len() >= 5
     });
     std::thread::sleep(Duration::from_millis(300));
-    s.signal("TERM");
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    s.stop_cleanly(Duration::from_secs(20));
     let keys: Vec<String> = entries(&out1)
         .iter()
         .chain(&entries(&out2))
@@ -472,13 +478,7 @@ fn fill_then_free(dead_letter: bool) -> (usize, usize, usize) {
         || whole_records(&target).len() >= N as usize,
     );
     std::thread::sleep(Duration::from_millis(500));
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let records = whole_records(&target);
     let keys: std::collections::HashSet<String> = records
         .iter()
@@ -603,13 +603,7 @@ fn issue22_2_a_full_dead_letter_disk_resends_no_good_line_and_loses_none() {
         || whole_records(&dead).len() >= bad && entries(&out).len() >= good,
     );
     std::thread::sleep(Duration::from_millis(500));
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let delivered = entries(&out);
     let keys: std::collections::HashSet<String> = delivered.iter().map(key).collect();
     let dead_records = whole_records(&dead);
@@ -821,13 +815,7 @@ fn issue13_12_corrupt_checkpoints_are_moved_aside_counted_and_the_source_starts(
         "{m}"
     );
     assert_eq!(get(&addr, "/health/ready").unwrap().0, 200);
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let aside: Vec<PathBuf> = std::fs::read_dir(ckpt.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -992,8 +980,7 @@ fn issue13_6_sigterm_is_bounded_by_the_grace_period_when_a_sink_blocks_in_write(
         || entries(&out2).len() as u64 >= N as u64 - ckpt_lines,
     );
     std::thread::sleep(Duration::from_millis(300));
-    s.signal("TERM");
-    assert_eq!(s.wait_exit(Duration::from_secs(20)), Some(0));
+    s.stop_cleanly(Duration::from_secs(20));
     let mut keys: Vec<String> = reached.iter().chain(&entries(&out2)).map(key).collect();
     let total = keys.len();
     keys.sort();
@@ -1094,13 +1081,7 @@ fn issue13_9_invalid_utf8_is_counted_and_replaced_or_dead_lettered() {
             Some(1.0),
             "{mode}: {m}"
         );
-        s.signal("TERM");
-        assert_eq!(
-            s.wait_exit(Duration::from_secs(20)),
-            Some(0),
-            "{}",
-            s.log_text()
-        );
+        s.stop_cleanly(Duration::from_secs(20));
         let delivered = entries(&out);
         let dead = entries(&dl);
         if mode == "replace" {
@@ -1172,13 +1153,7 @@ fn small_copytruncate(gap: Duration) -> std::collections::BTreeMap<String, Vec<S
     });
     // Time for a second reading of the copy, if there is to be one.
     std::thread::sleep(Duration::from_millis(1500));
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let mut ids: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for e in entries(&out) {
         ids.entry(key(&e))
@@ -1215,13 +1190,7 @@ fn issue22_3_a_new_log_starting_like_a_renamed_one_is_read_in_full() {
         entries(&out).len() >= 3
     });
     std::thread::sleep(Duration::from_millis(500));
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let keys: Vec<String> = entries(&out).iter().map(key).collect();
     assert_eq!(
         keys,

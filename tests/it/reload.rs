@@ -116,13 +116,7 @@ fn issue22_8_sighup_reloads_under_steady_load_losing_and_repeating_no_line() {
     });
     std::thread::sleep(Duration::from_millis(300));
     let metrics = scrape(&s);
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let (total, distinct) = delivered(&[&out, &out2]);
     eprintln!(
         "reloads under load: written {written}, delivered {total} ({} then {} then {}), lost {}, duplicated {}",
@@ -229,13 +223,7 @@ fn issue22_8_watch_config_follows_a_configmap_swap_of_a_named_file_under_load() 
         delivered(&[&out]).0 >= written
     });
     std::thread::sleep(Duration::from_millis(300));
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
     let (total, distinct) = delivered(&[&out]);
     eprintln!(
         "watched ConfigMap swaps under load: written {written}, delivered {total}, lost {}, duplicated {}",
@@ -280,11 +268,5 @@ fn issue22_8_a_reload_that_would_restart_state_is_refused_naming_the_key() {
         Duration::from_secs(30),
         || entries(&out).len() == 2,
     );
-    s.signal("TERM");
-    assert_eq!(
-        s.wait_exit(Duration::from_secs(20)),
-        Some(0),
-        "{}",
-        s.log_text()
-    );
+    s.stop_cleanly(Duration::from_secs(20));
 }

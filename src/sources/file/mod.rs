@@ -407,16 +407,18 @@ impl<'a> State<'a> {
                 .tailers
                 .iter()
                 .position(|t| same_file(t, &fp, &open, &f.path));
-            if known.is_none() && !fp.is_full() {
+            let copy_of_open = known.is_none()
+                && !fp.is_full()
+                && self
+                    .tailers
+                    .iter()
+                    .any(|t| t.open.is_some() && t.fp == Some(fp) && same_log(&t.path, &f.path));
+            if copy_of_open {
                 let first_seen = *self
                     .maybe_copies
                     .entry((open.dev, open.ino))
                     .or_insert_with(Instant::now);
-                let copy_of_open = self
-                    .tailers
-                    .iter()
-                    .any(|t| t.open.is_some() && t.fp == Some(fp) && same_log(&t.path, &f.path));
-                if copy_of_open && first_seen.elapsed() < COPY_GRACE {
+                if first_seen.elapsed() < COPY_GRACE {
                     // Probably a copy made just before a truncate: once the
                     // truncate is seen, it resumes the truncated file.
                     continue;
@@ -688,13 +690,12 @@ fn same_file(t: &Tailer, fp: &Fingerprint, open: &Open, path: &Path) -> bool {
 /// Same folder and same log name once rotation suffixes are removed
 /// (`app.log`, `app.log.1`, `app.log-20251130`).
 fn same_log(a: &Path, b: &Path) -> bool {
-    let base = |p: &Path| {
-        p.file_name()
-            .and_then(|n| n.to_str())
+    fn base(p: &Path) -> Option<&str> {
+        p.file_name()?
+            .to_str()
             .map(crate::decode::k8s::base_log_name)
-            .map(str::to_string)
-    };
-    a.parent() == b.parent() && base(a).is_some() && base(a) == base(b)
+    }
+    a.parent() == b.parent() && base(a).is_some_and(|x| base(b) == Some(x))
 }
 
 /// For `read_from = "end"`: the end of the last complete line, so the

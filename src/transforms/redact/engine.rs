@@ -203,6 +203,19 @@ impl Redactor {
 
     /// Counts one redaction by `name` at the string `leaf` of the walk's
     /// path, and traces it.
+    /// Counts a content detector's hit, by detector and by field.
+    fn count_hit(
+        &self,
+        det: u16,
+        stats: &mut RedactStats,
+        ctx: &mut Ctx,
+        leaf: Option<&str>,
+        replacement: &str,
+    ) {
+        stats.count(det, &self.custom_names);
+        self.tally(stats, ctx, leaf, &self.names[usize::from(det)], replacement);
+    }
+
     fn tally(
         &self,
         stats: &mut RedactStats,
@@ -423,9 +436,7 @@ impl Redactor {
             if round == 0 && can_drop && hits.len() == 1 {
                 let h = hits[0];
                 if h.start == 0 && h.end == s.len() && self.renderer.mode(h.class) == Mode::Drop {
-                    stats.count(h.det, &self.custom_names);
-                    let name = &self.names[usize::from(h.det)];
-                    self.tally(stats, ctx, leaf, name, "");
+                    self.count_hit(h.det, stats, ctx, leaf, "");
                     if self.propagate && h.ctx && s.len() >= self.min_prop {
                         let mut rep = String::new();
                         self.renderer.render(h.class, s, &mut rep);
@@ -444,9 +455,7 @@ impl Redactor {
                 out.push_str(pre);
                 let before = out.len();
                 self.renderer.render(h.class, val, &mut out);
-                stats.count(h.det, &self.custom_names);
-                let name = &self.names[usize::from(h.det)];
-                self.tally(stats, ctx, leaf, name, &out[before..]);
+                self.count_hit(h.det, stats, ctx, leaf, &out[before..]);
                 if self.propagate && h.ctx && val.len() >= self.min_prop {
                     ctx.values
                         .push((val.to_string(), out[before..].to_string()));
@@ -464,10 +473,9 @@ impl Redactor {
                 hits.clear();
                 self.scan(s, &mut hits);
                 if let Some(h) = hits.first() {
-                    stats.count(h.det, &self.custom_names);
                     let mut masked = String::new();
                     super::modes::mask(h.class, &mut masked);
-                    self.tally(stats, ctx, leaf, &self.names[usize::from(h.det)], &masked);
+                    self.count_hit(h.det, stats, ctx, leaf, &masked);
                     *s = masked;
                 }
             }
