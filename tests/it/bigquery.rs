@@ -1041,3 +1041,350 @@ allow_unredacted = true
         "duplicates beyond the rows in flight"
     );
 }
+
+/// A row of `SELECT *` (its cells' values, as [`query_all`] returns them)
+/// as JSON, decoded with the table's schema the way BigQuery's REST API
+/// encodes it (`{"f": [{"v": ...}]}` per record,
+/// `[{"v": ...}]` per repeated field, scalars as strings): INTEGER and
+/// FLOAT as numbers, BOOLEAN as bools, TIMESTAMP as seconds since the epoch.
+fn decode_row(fields: &[Value], cells: &[Value]) -> Value {
+    fn scalar(ty: &str, v: &Value) -> Value {
+        let Some(s) = v.as_str() else {
+            return v.clone();
+        };
+        match ty {
+            "INTEGER" | "INT64" => s.parse::<i64>().map_or(v.clone(), Value::from),
+            "FLOAT" | "FLOAT64" | "TIMESTAMP" => s.parse::<f64>().map_or(v.clone(), Value::from),
+            "BOOLEAN" | "BOOL" => Value::Bool(s == "true"),
+            _ => v.clone(),
+        }
+    }
+    fn cell(field: &Value, v: &Value, repeated: bool) -> Value {
+        if v.is_null() {
+            return Value::Null;
+        }
+        let ty = field["type"].as_str().unwrap_or("STRING");
+        if repeated {
+            let items = v.as_array().expect("a repeated cell is an array");
+            return Value::Array(items.iter().map(|i| cell(field, &i["v"], false)).collect());
+        }
+        if ty == "RECORD" || ty == "STRUCT" {
+            let children = field["fields"].as_array().expect("a record has fields");
+            let inner: Vec<Value> = v["f"]
+                .as_array()
+                .expect("a record cell has f")
+                .iter()
+                .map(|c| c["v"].clone())
+                .collect();
+            return decode_row(children, &inner);
+        }
+        scalar(ty, v)
+    }
+    let mut out = serde_json::Map::new();
+    for (f, c) in fields.iter().zip(cells) {
+        let repeated = f["mode"] == "REPEATED";
+        let v = cell(f, c, repeated);
+        if !v.is_null() {
+            out.insert(f["name"].as_str().unwrap().to_string(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+/// Every scalar of `v` by dotted path (array items as `path[i]`).
+fn leaves(v: &Value, path: String, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                leaves(c, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                leaves(c, format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Null => {}
+        s => out.push((path, s.clone())),
+    }
+}
+
+/// Whether a value the dry run wrote reads back as `got`: numbers and
+/// numeric strings by value, RFC 3339 text against TIMESTAMP seconds to
+/// the microsecond, anything else exactly.
+fn same_value(wrote: &Value, got: &Value) -> bool {
+    let num = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse::<f64>().ok(),
+        _ => None,
+    };
+    if let (Value::String(s), Value::Number(secs)) = (wrote, got) {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+            let want = t.timestamp_micros() as f64 / 1e6;
+            return (want - secs.as_f64().unwrap()).abs() < 2e-6;
+        }
+    }
+    match (num(wrote), num(got)) {
+        (Some(a), Some(b)) if got.is_number() => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+        _ => wrote == got,
+    }
+}
+
+/// The fixture container logs with their day moved to yesterday, so rows
+/// fall inside the tables' 90-day partition window.
+fn recent_container_logs(dir: &std::path::Path) {
+    let day = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    std::fs::create_dir_all(dir).unwrap();
+    for f in std::fs::read_dir(crate::support::fixtures().join("containers")).unwrap() {
+        let f = f.unwrap().path();
+        // Bytes, not text: the fixtures hold a line of invalid UTF-8.
+        let bytes = std::fs::read(&f).unwrap();
+        let mut moved = Vec::with_capacity(bytes.len());
+        let mut rest = &bytes[..];
+        while let Some(i) = rest.windows(10).position(|w| w == b"2025-11-30") {
+            moved.extend_from_slice(&rest[..i]);
+            moved.extend_from_slice(day.as_bytes());
+            rest = &rest[i + 10..];
+        }
+        moved.extend_from_slice(rest);
+        assert_ne!(moved, bytes, "{}: no day to move", f.display());
+        std::fs::write(dir.join(f.file_name().unwrap()), moved).unwrap();
+    }
+}
+
+/// Issue 23, "a loss the current tests cannot see": the license API's
+/// container logs through the file source, redaction and the `bigquery`
+/// sink into the emulator, then every row read back with SQL and compared,
+/// column by column, with what `sluice dry-run` of the same pipeline wrote,
+/// `resource.labels.*` (the fields every seeded query filters on) included.
+/// Tables used to be created before any row, without those nested
+/// columns, and the emulator does not add nested columns by `tables.patch`.
+#[test]
+fn issue23_rows_read_back_by_sql_hold_every_column_the_dry_run_wrote_resource_labels_included() {
+    use crate::durability::Sluice;
+
+    let ep = endpoint();
+    let t = tempfile::tempdir().unwrap();
+    let logs = t.path().join("containers");
+    recent_container_logs(&logs);
+    let ds = unique_dataset("columns");
+    let text = format!(
+        r#"[global]
+data_dir = "{data}"
+shutdown_grace_secs = 30
+
+[sources.containers]
+type = "file"
+include = ["{logs}/*.log"]
+format = "cri"
+glob_interval_ms = 100
+
+[transforms.redact]
+type = "redact"
+inputs = ["containers"]
+
+[sinks.bigquery]
+type = "bigquery"
+inputs = ["redact"]
+project = "{PROJECT}"
+dataset = "{ds}"
+endpoint = "{ep}"
+auth = "token"
+token = "fake"
+batch_timeout_ms = 200
+
+[dead_letter]
+path = "{data}/deadletter.ndjson"
+redact_with = "redact"
+"#,
+        data = t.path().join("data").display(),
+        logs = logs.display(),
+    );
+    let p = write_pipeline(t.path(), "p.toml", &text);
+    let out = t.path().join("dry");
+    let dry = crate::support::sluice(&[
+        "dry-run",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let mut wrote = std::collections::BTreeMap::new();
+    for f in std::fs::read_dir(out.join("bigquery").join(&ds)).unwrap() {
+        let f = f.unwrap().path();
+        let table = f.file_stem().unwrap().to_str().unwrap().to_string();
+        for r in crate::support::read_ndjson(&f) {
+            let id = r["insertId"].as_str().unwrap().to_string();
+            wrote.insert(id, (table.clone(), r));
+        }
+    }
+    assert!(wrote.len() > 100, "the dry run wrote {} rows", wrote.len());
+    let tables: std::collections::BTreeSet<String> =
+        wrote.values().map(|(t, _)| t.clone()).collect();
+
+    let mut s = Sluice::start(&p, &[]);
+    s.wait_for("every row in BigQuery", Duration::from_secs(90), || {
+        let n: u64 = tables
+            .iter()
+            .map(|t| rows_in(&ep, &format!("{ds}.{t}")))
+            .sum();
+        n >= wrote.len() as u64
+    });
+    s.stop_cleanly(Duration::from_secs(30));
+
+    let mut compared = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &tables {
+        let (status, meta) = table(&ds, t);
+        assert_eq!(status, 200, "{meta}");
+        let fields = meta["schema"]["fields"].as_array().unwrap().clone();
+        let rows = query_all(&ep, &format!("SELECT * FROM `{ds}.{t}`")).unwrap();
+        for cells in rows {
+            let got = decode_row(&fields, &cells);
+            let id = got["insertId"].as_str().unwrap().to_string();
+            let (wt, w) = wrote
+                .get(&id)
+                .unwrap_or_else(|| panic!("row {id} in {t} is not one the dry run wrote"));
+            assert_eq!(wt, t, "row {id}: table");
+            assert!(seen.insert(id.clone()), "row {id} twice");
+            let (mut want, mut have) = (Vec::new(), Vec::new());
+            leaves(w, String::new(), &mut want);
+            leaves(&got, String::new(), &mut have);
+            let have: std::collections::BTreeMap<String, Value> = have.into_iter().collect();
+            for (path, v) in &want {
+                let g = have
+                    .get(path)
+                    .unwrap_or_else(|| panic!("row {id}: column {path} did not land ({v})"));
+                // The time each run received the line: present, not equal.
+                if path != "receiveTimestamp" {
+                    assert!(same_value(v, g), "row {id}: {path} wrote {v}, reads {g}");
+                }
+                compared += 1;
+            }
+            assert_eq!(
+                have.len(),
+                want.len(),
+                "row {id}: columns read back that the dry run did not write"
+            );
+        }
+    }
+    assert_eq!(seen.len(), wrote.len(), "rows in BigQuery");
+    let labels = wrote
+        .values()
+        .filter(|(_, r)| r["resource"]["labels"]["namespace_name"] == "coditect")
+        .count();
+    eprintln!(
+        "{} rows in {} tables, {compared} values compared; {labels} rows with resource.labels.namespace_name",
+        seen.len(),
+        tables.len()
+    );
+    assert_eq!(labels, wrote.len(), "every row carries its resource labels");
+}
+
+/// Issue 23: a `tables.patch` that answers without the columns asked for
+/// is not taken as done. The emulator adds top-level columns by patch but
+/// not nested ones, so a payload field first seen after the table was
+/// created (`jsonPayload.order`) is such a patch: the rows waiting are not
+/// acknowledged, the failure is counted on `/metrics`, the sink turns
+/// unready, and the log names the table and the column, while the first
+/// row stays the only one in the table.
+#[test]
+fn issue23_a_schema_update_bigquery_did_not_apply_leaves_the_rows_unacknowledged_counted_and_named()
+{
+    use crate::brokers::Destination;
+    use crate::durability::{sample, Sluice};
+    use crate::log_metrics::get as http_get;
+
+    let ep = endpoint();
+    let t = tempfile::tempdir().unwrap();
+    let logs = t.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let dest = BigQueryDestination::at(ep.clone(), "unapplied");
+    let text = format!(
+        r#"[global]
+data_dir = "{data}"
+shutdown_grace_secs = 30
+metrics_address = "127.0.0.1:0"
+
+[sources.in]
+type = "file"
+include = ["{logs}/*.log"]
+format = "ndjson"
+glob_interval_ms = 100
+poll_interval_ms = 20
+
+{sink}
+[dead_letter]
+path = "{data}/deadletter.ndjson"
+allow_unredacted = true
+"#,
+        data = t.path().join("data").display(),
+        logs = logs.display(),
+        sink = dest.sink_reading("in"),
+    );
+    let p = write_pipeline(t.path(), "p.toml", &text);
+    let s = Sluice::start(&p, &[]);
+    let addr = s.metrics_addr();
+    let log = logs.join("app.log");
+    let now = now_rfc3339();
+    std::fs::write(
+        &log,
+        format!("{{\"message\":\"first\",\"timestamp\":\"{now}\"}}\n"),
+    )
+    .unwrap();
+    s.wait_for("the first row", Duration::from_secs(60), || {
+        dest.count() == 1
+    });
+    assert_eq!(http_get(&addr, "/health/ready").unwrap().0, 200);
+
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(
+        f,
+        "{{\"message\":\"second\",\"timestamp\":\"{now}\",\"order\":{{\"seats\":3}}}}"
+    )
+    .unwrap();
+    drop(f);
+    s.wait_for(
+        "the unapplied patch counted, named and the sink unready",
+        Duration::from_secs(60),
+        || {
+            let m = http_get(&addr, "/metrics").unwrap().1;
+            sample(&m, "sink_request_failures_total{component_id=\"out\"}")
+                .is_some_and(|n| n >= 1.0)
+                && http_get(&addr, "/health/ready").unwrap().0 == 503
+                && s.log_text().contains("jsonPayload.order")
+        },
+    );
+    let line = s
+        .log_text()
+        .lines()
+        .find(|l| l.contains("jsonPayload.order"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("\"table\":\"events\""), "{line}");
+    assert!(line.contains("not acknowledged"), "{line}");
+    assert!(!line.contains("seats\":3"), "no value in the log: {line}");
+    // The file source reads the unacknowledged line again after its
+    // backoff; it never lands, and nothing else does.
+    s.wait_for("the line tried again", Duration::from_secs(30), || {
+        let m = http_get(&addr, "/metrics").unwrap().1;
+        sample(&m, "sink_request_failures_total{component_id=\"out\"}").is_some_and(|n| n >= 2.0)
+    });
+    assert_eq!(dest.count(), 1, "only the first row is in the table");
+    let dead = t.path().join("data/deadletter.ndjson");
+    assert!(
+        !dead.exists() || std::fs::read_to_string(&dead).unwrap().is_empty(),
+        "the row is held, not dead-lettered"
+    );
+}

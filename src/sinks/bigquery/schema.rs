@@ -544,6 +544,45 @@ impl Schema {
     }
 }
 
+/// The columns of `asked` that `got` lacks, as dotted paths (a missing
+/// RECORD is named once, not per child). BigQuery answers a `tables.patch`
+/// with the table as it now is, which need not hold what was asked: an
+/// emulator may ignore nested additions, a racing writer may have changed
+/// the table. Names compare as BigQuery compares them, ignoring case.
+pub fn missing_columns(asked: &TableSchema, got: &TableSchema) -> Vec<String> {
+    fn walk(
+        asked: &[TableFieldSchema],
+        got: &[TableFieldSchema],
+        prefix: &str,
+        out: &mut Vec<String>,
+    ) {
+        for a in asked {
+            let path = if prefix.is_empty() {
+                a.name.clone()
+            } else {
+                format!("{prefix}.{}", a.name)
+            };
+            match got.iter().find(|g| g.name.eq_ignore_ascii_case(&a.name)) {
+                None => out.push(path),
+                Some(g) => walk(
+                    a.fields.as_deref().unwrap_or_default(),
+                    g.fields.as_deref().unwrap_or_default(),
+                    &path,
+                    out,
+                ),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        asked.fields.as_deref().unwrap_or_default(),
+        got.fields.as_deref().unwrap_or_default(),
+        "",
+        &mut out,
+    );
+    out
+}
+
 fn field_from_bq(f: &TableFieldSchema) -> Field {
     let mut out = Field::new(&f.name, Type::from_bq(&f.r#type));
     if out.ty == Type::Other {

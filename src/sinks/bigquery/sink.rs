@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use super::config::{Config, SchemaUpdate};
 use super::encoder::{self, append_row, row_overhead, BODY_HEAD, BODY_TAIL};
-use super::schema::Schema;
+use super::schema::{self, Schema};
 use super::service::{self, Api, SendError, RETRY};
 use super::table::{self, ApiError, TableTemplate, Tables};
 use crate::component::Sink;
@@ -68,6 +68,9 @@ struct Pending {
 
 struct TableState {
     schema: Schema,
+    /// The table exists in BigQuery. A missing table is created by the
+    /// first dispatch, with the columns its pending rows need.
+    exists: bool,
     /// The working schema has columns BigQuery has not been told about.
     dirty: bool,
     day: Option<NaiveDate>,
@@ -197,12 +200,13 @@ impl Run<'_> {
                 event.finalize(EventStatus::Errored);
                 return Ok(());
             }
-            match self.ensure(&table, day).await {
-                Ok(schema) => {
+            match self.lookup(&table).await {
+                Ok(found) => {
                     self.states.insert(
                         table.clone(),
                         TableState {
-                            schema,
+                            exists: found.is_some(),
+                            schema: found.unwrap_or_else(Schema::logging),
                             dirty: false,
                             day,
                             pending: Pending::default(),
@@ -214,7 +218,7 @@ impl Run<'_> {
                         .await;
                     return Ok(());
                 }
-                Err(ApiError::Retriable(m)) => {
+                Err(ApiError::Retriable(m) | ApiError::NotApplied(m)) => {
                     tracing::warn!(component = %self.shared.name, table, error = %m,
                         "BigQuery table not reachable; the event is reported as not delivered");
                     self.unreachable
@@ -255,23 +259,37 @@ impl Run<'_> {
             .await;
     }
 
-    /// `tables.get`/create with retries on transient failures.
-    async fn ensure(&mut self, table: &str, day: Option<NaiveDate>) -> Result<Schema, ApiError> {
-        let mut backoff = RETRY.within(self.shared.max_retry);
-        loop {
-            match self.tables.ensure(table, day).await {
-                Err(ApiError::Retriable(m)) => match backoff.next_delay() {
-                    Some(d) => {
-                        self.shared.telemetry.sink_request_failed(&self.shared.name);
-                        tracing::warn!(component = %self.shared.name, table, error = %m,
-                            "BigQuery table call failed; retrying");
-                        tokio::time::sleep(d).await;
-                    }
-                    None => return Err(ApiError::Retriable(m)),
-                },
-                other => return other,
-            }
-        }
+    /// `tables.get` with retries on transient failures.
+    async fn lookup(&mut self, table: &str) -> Result<Option<Schema>, ApiError> {
+        let tables = &*self.tables;
+        retrying(
+            &self.shared,
+            table,
+            "BigQuery table call failed; retrying",
+            || tables.lookup(table),
+        )
+        .await
+    }
+
+    /// Creates the table with the working schema (the columns its rows need
+    /// so far), with retries on transient failures, and checks the result.
+    async fn create(&mut self, table: &str) -> Result<(), ApiError> {
+        let st = self.states.get(table).expect("create of a known table");
+        let (asked, day) = (st.schema.clone(), st.day);
+        let tables = &*self.tables;
+        let got = retrying(
+            &self.shared,
+            table,
+            "BigQuery table creation failed; retrying",
+            || tables.create(table, day, &asked),
+        )
+        .await?;
+        let st = self.states.get_mut(table).expect("create of a known table");
+        st.exists = true;
+        // Another writer's table lacks some of ours: the patch adds them.
+        st.dirty |= !schema::missing_columns(&asked.to_bq(), &got).is_empty();
+        st.schema.merge_from(&Schema::from_bq(&got));
+        Ok(())
     }
 
     /// Tables found missing by an insert (deleted, expired shard) are
@@ -286,15 +304,14 @@ impl Run<'_> {
             m.drain().collect()
         };
         for table in missing {
-            let Some(day) = self.states.get(&table).map(|s| s.day) else {
+            if !self.states.contains_key(&table) {
                 continue;
-            };
-            match self.ensure(&table, day).await {
-                Ok(_) => {
-                    if let Some(st) = self.states.get_mut(&table) {
-                        st.dirty = true;
-                    }
-                }
+            }
+            if let Some(st) = self.states.get_mut(&table) {
+                st.exists = false;
+            }
+            match self.prepare(&table).await {
+                Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(component = %self.shared.name, table, error = %e,
                         "could not recreate a missing BigQuery table");
@@ -321,32 +338,37 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Patches the table if rows need new columns, then starts a request
-    /// task for the pending rows (waiting for a free slot first).
+    /// Makes the table hold the columns its pending rows need (created
+    /// with them, or patched), then starts a request task for those rows
+    /// (waiting for a free slot first).
     async fn dispatch(&mut self, table: &str) -> Result<(), ComponentError> {
-        let dirty = self.states.get(table).is_some_and(|s| s.dirty);
-        if dirty {
-            if let Err(reason) = self.patch(table).await {
-                let st = self
-                    .states
-                    .get_mut(table)
-                    .expect("dispatch of a known table");
-                let rows = std::mem::take(&mut st.pending.rows);
-                st.pending = Pending::default();
-                for r in rows {
-                    match &reason {
-                        ApiError::Fatal(m) => {
-                            self.dead_letter(r.event, format!("bigquery schema update: {m}"))
-                                .await
-                        }
-                        ApiError::Retriable(_) => {
-                            self.shared.stats.errored(1);
-                            r.event.finalize(EventStatus::Errored);
-                        }
+        if let Err(reason) = self.prepare(table).await {
+            let st = self
+                .states
+                .get_mut(table)
+                .expect("dispatch of a known table");
+            let rows = std::mem::take(&mut st.pending.rows);
+            st.pending = Pending::default();
+            if matches!(reason, ApiError::Retriable(_)) && !st.exists {
+                // Creation kept failing: fail fast for a while, then look
+                // the table up again.
+                self.states.remove(table);
+                self.unreachable
+                    .insert(table.to_string(), Instant::now() + Duration::from_secs(10));
+            }
+            for r in rows {
+                match &reason {
+                    ApiError::Fatal(m) => {
+                        self.dead_letter(r.event, format!("bigquery table {table}: {m}"))
+                            .await
+                    }
+                    ApiError::Retriable(_) | ApiError::NotApplied(_) => {
+                        self.shared.stats.errored(1);
+                        r.event.finalize(EventStatus::Errored);
                     }
                 }
-                return Ok(());
             }
+            return Ok(());
         }
         let st = self
             .states
@@ -373,39 +395,105 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Creates the table if it does not exist yet, then patches it if rows
+    /// added columns since.
+    async fn prepare(&mut self, table: &str) -> Result<(), ApiError> {
+        if !self.states.get(table).is_some_and(|s| s.exists) {
+            self.create(table).await?;
+        }
+        if self.states.get(table).is_some_and(|s| s.dirty) {
+            self.patch(table).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the working schema with `tables.patch` and checks that the
+    /// table BigQuery answers with holds every column asked for. When it
+    /// does not, the rows waiting are not acknowledged (counted as a failed
+    /// request, the sink unready) and the working schema falls back to what
+    /// BigQuery has, so the next rows that need the columns ask again.
     async fn patch(&mut self, table: &str) -> Result<(), ApiError> {
-        let mut backoff = RETRY.within(self.shared.max_retry);
-        loop {
-            let st = self.states.get(table).expect("patch of a known table");
-            match self.tables.patch(table, &st.schema).await {
-                Ok(remote) => {
-                    let st = self.states.get_mut(table).expect("patch of a known table");
+        let st = self.states.get(table).expect("patch of a known table");
+        let asked = st.schema.clone();
+        let tables = &*self.tables;
+        let result = retrying(
+            &self.shared,
+            table,
+            "BigQuery schema update failed; retrying",
+            || tables.patch(table, &asked),
+        )
+        .await;
+        match result {
+            Ok(got) => {
+                let missing = schema::missing_columns(&asked.to_bq(), &got);
+                let st = self.states.get_mut(table).expect("patch of a known table");
+                st.dirty = false;
+                if missing.is_empty() {
                     // Another writer may have added columns meanwhile.
-                    st.schema.merge_from(&remote);
-                    st.dirty = false;
+                    st.schema.merge_from(&Schema::from_bq(&got));
                     tracing::debug!(component = %self.shared.name, table, columns = st.schema.columns,
                         "patched BigQuery table schema");
                     return Ok(());
                 }
-                Err(ApiError::Retriable(m)) => match backoff.next_delay() {
-                    Some(d) => {
-                        self.shared.telemetry.sink_request_failed(&self.shared.name);
-                        tracing::warn!(component = %self.shared.name, table, error = %m,
-                            "BigQuery schema update failed; retrying");
-                        tokio::time::sleep(d).await;
-                    }
-                    None => return Err(ApiError::Retriable(m)),
-                },
-                Err(ApiError::Fatal(m)) => {
-                    // Start again from what BigQuery has.
-                    if let Ok(remote) = self.tables.fetch(table).await {
-                        let st = self.states.get_mut(table).expect("patch of a known table");
-                        st.schema = remote;
-                        st.dirty = false;
-                    }
-                    return Err(ApiError::Fatal(m));
-                }
+                st.schema = Schema::from_bq(&got);
+                self.shared.telemetry.sink_request_failed(&self.shared.name);
+                let m = format!(
+                    "tables.patch answered without {} of the columns asked for ({}): the rows waiting are not acknowledged",
+                    missing.len(),
+                    list_some(&missing)
+                );
+                tracing::error!(component = %self.shared.name, table, error = %m,
+                    "BigQuery did not apply the schema update");
+                Err(ApiError::NotApplied(m))
             }
+            Err(ApiError::Fatal(m)) => {
+                // Start again from what BigQuery has.
+                if let Ok(remote) = self.tables.fetch(table).await {
+                    let st = self.states.get_mut(table).expect("patch of a known table");
+                    st.schema = remote;
+                    st.dirty = false;
+                }
+                Err(ApiError::Fatal(format!("schema update: {m}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Up to five names, then how many more.
+fn list_some(names: &[String]) -> String {
+    let mut s = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 5 {
+        s.push_str(&format!(" and {} more", names.len() - 5));
+    }
+    s
+}
+
+/// Runs a table call until it succeeds, fails for good, or retrying for
+/// `max_retry_secs` did not help; each transient failure is counted and
+/// makes the sink unready.
+async fn retrying<T, F, Fut>(
+    shared: &Shared,
+    table: &str,
+    warning: &str,
+    mut call: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut backoff = RETRY.within(shared.max_retry);
+    loop {
+        match call().await {
+            Err(ApiError::Retriable(m)) => match backoff.next_delay() {
+                Some(d) => {
+                    shared.telemetry.sink_request_failed(&shared.name);
+                    tracing::warn!(component = %shared.name, table, error = %m, "{warning}");
+                    tokio::time::sleep(d).await;
+                }
+                None => return Err(ApiError::Retriable(m)),
+            },
+            other => return other,
         }
     }
 }

@@ -9,16 +9,19 @@
 //!
 //! Tables are created with the Cloud Logging schema, either partitioned by
 //! day on `timestamp` with `expirationMs` = `expiration_days`, or (sharded)
-//! with `expirationTime` = the shard's day + `expiration_days`. An
+//! with `expirationTime` = the shard's day + `expiration_days`, once the
+//! first rows for them are ready, with every column those rows need. An
 //! existing table is adopted as it is: its schema becomes the working
 //! schema, and missing columns are added by `tables.patch` when needed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::dataset::Dataset;
 use gcp_bigquery_client::model::table::Table;
+use gcp_bigquery_client::model::table_schema::TableSchema;
 use gcp_bigquery_client::model::time_partitioning::TimePartitioning;
 use serde_json::Value;
 
@@ -213,6 +216,10 @@ pub enum ApiError {
     /// Anything else: retrying cannot help.
     #[error("{0}")]
     Fatal(String),
+    /// The call succeeded but the table lacks what it asked for (a patch
+    /// that did not add every column).
+    #[error("{0}")]
+    NotApplied(String),
 }
 
 /// HTTP status of a crate error, when the server answered.
@@ -258,7 +265,9 @@ pub struct Tables {
     pub partitioning: Partitioning,
     pub expiration_days: u32,
     pub create: bool,
-    dataset_checked: bool,
+    /// Set once the dataset is known to exist (a flag, not a lock: two
+    /// creates racing would both check, which is harmless).
+    dataset_checked: AtomicBool,
 }
 
 impl Tables {
@@ -280,34 +289,43 @@ impl Tables {
             partitioning,
             expiration_days,
             create,
-            dataset_checked: false,
+            dataset_checked: AtomicBool::new(false),
         }
     }
 
-    /// The table's schema, creating the dataset and table when missing.
-    pub async fn ensure(
-        &mut self,
-        table: &str,
-        day: Option<NaiveDate>,
-    ) -> Result<Schema, ApiError> {
+    /// The table's schema; `None` when the table does not exist yet and may
+    /// be created. Creation waits for the first rows ([`Tables::create`]):
+    /// BigQuery refuses an empty RECORD, so a table created before any row
+    /// would lack `resource.labels.*` and the payload's nested columns, and
+    /// adding those later depends on `tables.patch` applying nested fields.
+    pub async fn lookup(&self, table: &str) -> Result<Option<Schema>, ApiError> {
         match self
             .client
             .table()
             .get(&self.project, &self.dataset, table, None)
             .await
         {
-            Ok(t) => return Ok(Schema::from_bq(&t.schema)),
-            Err(e) if is_status(&e, 404) && self.create => {}
-            Err(e) if is_status(&e, 404) => {
-                return Err(ApiError::Fatal(format!(
-                    "table {}.{table} does not exist and create_tables = false",
-                    self.dataset
-                )))
-            }
-            Err(e) => return Err(classify("tables.get", &e)),
+            Ok(t) => Ok(Some(Schema::from_bq(&t.schema))),
+            Err(e) if is_status(&e, 404) && self.create => Ok(None),
+            Err(e) if is_status(&e, 404) => Err(ApiError::Fatal(format!(
+                "table {}.{table} does not exist and create_tables = false",
+                self.dataset
+            ))),
+            Err(e) => Err(classify("tables.get", &e)),
         }
+    }
+
+    /// Creates the table (and the dataset when missing) with `schema`, the
+    /// columns the rows waiting for it need. Returns the schema BigQuery
+    /// has now: the one created, or theirs when another writer created the
+    /// table first (the caller then patches its own columns in).
+    pub async fn create(
+        &self,
+        table: &str,
+        day: Option<NaiveDate>,
+        schema: &Schema,
+    ) -> Result<TableSchema, ApiError> {
         self.ensure_dataset().await?;
-        let schema = Schema::logging();
         let mut t = Table::new(&self.project, &self.dataset, table, schema.to_bq());
         match self.partitioning {
             Partitioning::Day => {
@@ -332,26 +350,24 @@ impl Tables {
             }
         }
         match self.client.table().create(t).await {
-            Ok(_) => {
+            Ok(created) => {
                 tracing::info!(dataset = %self.dataset, table, "created BigQuery table");
-                Ok(schema)
+                Ok(created.schema)
             }
             // Another writer created it first: adopt theirs.
-            Err(e) if is_status(&e, 409) => {
-                let t = self
-                    .client
-                    .table()
-                    .get(&self.project, &self.dataset, table, None)
-                    .await
-                    .map_err(|e| classify("tables.get", &e))?;
-                Ok(Schema::from_bq(&t.schema))
-            }
+            Err(e) if is_status(&e, 409) => self
+                .client
+                .table()
+                .get(&self.project, &self.dataset, table, None)
+                .await
+                .map(|t| t.schema)
+                .map_err(|e| classify("tables.get", &e)),
             Err(e) => Err(classify("tables.insert", &e)),
         }
     }
 
-    async fn ensure_dataset(&mut self) -> Result<(), ApiError> {
-        if self.dataset_checked {
+    async fn ensure_dataset(&self) -> Result<(), ApiError> {
+        if self.dataset_checked.load(Ordering::Relaxed) {
             return Ok(());
         }
         match self
@@ -373,14 +389,15 @@ impl Tables {
             }
             Err(e) => return Err(classify("datasets.get", &e)),
         }
-        self.dataset_checked = true;
+        self.dataset_checked.store(true, Ordering::Relaxed);
         Ok(())
     }
 
     /// Sends the whole working schema (`tables.patch` replaces the field
     /// list; BigQuery accepts it when it only adds NULLABLE columns).
-    /// Returns the schema BigQuery now has.
-    pub async fn patch(&self, table: &str, schema: &Schema) -> Result<Schema, ApiError> {
+    /// Returns the schema BigQuery now has, which the caller checks: a
+    /// patch can succeed without adding what it asked for.
+    pub async fn patch(&self, table: &str, schema: &Schema) -> Result<TableSchema, ApiError> {
         let t = Table::new(&self.project, &self.dataset, table, schema.to_bq());
         match self
             .client
@@ -388,7 +405,7 @@ impl Tables {
             .patch(&self.project, &self.dataset, table, t)
             .await
         {
-            Ok(t) => Ok(Schema::from_bq(&t.schema)),
+            Ok(t) => Ok(t.schema),
             Err(e) => Err(classify("tables.patch", &e)),
         }
     }

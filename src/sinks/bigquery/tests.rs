@@ -224,6 +224,45 @@ fn schema_roundtrips_through_bigquery_form() {
     assert_eq!(ts["type"], "TIMESTAMP");
 }
 
+/// What the emulator answered to a patch that added `resource.labels`
+/// children to a table created without them: the top-level column was
+/// added, the nested ones were not. The check names exactly those.
+#[test]
+fn a_patch_answer_without_nested_columns_names_what_it_lacks() {
+    let before = Schema::logging().to_bq();
+    let mut s = Schema::logging();
+    enc(&entry(), &mut s, true).unwrap();
+    let asked = s.to_bq();
+    assert!(schema::missing_columns(&asked, &asked).is_empty());
+    let missing = schema::missing_columns(&asked, &before);
+    for want in [
+        "resource.labels",
+        "labels",
+        "jsonPayload",
+        "sourceLocation.file",
+    ] {
+        let present = missing.iter().any(|m| m == want);
+        // `sourceLocation` is in the fixed schema from the start.
+        assert_eq!(
+            present,
+            want != "sourceLocation.file",
+            "{want} in {missing:?}"
+        );
+    }
+    // One name per missing record, not per child; case is BigQuery's.
+    assert!(
+        !missing.iter().any(|m| m.starts_with("resource.labels.")),
+        "{missing:?}"
+    );
+    let mut upper: serde_json::Value = serde_json::to_value(&asked).unwrap();
+    for f in upper["fields"].as_array_mut().unwrap() {
+        let n = f["name"].as_str().unwrap().to_ascii_uppercase();
+        f["name"] = n.into();
+    }
+    let upper = serde_json::from_value(upper).unwrap();
+    assert!(schema::missing_columns(&asked, &upper).is_empty());
+}
+
 #[test]
 fn table_names() {
     let t = TableTemplate::parse("{log_id}").unwrap();
