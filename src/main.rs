@@ -59,6 +59,16 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
+    /// Print, for each bigquery sink, the views that keep one row per
+    /// insertId over the tables in its dataset (dedup_TABLE); --create
+    /// creates the missing ones.
+    BigqueryViews {
+        pipeline: PathBuf,
+        /// Create the views that do not exist yet, with the sink's
+        /// endpoint and credentials.
+        #[arg(long)]
+        create: bool,
+    },
     /// Report residual personal data in NDJSON files, gzip files or folders; exit 1 if any.
     Audit {
         #[arg(required = true)]
@@ -105,6 +115,9 @@ fn main() -> ExitCode {
             inputs,
             report,
         } => commands::dry_run::run(pipeline.as_deref(), &out, &inputs, report),
+        Command::BigqueryViews { pipeline, create } => {
+            commands::bigquery_views::run(&pipeline, create)
+        }
         Command::Audit { paths } => commands::audit::run(&paths),
         Command::Backfill {
             pipeline,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backfill;
+pub mod bigquery_views;
 pub mod dry_run;
 pub mod run;
 pub mod validate;

@@ -1388,3 +1388,140 @@ allow_unredacted = true
         "the row is held, not dead-lettered"
     );
 }
+
+/// Rows of `table` and distinct insertIds among them.
+fn rows_and_ids(table: &str) -> (u64, u64) {
+    (
+        count(&format!("SELECT COUNT(*) FROM `{table}`")),
+        count(&format!("SELECT COUNT(DISTINCT insertId) FROM `{table}`")),
+    )
+}
+
+/// Issue 23: the sink creates, with each table, the view `dedup_TABLE`
+/// that keeps one row per insertId. Rows repeated the way a resend the
+/// emulator did not de-duplicate repeats them (every row again, same
+/// insertIds, received later) double the table, not the view; with
+/// sharded tables one view reads every shard once.
+#[test]
+fn issue23_the_sink_creates_a_view_per_table_that_reads_each_insert_id_once() {
+    let ep = endpoint();
+    for (partitioning, table) in [("day", "stdout"), ("sharded", "")] {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = unique_dataset("views");
+        let p = pipeline(
+            dir.path(),
+            &ds,
+            &ep,
+            &format!("partitioning = \"{partitioning}\""),
+            "auto",
+        );
+        let (ok, err) = run_with_input(&p, &license_lines(40, "views"));
+        assert!(ok, "sluice failed: {err}");
+        let table = if table.is_empty() {
+            format!("stdout_{}", chrono::Utc::now().format("%Y%m%d"))
+        } else {
+            table.to_string()
+        };
+        let (status, v) = self::table(&ds, "dedup_stdout");
+        assert_eq!(status, 200, "{partitioning}: the view exists: {v}");
+        assert_eq!(v["type"], "VIEW", "{v}");
+        assert_eq!(rows_and_ids(&format!("{ds}.{table}")), (40, 40));
+        query(&format!(
+            "INSERT INTO `{ds}.{table}` SELECT * REPLACE (TIMESTAMP_ADD(receiveTimestamp, INTERVAL 1 SECOND) AS receiveTimestamp) FROM `{ds}.{table}`"
+        ));
+        assert_eq!(
+            rows_and_ids(&format!("{ds}.{table}")),
+            (80, 40),
+            "{partitioning}: every row twice in the table"
+        );
+        assert_eq!(
+            rows_and_ids(&format!("{ds}.dedup_stdout")),
+            (40, 40),
+            "{partitioning}: once in the view"
+        );
+        // The first-received copy is the one kept.
+        let first = count(&format!(
+            "SELECT COUNT(*) FROM `{ds}.dedup_stdout` v JOIN (SELECT insertId, MIN(receiveTimestamp) AS r FROM `{ds}.{table}` GROUP BY insertId) t ON v.insertId = t.insertId AND v.receiveTimestamp = t.r"
+        ));
+        assert_eq!(first, 40, "{partitioning}");
+    }
+}
+
+/// Issue 23: `sluice bigquery-views` for tables made without the view
+/// (`dedup_views = false`, or by another writer): it prints one
+/// `CREATE OR REPLACE VIEW` per table, which BigQuery runs as printed, and
+/// `--create` makes the missing views itself. A pipeline without a
+/// bigquery sink is refused with a message saying so.
+#[test]
+fn issue23_bigquery_views_prints_and_creates_the_views_for_existing_tables() {
+    let ep = endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = unique_dataset("printviews");
+    let p = pipeline(dir.path(), &ds, &ep, "dedup_views = false", "auto");
+    let (ok, err) = run_with_input(&p, &license_lines(30, "printviews"));
+    assert!(ok, "sluice failed: {err}");
+    assert_eq!(
+        table(&ds, "dedup_stdout").0,
+        404,
+        "no view without dedup_views"
+    );
+
+    let out = crate::support::sluice(&["bigquery-views", p.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("-- sink bq: dataset {ds}, 1 table(s)")),
+        "{text}"
+    );
+    assert_eq!(
+        table(&ds, "dedup_stdout").0,
+        404,
+        "printing creates nothing"
+    );
+    let ddl: String = text
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        ddl.starts_with(&format!(
+            "CREATE OR REPLACE VIEW `{PROJECT}.{ds}.dedup_stdout` AS"
+        )),
+        "{ddl}"
+    );
+    query(ddl.trim_end_matches(';'));
+    assert_eq!(table(&ds, "dedup_stdout").1["type"], "VIEW");
+    query(&format!(
+        "INSERT INTO `{ds}.stdout` SELECT * FROM `{ds}.stdout`"
+    ));
+    assert_eq!(rows_and_ids(&format!("{ds}.stdout")), (60, 30));
+    assert_eq!(rows_and_ids(&format!("{ds}.dedup_stdout")), (30, 30));
+
+    // --create on a dataset whose view is missing, then again.
+    let ds2 = unique_dataset("createviews");
+    let dir2 = tempfile::tempdir().unwrap();
+    let p2 = pipeline(dir2.path(), &ds2, &ep, "dedup_views = false", "auto");
+    assert!(run_with_input(&p2, &license_lines(5, "createviews")).0);
+    let out = crate::support::sluice(&["bigquery-views", p2.to_str().unwrap(), "--create"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("created view dedup_stdout"), "{err}");
+    assert_eq!(rows_and_ids(&format!("{ds2}.dedup_stdout")), (5, 5));
+    let out = crate::support::sluice(&["bigquery-views", p2.to_str().unwrap(), "--create"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("kept the existing view dedup_stdout"), "{err}");
+
+    let none = write_pipeline(
+        dir.path(),
+        "none.toml",
+        "[sources.in]\ntype = \"stdin\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"in\"]\nallow_unredacted = true\n[dead_letter]\nallow_unredacted = true\n",
+    );
+    let out = crate::support::sluice(&["bigquery-views", none.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no sink has type = \"bigquery\""), "{err}");
+}

@@ -37,6 +37,11 @@ pub struct Config {
     /// Create the dataset and tables when they do not exist.
     #[serde(default = "default_true")]
     pub create_tables: bool,
+    /// With each table sluice creates, create the view `dedup_TABLE` that
+    /// keeps one row per `insertId` (for sharded tables, one view over all
+    /// shards). Needs no permission beyond creating tables.
+    #[serde(default = "default_true")]
+    pub dedup_views: bool,
     /// How to get access tokens.
     #[serde(default)]
     pub auth: Auth,

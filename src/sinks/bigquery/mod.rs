@@ -9,7 +9,8 @@
 //! entry's deterministic `insertId`, so retries and replays do not
 //! duplicate ([`service`], [`sink`]); refused rows go to dead-letter with
 //! BigQuery's reason; rows BigQuery did not answer for are never
-//! acknowledged. In a dry run, [`dry_run`] writes the rows to
+//! acknowledged. Each table gets a view, `dedup_TABLE`, that reads every
+//! entry once ([`views`]). In a dry run, [`dry_run`] writes the rows to
 //! `DIR/bigquery/DATASET/TABLE.ndjson` instead, with no network.
 //!
 //! ```toml
@@ -28,6 +29,7 @@ pub mod schema;
 pub mod service;
 pub mod sink;
 pub mod table;
+pub mod views;
 
 #[cfg(test)]
 mod tests;

@@ -94,6 +94,16 @@ impl Authenticator for Metadata {
     }
 }
 
+/// The HTTP client of every BigQuery call: the request timeout from the
+/// config, a short connect timeout.
+pub fn http_client(cfg: &Config) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(cfg.request_timeout_secs))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("http client: {e}"))
+}
+
 /// Builds the token source the config asks for. Opens no connection
 /// itself (tokens are fetched on first use).
 pub async fn authenticator(cfg: &Config) -> Result<Arc<dyn Authenticator>, String> {

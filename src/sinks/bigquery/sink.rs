@@ -100,26 +100,10 @@ impl Sink for BigQuery {
         let cfg = self.cfg;
         let err = |m: String| ComponentError::new(format!("sink {}", cx.name), m);
         let auth = service::authenticator(&cfg).await.map_err(err)?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.request_timeout_secs))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| err(format!("http client: {e}")))?;
-        let client = gcp_bigquery_client::client_builder::ClientBuilder::new()
-            .with_v2_base_url(cfg.base_url())
-            .with_client(http.clone())
-            .build_from_authenticator(auth.clone())
+        let http = service::http_client(&cfg).map_err(err)?;
+        let tables = Tables::connect(&cfg, auth.clone(), http.clone())
             .await
-            .map_err(|e| err(format!("bigquery client: {e}")))?;
-        let mut tables = Tables::new(
-            client,
-            cfg.project.clone(),
-            cfg.dataset.clone(),
-            cfg.location.clone(),
-            cfg.partitioning,
-            cfg.expiration_days,
-            cfg.create_tables,
-        );
+            .map_err(err)?;
         let shared = Shared {
             api: Arc::new(Api::new(&cfg, auth, http)),
             name: cx.name.clone(),
@@ -132,7 +116,7 @@ impl Sink for BigQuery {
         let mut run = Run {
             cfg: &cfg,
             template: &self.template,
-            tables: &mut tables,
+            tables: &tables,
             states: HashMap::new(),
             unreachable: HashMap::new(),
             inflight: JoinSet::new(),
@@ -175,7 +159,7 @@ impl Sink for BigQuery {
 struct Run<'a> {
     cfg: &'a Config,
     template: &'a TableTemplate,
-    tables: &'a mut Tables,
+    tables: &'a Tables,
     states: HashMap<String, TableState>,
     /// Tables whose creation kept failing, until when events for them are
     /// reported `Errored` at once.
@@ -260,8 +244,8 @@ impl Run<'_> {
     }
 
     /// `tables.get` with retries on transient failures.
-    async fn lookup(&mut self, table: &str) -> Result<Option<Schema>, ApiError> {
-        let tables = &*self.tables;
+    async fn lookup(&self, table: &str) -> Result<Option<Schema>, ApiError> {
+        let tables = self.tables;
         retrying(
             &self.shared,
             table,
@@ -276,7 +260,7 @@ impl Run<'_> {
     async fn create(&mut self, table: &str) -> Result<(), ApiError> {
         let st = self.states.get(table).expect("create of a known table");
         let (asked, day) = (st.schema.clone(), st.day);
-        let tables = &*self.tables;
+        let tables = self.tables;
         let got = retrying(
             &self.shared,
             table,
@@ -415,7 +399,7 @@ impl Run<'_> {
     async fn patch(&mut self, table: &str) -> Result<(), ApiError> {
         let st = self.states.get(table).expect("patch of a known table");
         let asked = st.schema.clone();
-        let tables = &*self.tables;
+        let tables = self.tables;
         let result = retrying(
             &self.shared,
             table,

@@ -15,18 +15,23 @@
 //! schema, and missing columns are added by `tables.patch` when needed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::dataset::Dataset;
 use gcp_bigquery_client::model::table::Table;
 use gcp_bigquery_client::model::table_schema::TableSchema;
 use gcp_bigquery_client::model::time_partitioning::TimePartitioning;
+use gcp_bigquery_client::model::view_definition::ViewDefinition;
+use gcp_bigquery_client::table::ListOptions;
 use serde_json::Value;
 
-use super::config::Partitioning;
+use super::config::{Config, Partitioning};
 use super::schema::Schema;
+use super::views;
 use crate::event::log_entry::parse_rfc3339;
 
 /// A parsed `table` option.
@@ -258,39 +263,43 @@ fn is_status(e: &BQError, code: i64) -> bool {
 
 /// Dataset and table calls through `gcp-bigquery-client`.
 pub struct Tables {
-    pub client: gcp_bigquery_client::Client,
-    pub project: String,
-    pub dataset: String,
-    pub location: String,
-    pub partitioning: Partitioning,
-    pub expiration_days: u32,
-    pub create: bool,
+    client: gcp_bigquery_client::Client,
+    project: String,
+    dataset: String,
+    location: String,
+    partitioning: Partitioning,
+    expiration_days: u32,
+    create: bool,
+    dedup_views: bool,
     /// Set once the dataset is known to exist (a flag, not a lock: two
     /// creates racing would both check, which is harmless).
     dataset_checked: AtomicBool,
 }
 
 impl Tables {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        client: gcp_bigquery_client::Client,
-        project: String,
-        dataset: String,
-        location: String,
-        partitioning: Partitioning,
-        expiration_days: u32,
-        create: bool,
-    ) -> Tables {
-        Tables {
+    /// Dataset and table calls for the sink configured by `cfg`.
+    pub async fn connect(
+        cfg: &Config,
+        auth: Arc<dyn Authenticator>,
+        http: reqwest::Client,
+    ) -> Result<Tables, String> {
+        let client = gcp_bigquery_client::client_builder::ClientBuilder::new()
+            .with_v2_base_url(cfg.base_url())
+            .with_client(http)
+            .build_from_authenticator(auth)
+            .await
+            .map_err(|e| format!("bigquery client: {e}"))?;
+        Ok(Tables {
             client,
-            project,
-            dataset,
-            location,
-            partitioning,
-            expiration_days,
-            create,
+            project: cfg.project.clone(),
+            dataset: cfg.dataset.clone(),
+            location: cfg.location.clone(),
+            partitioning: cfg.partitioning,
+            expiration_days: cfg.expiration_days,
+            create: cfg.create_tables,
+            dedup_views: cfg.dedup_views,
             dataset_checked: AtomicBool::new(false),
-        }
+        })
     }
 
     /// The table's schema; `None` when the table does not exist yet and may
@@ -352,6 +361,16 @@ impl Tables {
         match self.client.table().create(t).await {
             Ok(created) => {
                 tracing::info!(dataset = %self.dataset, table, "created BigQuery table");
+                if self.dedup_views {
+                    if let Some(base) = views::base_of(table, self.partitioning) {
+                        // The rows do not depend on the view: a failure is
+                        // reported, and `sluice bigquery-views` can make it.
+                        if let Err(e) = self.create_view(base).await {
+                            tracing::warn!(dataset = %self.dataset, table, error = %e,
+                                "could not create the one-row-per-insertId view; `sluice bigquery-views --create` makes it");
+                        }
+                    }
+                }
                 Ok(created.schema)
             }
             // Another writer created it first: adopt theirs.
@@ -364,6 +383,68 @@ impl Tables {
                 .map_err(|e| classify("tables.get", &e)),
             Err(e) => Err(classify("tables.insert", &e)),
         }
+    }
+
+    /// Creates the one-row-per-insertId view over `base` unless it exists;
+    /// true when this call created it.
+    pub async fn create_view(&self, base: &str) -> Result<bool, ApiError> {
+        let name = views::view_name(base);
+        // A view carries no schema: BigQuery refuses one given with it.
+        let mut v = Table::new(&self.project, &self.dataset, &name, TableSchema::default());
+        v.view = Some(ViewDefinition {
+            query: views::view_query(&self.project, &self.dataset, base, self.partitioning),
+            use_legacy_sql: Some(false),
+            user_defined_function_resources: None,
+        });
+        match self.client.table().create(v).await {
+            Ok(_) => {
+                tracing::info!(dataset = %self.dataset, view = %name, "created BigQuery view");
+                Ok(true)
+            }
+            Err(e) if is_status(&e, 409) => Ok(false),
+            Err(e) => Err(classify("tables.insert (view)", &e)),
+        }
+    }
+
+    /// The bases (tables, or the names shards share) of the tables in the
+    /// dataset, each once, sluice's own views left out.
+    pub async fn bases(&self) -> Result<Vec<String>, ApiError> {
+        let mut bases = std::collections::BTreeSet::new();
+        let mut page = None;
+        loop {
+            let mut opts = ListOptions::default();
+            if let Some(token) = page.take() {
+                opts = opts.page_token(token);
+            }
+            let list = self
+                .client
+                .table()
+                .list(&self.project, &self.dataset, opts)
+                .await
+                .map_err(|e| classify("tables.list", &e))?;
+            for t in list.tables.iter().flatten() {
+                if t.r#type.as_deref().is_some_and(|ty| ty != "TABLE") {
+                    continue;
+                }
+                if let Some(b) = views::base_of(&t.table_reference.table_id, self.partitioning) {
+                    bases.insert(b.to_string());
+                }
+            }
+            match list.next_page_token {
+                Some(token) if !token.is_empty() => page = Some(token),
+                _ => return Ok(bases.into_iter().collect()),
+            }
+        }
+    }
+
+    /// The dataset these calls address.
+    pub fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
+    /// The `CREATE OR REPLACE VIEW` statement for `base`.
+    pub fn view_ddl(&self, base: &str) -> String {
+        views::view_ddl(&self.project, &self.dataset, base, self.partitioning)
     }
 
     async fn ensure_dataset(&self) -> Result<(), ApiError> {
