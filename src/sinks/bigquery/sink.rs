@@ -222,7 +222,13 @@ impl Run<'_> {
                 {
                     self.dispatch(&table).await?;
                 }
-                let st = self.states.get_mut(&table).expect("still present");
+                let Some(st) = self.states.get_mut(&table) else {
+                    // Creating the table kept failing in that dispatch and
+                    // its state was dropped: the source sends this again.
+                    self.shared.stats.errored(1);
+                    row.event.finalize(EventStatus::Errored);
+                    return Ok(());
+                };
                 st.pending.since.get_or_insert_with(Instant::now);
                 st.pending.bytes += len;
                 st.pending.rows.push(row);
