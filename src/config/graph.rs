@@ -6,29 +6,95 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::PipelineConfig;
 
-/// Returns `(key path, message)` for each problem.
-pub fn check(cfg: &PipelineConfig) -> Vec<(Vec<String>, String)> {
-    let mut out = Vec::new();
-    let key = |kind: &str, name: &str, field: &str| {
-        vec![kind.to_string(), name.to_string(), field.to_string()]
-    };
+/// A problem with how the components connect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// A transform or sink has the name of another component.
+    #[error("the name `{name}` is used by more than one component")]
+    DuplicateName { section: &'static str, name: String },
+    #[error("input `{input}` is not a source or transform{}", if *.input_is_sink { " (it is a sink, which has no output)" } else { "" })]
+    UnknownInput {
+        section: &'static str,
+        consumer: String,
+        input: String,
+        input_is_sink: bool,
+    },
+    #[error("the pipeline has no sinks")]
+    NoSinks,
+    #[error("the pipeline has no sources")]
+    NoSources,
+    /// Transforms feeding each other, first one repeated at the end.
+    #[error("cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    #[error("events from source `{from}` reach this sink without passing a `redact` transform (add one, or set allow_unredacted = true)")]
+    UnredactedSink { sink: String, from: String },
+    #[error("events from source `{from}` reach this log_metrics transform without passing a `redact` transform, and its label values reach /metrics (add one upstream, or set allow_unredacted = true)")]
+    UnredactedLabels { transform: String, from: String },
+    #[error("`{0}` is not a `redact` transform (or it has every class disabled)")]
+    DeadLetterRedactWithNotRedact(String),
+    #[error("dead letters must be redacted: set redact_with = \"NAME_OF_A_REDACT_TRANSFORM\" (or allow_unredacted = true)")]
+    DeadLetterUnredacted,
+}
 
+impl GraphError {
+    /// The key path the error is reported at.
+    pub fn key(&self) -> Vec<String> {
+        let at = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect();
+        match self {
+            GraphError::DuplicateName { section, name } => at(&[section, name]),
+            GraphError::UnknownInput {
+                section, consumer, ..
+            } => at(&[section, consumer, "inputs"]),
+            GraphError::NoSinks => at(&["sinks"]),
+            GraphError::NoSources => at(&["sources"]),
+            GraphError::Cycle(c) => at(&["transforms", &c[0], "inputs"]),
+            GraphError::UnredactedSink { sink, .. } => at(&["sinks", sink, "inputs"]),
+            GraphError::UnredactedLabels { transform, .. } => {
+                at(&["transforms", transform, "inputs"])
+            }
+            GraphError::DeadLetterRedactWithNotRedact(_) => at(&["dead_letter", "redact_with"]),
+            GraphError::DeadLetterUnredacted => at(&["dead_letter"]),
+        }
+    }
+
+    /// Whether this error may only follow from components already reported
+    /// as broken (they are missing from the graph): a reference to one of
+    /// them, a section left empty, or a redact transform that may be the
+    /// broken one. Such errors are not shown beside the real one.
+    pub fn may_follow_from(&self, broken: &[String]) -> bool {
+        let is_broken = |n: &str| broken.iter().any(|b| b == n);
+        match self {
+            GraphError::DuplicateName { name, .. } => is_broken(name),
+            GraphError::UnknownInput { input, .. } => is_broken(input),
+            GraphError::DeadLetterRedactWithNotRedact(r) => is_broken(r),
+            GraphError::NoSinks
+            | GraphError::NoSources
+            | GraphError::UnredactedSink { .. }
+            | GraphError::UnredactedLabels { .. } => !broken.is_empty(),
+            GraphError::Cycle(_) | GraphError::DeadLetterUnredacted => false,
+        }
+    }
+}
+
+/// Every problem with how the components connect.
+pub fn check(cfg: &PipelineConfig) -> Vec<GraphError> {
+    let mut out = Vec::new();
     for name in cfg.transforms.keys().chain(cfg.sinks.keys()) {
         if cfg.sources.contains_key(name)
             && (cfg.transforms.contains_key(name) || cfg.sinks.contains_key(name))
         {
-            out.push((
-                vec!["sources".into(), name.clone()],
-                format!("the name `{name}` is used by more than one component"),
-            ));
+            out.push(GraphError::DuplicateName {
+                section: "sources",
+                name: name.clone(),
+            });
         }
     }
     for name in cfg.transforms.keys() {
         if cfg.sinks.contains_key(name) {
-            out.push((
-                vec!["sinks".into(), name.clone()],
-                format!("the name `{name}` is used by more than one component"),
-            ));
+            out.push(GraphError::DuplicateName {
+                section: "sinks",
+                name: name.clone(),
+            });
         }
     }
     let producers: BTreeSet<&str> = cfg
@@ -42,33 +108,26 @@ pub fn check(cfg: &PipelineConfig) -> Vec<(Vec<String>, String)> {
         .iter()
         .map(|(n, t)| ("transforms", n, &t.inputs))
         .chain(cfg.sinks.iter().map(|(n, s)| ("sinks", n, &s.inputs)));
-    for (kind, name, inputs) in edges {
+    for (section, name, inputs) in edges {
         for i in inputs {
             if !producers.contains(i.as_str()) {
-                let hint = if cfg.sinks.contains_key(i) {
-                    " (it is a sink, which has no output)"
-                } else {
-                    ""
-                };
-                out.push((
-                    key(kind, name, "inputs"),
-                    format!("input `{i}` is not a source or transform{hint}"),
-                ));
+                out.push(GraphError::UnknownInput {
+                    section,
+                    consumer: name.clone(),
+                    input: i.clone(),
+                    input_is_sink: cfg.sinks.contains_key(i),
+                });
             }
         }
     }
     if cfg.sinks.is_empty() {
-        out.push((vec!["sinks".into()], "the pipeline has no sinks".into()));
+        out.push(GraphError::NoSinks);
     }
     if cfg.sources.is_empty() {
-        out.push((vec!["sources".into()], "the pipeline has no sources".into()));
+        out.push(GraphError::NoSources);
     }
     if let Some(cycle) = find_cycle(cfg) {
-        let first = cycle[0].clone();
-        out.push((
-            key("transforms", &first, "inputs"),
-            format!("cycle: {}", cycle.join(" -> ")),
-        ));
+        out.push(GraphError::Cycle(cycle));
     }
     if !out.is_empty() {
         return out;
@@ -81,14 +140,15 @@ pub fn check(cfg: &PipelineConfig) -> Vec<(Vec<String>, String)> {
         if sink.allow_unredacted {
             continue;
         }
-        for i in &sink.inputs {
-            if let Some(src) = unredacted_path(cfg, i, &redacts) {
-                out.push((
-                    key("sinks", name, "inputs"),
-                    format!("events from source `{src}` reach this sink without passing a `redact` transform (add one, or set allow_unredacted = true)"),
-                ));
-                break;
-            }
+        if let Some(from) = sink
+            .inputs
+            .iter()
+            .find_map(|i| unredacted_path(cfg, i, &redacts))
+        {
+            out.push(GraphError::UnredactedSink {
+                sink: name.clone(),
+                from,
+            });
         }
     }
     // log_metrics label values are an exit too (`/metrics`).
@@ -96,24 +156,25 @@ pub fn check(cfg: &PipelineConfig) -> Vec<(Vec<String>, String)> {
         if !t.inner.exports_labels() || t.allow_unredacted {
             continue;
         }
-        for i in &t.inputs {
-            if let Some(src) = unredacted_path(cfg, i, &redacts) {
-                out.push((
-                    key("transforms", name, "inputs"),
-                    format!("events from source `{src}` reach this log_metrics transform without passing a `redact` transform, and its label values reach /metrics (add one upstream, or set allow_unredacted = true)"),
-                ));
-                break;
-            }
+        if let Some(from) = t
+            .inputs
+            .iter()
+            .find_map(|i| unredacted_path(cfg, i, &redacts))
+        {
+            out.push(GraphError::UnredactedLabels {
+                transform: name.clone(),
+                from,
+            });
         }
     }
-    match (&cfg.dead_letter.redact_with, cfg.dead_letter.allow_unredacted) {
+    match (
+        &cfg.dead_letter.redact_with,
+        cfg.dead_letter.allow_unredacted,
+    ) {
         (Some(r), _) if !redacts(r) => {
-            out.push((vec!["dead_letter".into(), "redact_with".into()], format!("`{r}` is not a `redact` transform (or it has every class disabled)")));
+            out.push(GraphError::DeadLetterRedactWithNotRedact(r.clone()))
         }
-        (None, false) => out.push((
-            vec!["dead_letter".into()],
-            "dead letters must be redacted: set redact_with = \"NAME_OF_A_REDACT_TRANSFORM\" (or allow_unredacted = true)".into(),
-        )),
+        (None, false) => out.push(GraphError::DeadLetterUnredacted),
         _ => {}
     }
     out

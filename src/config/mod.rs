@@ -388,23 +388,15 @@ impl Builder<'_> {
         // Graph errors are reported with the others, except those that
         // only follow from a component already reported as broken (it is
         // missing from the graph).
-        for (key, message) in graph::check(&cfg) {
-            if !self.broken.is_empty() && self.follows_from_broken(&message) {
+        for e in graph::check(&cfg) {
+            if e.may_follow_from(&self.broken) {
                 continue;
             }
+            let key = e.key();
             let parts: Vec<&str> = key.iter().map(String::as_str).collect();
-            self.err(&parts, message);
+            self.err(&parts, e.to_string());
         }
         cfg
-    }
-
-    fn follows_from_broken(&self, message: &str) -> bool {
-        self.broken
-            .iter()
-            .any(|n| message.contains(&format!("`{n}`")))
-            || message.contains("has no sinks")
-            || message.contains("has no sources")
-            || message.contains("without passing a `redact`")
     }
 
     /// Takes and deserializes an optional top-level section.

@@ -316,3 +316,35 @@ fn redact_with_every_class_disabled_does_not_count() {
     );
     load(&src).expect("a redact with one class on counts");
 }
+
+/// A component refused for its own keys is missing from the graph; the
+/// graph errors that only follow from that (an input naming it, a section
+/// left empty, redaction that it may have provided) are not shown beside
+/// the real error, and the others still are. Decided on the error's kind,
+/// not its wording.
+#[test]
+fn graph_errors_that_follow_from_a_broken_component_are_not_shown() {
+    let src = OK.replace("query = 'severity >= \"INFO\"'", "query = 'severity >= '");
+    let errs = load(&src).expect_err("a bad query is refused");
+    assert_eq!(errs.errors.len(), 1, "{errs}");
+    assert_eq!(errs.errors[0].key, "transforms.f.query", "{errs}");
+
+    // The dead-letter output's own problem is not the broken transform's.
+    let src = src.replace("[dead_letter]\nallow_unredacted = true\n", "");
+    let errs = load(&src).expect_err("refused");
+    let keys: Vec<&str> = errs.errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["transforms.f.query", "dead_letter"], "{errs}");
+
+    let broken = vec!["f".to_string()];
+    let input = |input: &str| graph::GraphError::UnknownInput {
+        section: "sinks",
+        consumer: "out".into(),
+        input: input.into(),
+        input_is_sink: false,
+    };
+    assert!(input("f").may_follow_from(&broken));
+    assert!(!input("g").may_follow_from(&broken));
+    assert!(!graph::GraphError::Cycle(vec!["a".into(), "a".into()]).may_follow_from(&broken));
+    assert!(graph::GraphError::NoSinks.may_follow_from(&broken));
+    assert!(!graph::GraphError::NoSinks.may_follow_from(&[]));
+}
