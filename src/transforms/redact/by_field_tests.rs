@@ -29,7 +29,7 @@ fn by_field(r: &Redactor, stats: &RedactStats) -> Vec<(String, String, u64)> {
 /// class, propagation and removed fields.
 #[test]
 fn by_field_counts_add_up_to_the_detector_counts() {
-    let (corpus, _, _) = testgen::generate(400);
+    let (corpus, _, _) = pii_corpus::generate(400);
     for mode in [Mode::Mask, Mode::Drop, Mode::Partial] {
         let r = redactor_in(mode);
         let mut stats = RedactStats::default();
@@ -112,7 +112,7 @@ fn a_value_under_a_path_is_counted_there() {
 /// (removed fields are traced with an empty replacement).
 #[test]
 fn tracing_redacts_the_same_and_each_replacement_is_where_it_says() {
-    let (corpus, _, _) = testgen::generate(300);
+    let (corpus, _, _) = pii_corpus::generate(300);
     for mode in [Mode::Mask, Mode::Drop] {
         let r = redactor_in(mode);
         let (mut plain_stats, mut traced_stats) = (RedactStats::default(), RedactStats::default());

@@ -47,16 +47,19 @@
 #[cfg(test)]
 mod by_field_tests;
 mod config;
+#[cfg(test)]
+mod corpus_tests;
 pub(crate) mod detectors;
 mod engine;
 mod fields;
 #[cfg(test)]
 mod locale_cases;
 pub(crate) mod modes;
+#[cfg(test)]
+#[path = "../../../tests/generators/pii_corpus.rs"]
+pub(crate) mod pii_corpus;
 pub mod stage;
 mod stats;
-#[cfg(test)]
-pub(crate) mod testgen;
 #[cfg(test)]
 mod tests;
 
