@@ -662,4 +662,12 @@ fn the_report_renders_in_headless_chromium_without_console_errors() {
         "docs/report.png is this report at the harness's width"
     );
     assert!(h > 2000, "docs/report.png is a full page ({h} px)");
+    // A report that gained or lost a line no longer has the committed
+    // picture's height: the README would show a page sluice no longer
+    // writes.
+    assert_eq!(
+        h, r.height,
+        "docs/report.png is stale (the report is now {} px high): rerun this test with SLUICE_UPDATE_SCREENSHOT=1",
+        r.height
+    );
 }
