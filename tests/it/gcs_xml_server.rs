@@ -19,6 +19,20 @@
 //! - `GET /BUCKET?list-type=2&prefix=P[&delimiter=/][&start-after=K]`:
 //!   `ListBucketResult`.
 //!
+//! Google's pages each behaviour follows (the XML API reference):
+//! - create-only uploads and 412: "Request preconditions",
+//!   <https://cloud.google.com/storage/docs/request-preconditions>
+//!   (`x-goog-if-generation-match`: the request fails with 412
+//!   Precondition Failed when the generation does not match; 0 matches
+//!   only a missing object);
+//! - PUT Object: <https://cloud.google.com/storage/docs/xml-api/put-object-upload>;
+//! - multipart: initiate <https://cloud.google.com/storage/docs/xml-api/post-object-multipart>,
+//!   upload a part (its response's ETag must be given when completing)
+//!   <https://cloud.google.com/storage/docs/xml-api/put-object-multipart>,
+//!   complete (parts listed by number and ETag, assembled in order; the
+//!   object's ETag is not an MD5) <https://cloud.google.com/storage/docs/xml-api/post-object-complete>;
+//! - listing: <https://cloud.google.com/storage/docs/xml-api/get-bucket-list>.
+//!
 //! Every request is logged (method, key, query, headers) so tests can
 //! assert what was sent. `fail_next_puts(n)` answers the next n object PUTs
 //! with 503, to exercise retries.
@@ -304,7 +318,9 @@ fn xml_escape(s: &str) -> String {
 }
 
 fn etag_of(body: &[u8]) -> String {
-    // Any stable digest works for a test server; real GCS uses MD5.
+    // Any stable digest works for a test server: GCS gives simple uploads
+    // an MD5 ETag and multipart objects one that is not an MD5
+    // (post-object-complete); clients only compare ETags for equality.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in body {
         h ^= u64::from(*b);
@@ -352,6 +368,8 @@ fn handle(req: Request, st: &Mutex<State>) -> Response {
                 return Response::error(503, "ServiceUnavailable", "try again");
             }
             let k = (bucket.clone(), key.clone());
+            // "Request preconditions": generation-match 0 means "only if no
+            // live object has this name"; otherwise 412.
             if req
                 .headers
                 .get("x-goog-if-generation-match")
@@ -410,8 +428,10 @@ fn handle(req: Request, st: &Mutex<State>) -> Response {
             let Some(u) = s.uploads.remove(&id) else {
                 return Response::error(404, "NoSuchUpload", "no such upload");
             };
-            // The request lists each part's number and ETag; they must
-            // match what was uploaded, in ascending order.
+            // The request lists each part's number and the ETag its upload
+            // returned, in ascending order (post-object-complete); a part
+            // that was not uploaded, or listed with another ETag, refuses
+            // the request.
             let text = String::from_utf8_lossy(&req.body).into_owned();
             let mut body = Vec::new();
             let mut last = 0;
