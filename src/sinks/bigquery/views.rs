@@ -25,8 +25,12 @@ pub fn view_name(base: &str) -> String {
 
 /// The view's query, in GoogleSQL.
 pub fn view_query(project: &str, dataset: &str, base: &str, partitioning: Partitioning) -> String {
-    let keep_first =
-        "QUALIFY ROW_NUMBER() OVER (PARTITION BY insertId ORDER BY receiveTimestamp) = 1";
+    // `timestamp` in the window's partition changes nothing (a repeat
+    // carries its original's timestamp) but lets a query on the view that
+    // filters on `timestamp` have the filter applied below the window, so
+    // BigQuery can prune day partitions instead of reading the table.
+    let keep_first = "QUALIFY ROW_NUMBER() OVER \
+        (PARTITION BY insertId, timestamp ORDER BY receiveTimestamp) = 1";
     match partitioning {
         Partitioning::Day => {
             format!("SELECT * FROM `{project}.{dataset}.{base}` WHERE TRUE {keep_first}")
@@ -91,7 +95,7 @@ mod tests {
         assert_eq!(
             q,
             "SELECT * FROM `p.d.stdout` WHERE TRUE QUALIFY ROW_NUMBER() OVER \
-             (PARTITION BY insertId ORDER BY receiveTimestamp) = 1"
+             (PARTITION BY insertId, timestamp ORDER BY receiveTimestamp) = 1"
         );
         let q = view_query("p", "d", "stdout", Partitioning::Sharded);
         assert!(q.starts_with("SELECT * FROM `p.d.stdout_*` WHERE REGEXP_CONTAINS(_TABLE_SUFFIX, r'^[0-9]{8}$') QUALIFY"), "{q}");
