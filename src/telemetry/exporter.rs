@@ -66,6 +66,9 @@ const INTERNAL: &[&str] = &[
     INVALID_UTF8,
     CLOSED_EARLY,
     REQUEST_DURATION,
+    RELOADS,
+    SINK_REQUEST_FAILURES,
+    LAST_RELOAD_OK,
 ];
 
 /// True when `name` (or its histogram series) is an internal metric.
@@ -357,5 +360,45 @@ mod tests {
             "component_request_duration_seconds_bucket"
         ));
         assert!(!is_internal_name("http_errors_total"));
+    }
+
+    /// A derived metric may not take the name of a family sluice writes
+    /// itself: every family in a scrape that exercised them all is known
+    /// as internal (the last three were missing, so a log-based metric
+    /// could have been named `sink_request_failures_total`).
+    #[test]
+    fn every_family_sluice_writes_is_reserved() {
+        let t = Telemetry::new();
+        let st = t.component("out", "sink", "bigquery");
+        st.received(1, 10);
+        st.errored(1);
+        t.set_source_lag("out", 1);
+        t.watch_channel("out", Box::new(|| (1, 4)));
+        t.sink_request_failed("out");
+        t.record_reload(crate::telemetry::ReloadOutcome::Applied);
+        let e = Exporter::install(t.clone());
+        record_request_latency("out", 0.2);
+        let text = e.render();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        for want in [
+            "sink_request_failures_total",
+            "config_reloads_total",
+            "config_last_reload_successful",
+        ] {
+            assert!(
+                families.contains(&want),
+                "{want} not in the scrape:\n{text}"
+            );
+        }
+        for f in families {
+            assert!(
+                is_internal_name(f),
+                "{f} is written by sluice but not reserved"
+            );
+        }
     }
 }
