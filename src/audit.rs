@@ -17,53 +17,53 @@ use std::path::{Path, PathBuf};
 use crate::transforms::redact::{Class, EventFinding, Redactor};
 
 /// Locations kept in the report; counts are always complete.
-pub const MAX_LOCATIONS: usize = 10_000;
+pub(crate) const MAX_LOCATIONS: usize = 10_000;
 
 /// Where one finding is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     /// File the line came from.
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// 1-based line number.
-    pub line: u64,
+    pub(crate) line: u64,
     /// Dotted JSON path (`jsonPayload.user_email`), or `-` for a non-JSON
     /// line.
-    pub path: String,
+    pub(crate) path: String,
     /// Detector (`email`, `card`...) or key rule (`field:hardware`).
-    pub detector: String,
+    pub(crate) detector: String,
     /// Class of the finding.
-    pub class: Class,
+    pub(crate) class: Class,
 }
 
 /// Result of an audit.
 #[derive(Debug, Clone, Default)]
-pub struct AuditReport {
+pub(crate) struct AuditReport {
     /// Files read.
-    pub files: u64,
+    pub(crate) files: u64,
     /// Lines read.
-    pub lines: u64,
+    pub(crate) lines: u64,
     /// Lines that parsed as JSON.
-    pub json_lines: u64,
+    pub(crate) json_lines: u64,
     /// Lines scanned as plain text.
-    pub text_lines: u64,
+    pub(crate) text_lines: u64,
     /// Findings per class.
-    pub by_class: BTreeMap<Class, u64>,
+    pub(crate) by_class: BTreeMap<Class, u64>,
     /// Findings per detector or key rule name.
-    pub by_detector: BTreeMap<String, u64>,
+    pub(crate) by_detector: BTreeMap<String, u64>,
     /// First [`MAX_LOCATIONS`] findings.
-    pub locations: Vec<Location>,
+    pub(crate) locations: Vec<Location>,
     /// Findings not listed in `locations`.
-    pub locations_omitted: u64,
+    pub(crate) locations_omitted: u64,
 }
 
 impl AuditReport {
     /// No finding at all.
-    pub fn is_clean(&self) -> bool {
+    pub(crate) fn is_clean(&self) -> bool {
         self.findings() == 0
     }
 
     /// Total number of findings.
-    pub fn findings(&self) -> u64 {
+    pub(crate) fn findings(&self) -> u64 {
         self.by_class.values().sum()
     }
 
@@ -90,7 +90,7 @@ impl AuditReport {
 
     /// Human-readable report: totals per class and detector, then locations.
     /// Never contains a found value.
-    pub fn render_text(&self) -> String {
+    pub(crate) fn render_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -131,7 +131,7 @@ impl AuditReport {
 
 /// Audits files and folders (recursively, in name order). `.gz` files are
 /// decompressed (multi-member gzip supported).
-pub fn audit_paths(paths: &[PathBuf], redactor: &Redactor) -> std::io::Result<AuditReport> {
+pub(crate) fn audit_paths(paths: &[PathBuf], redactor: &Redactor) -> std::io::Result<AuditReport> {
     let mut report = AuditReport::default();
     for p in paths {
         audit_path(p, redactor, &mut report)?;

@@ -11,19 +11,19 @@ use std::time::{Duration, Instant};
 
 /// A retry schedule: `first`, doubling, capped at `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
+pub(crate) struct Backoff {
+    pub(crate) first: Duration,
+    pub(crate) max: Duration,
 }
 
 impl Backoff {
-    pub const fn new(first: Duration, max: Duration) -> Backoff {
+    pub(crate) const fn new(first: Duration, max: Duration) -> Backoff {
         Backoff { first, max }
     }
 
     /// The wait before retry number `attempt` (1 after the first failure,
     /// 2 after the second, ...); zero for attempt 0.
-    pub fn delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
         match attempt {
             0 => Duration::ZERO,
             // 2^20 times any sane `first` is past any sane `max`.
@@ -35,14 +35,14 @@ impl Backoff {
     }
 
     /// [`delay`](Self::delay) spread uniformly over `[d/2, d]`.
-    pub fn jittered(&self, attempt: u32) -> Duration {
+    pub(crate) fn jittered(&self, attempt: u32) -> Duration {
         let d = self.delay(attempt);
         let half = d / 2;
         half + half.mul_f64(unit_random())
     }
 
     /// Jittered retries that stop once `budget` has passed from now.
-    pub fn within(self, budget: Duration) -> Deadline {
+    pub(crate) fn within(self, budget: Duration) -> Deadline {
         Deadline {
             backoff: self,
             attempt: 0,
@@ -53,7 +53,7 @@ impl Backoff {
 
 /// Retries bounded by a total time (see [`Backoff::within`]).
 #[derive(Debug, Clone)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     backoff: Backoff,
     attempt: u32,
     deadline: Instant,
@@ -62,7 +62,7 @@ pub struct Deadline {
 impl Deadline {
     /// The next wait, or `None` once the deadline is reached. A wait never
     /// goes past the deadline.
-    pub fn next_delay(&mut self) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
         let now = Instant::now();
         if now >= self.deadline {
             return None;

@@ -24,10 +24,10 @@ pub struct NodeInfo {
     pub node_name: Option<String>,
 }
 
-pub const ENV_PROJECT: &str = "SLUICE_PROJECT_ID";
-pub const ENV_LOCATION: &str = "SLUICE_LOCATION";
-pub const ENV_CLUSTER: &str = "SLUICE_CLUSTER_NAME";
-pub const ENV_NODE: &str = "SLUICE_NODE_NAME";
+pub(crate) const ENV_PROJECT: &str = "SLUICE_PROJECT_ID";
+pub(crate) const ENV_LOCATION: &str = "SLUICE_LOCATION";
+pub(crate) const ENV_CLUSTER: &str = "SLUICE_CLUSTER_NAME";
+pub(crate) const ENV_NODE: &str = "SLUICE_NODE_NAME";
 
 /// Where a label's value came from, for the start-up log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum LabelSource {
 }
 
 impl LabelSource {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LabelSource::Env => "env",
             LabelSource::MetadataServer => "metadata-server",
@@ -63,7 +63,7 @@ impl Discovery {
     /// One info line naming every value and its source, then one warning
     /// naming the labels that stay unknown. The values are the node's own
     /// identifiers, not event content.
-    pub fn log(&self) {
+    pub(crate) fn log(&self) {
         let i = &self.info;
         let src = |n: usize| self.sources[n].1.as_str();
         tracing::info!(
@@ -98,12 +98,12 @@ impl Discovery {
 
 impl NodeInfo {
     /// Values from the environment only.
-    pub fn from_env() -> NodeInfo {
+    pub(crate) fn from_env() -> NodeInfo {
         NodeInfo::from_lookup(|k| std::env::var(k).ok())
     }
 
     /// Values from a variable lookup (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> NodeInfo {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> NodeInfo {
         let get = |k: &str| {
             lookup(k)
                 .map(|v| v.trim().to_string())
@@ -224,12 +224,12 @@ impl NodeInfo {
     }
 
     /// The project for `logName`; `unknown-project` keeps names well formed.
-    pub fn project_or_default(&self) -> &str {
+    pub(crate) fn project_or_default(&self) -> &str {
         self.project_id.as_deref().unwrap_or("unknown-project")
     }
 
     /// The node's name for archive keys and labels.
-    pub fn node_or_default(&self) -> &str {
+    pub(crate) fn node_or_default(&self) -> &str {
         self.node_name.as_deref().unwrap_or("unknown-node")
     }
 

@@ -227,7 +227,7 @@ async fn plain(p: Arc<Progress>, started: Instant, stop: CancellationToken) {
 
 /// One line of progress, e.g. `backfill: objects 3/10 (2 done before),
 /// 1.2 MiB/4.0 MiB stored, 12000 events, 25.0 MiB/s, 4100 events/s, ETA 7s`.
-pub fn progress_line(s: &Snapshot, elapsed: Duration) -> String {
+pub(crate) fn progress_line(s: &Snapshot, elapsed: Duration) -> String {
     if !s.listed {
         return "backfill: listing objects".into();
     }

@@ -15,10 +15,10 @@ use crate::telemetry::Telemetry;
 use crate::topology::{self, DryRunPlan};
 
 /// The built-in pipeline used when none is given.
-pub const DEFAULT_PIPELINE: &str = include_str!("../../pipelines/dry-run.toml");
+pub(crate) const DEFAULT_PIPELINE: &str = include_str!("../../pipelines/dry-run.toml");
 
 /// The bundled fixtures used when no pipeline and no input are given.
-pub const BUNDLED_INPUTS: &[(&str, &[u8])] = &[
+pub(crate) const BUNDLED_INPUTS: &[(&str, &[u8])] = &[
     (
         "license-api-7d8f9c6b4-xk9m2_coditect_django-3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.log",
         include_bytes!("../../fixtures/containers/license-api-7d8f9c6b4-xk9m2_coditect_django-3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a19.log"),
@@ -31,7 +31,7 @@ pub const BUNDLED_INPUTS: &[(&str, &[u8])] = &[
 
 /// The shipped log-based metric definitions (`pipelines/metrics/`), for
 /// the built-in pipeline, which has no folder of its own to find them in.
-pub const BUNDLED_METRICS: &[(&str, &str)] = &[
+pub(crate) const BUNDLED_METRICS: &[(&str, &str)] = &[
     (
         "error_entries.yaml",
         include_str!("../../pipelines/metrics/error_entries.yaml"),
@@ -77,7 +77,7 @@ impl Drop for BundledMetrics {
 }
 
 /// Entries kept in the report's sample.
-pub const SAMPLE_SIZE: usize = 12;
+pub(crate) const SAMPLE_SIZE: usize = 12;
 
 pub fn run(pipeline: Option<&Path>, out: &Path, inputs: &[PathBuf], report: bool) -> Result<u8> {
     let mut _bundled = None;

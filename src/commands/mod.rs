@@ -15,12 +15,12 @@ use anyhow::Result;
 use crate::config::PipelineConfig;
 
 /// Loads and validates a pipeline, printing every error.
-pub fn load(path: &Path) -> Result<PipelineConfig> {
+pub(crate) fn load(path: &Path) -> Result<PipelineConfig> {
     crate::config::load_file(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A multi-threaded runtime sized to the machine.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)

@@ -130,7 +130,7 @@ fn watch_hangups(
 /// the runtime), not from the first poll: a signal that arrives while the
 /// pipeline is starting must not meet the default action, which ends the
 /// process with no drain and no checkpoint. Call it before building.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -157,7 +157,7 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-pub fn report(outcome: &Outcome) {
+pub(crate) fn report(outcome: &Outcome) {
     match outcome {
         Outcome::Completed => {
             tracing::info!("pipeline stopped; every event read was delivered or dead-lettered")

@@ -13,23 +13,23 @@ use crate::telemetry::Telemetry;
 #[derive(Clone)]
 pub struct BuildContext {
     /// Where components keep state (checkpoints, resume files).
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// How long a source may wait for acknowledgements at shutdown.
-    pub shutdown_grace: Duration,
-    pub node: NodeInfo,
-    pub telemetry: Arc<Telemetry>,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) node: NodeInfo,
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build {kind} `{name}`: {message}")]
 pub struct BuildError {
-    pub kind: &'static str,
-    pub name: String,
-    pub message: String,
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) message: String,
 }
 
 impl BuildError {
-    pub fn new(kind: &'static str, name: &str, message: impl std::fmt::Display) -> Self {
+    pub(crate) fn new(kind: &'static str, name: &str, message: impl std::fmt::Display) -> Self {
         BuildError {
             kind,
             name: name.to_string(),
@@ -42,12 +42,12 @@ impl BuildError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// Key inside the component's table, e.g. `query`.
-    pub field: String,
-    pub message: String,
+    pub(crate) field: String,
+    pub(crate) message: String,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         FieldError {
             field: field.into(),
             message: message.into(),

@@ -16,21 +16,21 @@ use crate::telemetry::{ComponentStats, Telemetry};
 pub struct ComponentError(pub String);
 
 impl ComponentError {
-    pub fn new(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+    pub(crate) fn new(context: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
         ComponentError(format!("{context}: {err}"))
     }
 }
 
 pub struct SourceContext {
-    pub name: Arc<str>,
-    pub out: Output,
+    pub(crate) name: Arc<str>,
+    pub(crate) out: Output,
     /// Cancelled on shutdown: stop reading, flush what was read, wait
     /// (bounded) for acknowledgements, persist state, return.
-    pub shutdown: CancellationToken,
-    pub dead_letter: DeadLetterSender,
-    pub stats: Arc<ComponentStats>,
-    pub telemetry: Arc<Telemetry>,
-    pub batch_max_events: usize,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) dead_letter: DeadLetterSender,
+    pub(crate) stats: Arc<ComponentStats>,
+    pub(crate) telemetry: Arc<Telemetry>,
+    pub(crate) batch_max_events: usize,
 }
 
 /// Per-batch scratch space for synchronous transforms.
@@ -41,11 +41,12 @@ pub struct TransformContext {
     /// Redaction counts (detector name, count) from this batch.
     pub redactions: Vec<(String, u64)>,
     /// The same counts by (field path, detector name, count).
-    pub redactions_by_field: Vec<(String, String, u64)>,
+    pub(crate) redactions_by_field: Vec<(String, String, u64)>,
 }
 
 impl TransformContext {
-    pub fn reject(&mut self, event: Event, reason: impl Into<String>) {
+    #[cfg(test)]
+    pub(crate) fn reject(&mut self, event: Event, reason: impl Into<String>) {
         self.rejects.push((event, reason.into()));
     }
 }
@@ -59,11 +60,11 @@ pub struct SinkInput {
 }
 
 impl SinkInput {
-    pub fn new(rx: mpsc::Receiver<Batch>, stats: Arc<ComponentStats>) -> Self {
+    pub(crate) fn new(rx: mpsc::Receiver<Batch>, stats: Arc<ComponentStats>) -> Self {
         SinkInput { rx, stats }
     }
 
-    pub async fn next(&mut self) -> Option<Batch> {
+    pub(crate) async fn next(&mut self) -> Option<Batch> {
         let batch = self.rx.recv().await?;
         self.stats.received(batch.len() as u64, batch.bytes());
         Some(batch)
@@ -71,8 +72,8 @@ impl SinkInput {
 }
 
 pub struct SinkContext {
-    pub name: Arc<str>,
-    pub dead_letter: DeadLetterSender,
-    pub stats: Arc<ComponentStats>,
-    pub telemetry: Arc<Telemetry>,
+    pub(crate) name: Arc<str>,
+    pub(crate) dead_letter: DeadLetterSender,
+    pub(crate) stats: Arc<ComponentStats>,
+    pub(crate) telemetry: Arc<Telemetry>,
 }

@@ -11,29 +11,29 @@ use crate::event::Event;
 use crate::telemetry::Telemetry;
 
 /// Rewrites a record in place before it is written; counts go to telemetry.
-pub trait DeadLetterRedactor: Send + Sync {
+pub(crate) trait DeadLetterRedactor: Send + Sync {
     /// Redacts `value`, which sits at `path` in the record (`deadletter.event`):
     /// the redactions are counted under that path.
     fn redact(&self, path: &str, value: &mut Value, telemetry: &Telemetry);
 }
 
-pub struct DeadLetter {
-    pub component: Arc<str>,
-    pub reason: String,
-    pub event: Event,
+pub(crate) struct DeadLetter {
+    pub(crate) component: Arc<str>,
+    pub(crate) reason: String,
+    pub(crate) event: Event,
     /// More records of the same read follow at once (see `send_all`).
     pub(crate) more: bool,
 }
 
 /// Cloned into every component; bounded like every other channel.
 #[derive(Clone)]
-pub struct DeadLetterSender(pub(crate) mpsc::Sender<DeadLetter>);
+pub(crate) struct DeadLetterSender(pub(crate) mpsc::Sender<DeadLetter>);
 
 impl DeadLetterSender {
     /// Sends one event with its reason. If the writer is gone (it outlives
     /// every component, so only after a crash), the event is dropped
     /// unsettled and its source treats it as not delivered.
-    pub async fn send(&self, component: &Arc<str>, event: Event, reason: impl Into<String>) {
+    pub(crate) async fn send(&self, component: &Arc<str>, event: Event, reason: impl Into<String>) {
         let dl = DeadLetter {
             component: component.clone(),
             reason: reason.into(),
@@ -47,7 +47,7 @@ impl DeadLetterSender {
     /// them in one write: if the disk fails, none of them is on disk and
     /// the source's re-read writes each once (not a prefix twice).
     /// Reads with more rejects than the channel holds go in parts.
-    pub async fn send_all(&self, component: &Arc<str>, rejects: Vec<(Event, String)>) {
+    pub(crate) async fn send_all(&self, component: &Arc<str>, rejects: Vec<(Event, String)>) {
         let mut rejects = rejects.into_iter().peekable();
         while rejects.peek().is_some() {
             let n = rejects.len().min(self.0.max_capacity());
@@ -69,7 +69,8 @@ impl DeadLetterSender {
 
     /// A sender with no writer, for tests and tools: everything sent is
     /// counted as not delivered.
-    pub fn disconnected() -> Self {
+    #[cfg(test)]
+    pub(crate) fn disconnected() -> Self {
         let (tx, _) = mpsc::channel(1);
         DeadLetterSender(tx)
     }

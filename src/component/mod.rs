@@ -14,17 +14,17 @@ mod output;
 
 use async_trait::async_trait;
 
-pub use build::{BuildContext, BuildError, FieldError};
+pub(crate) use build::{BuildContext, BuildError, FieldError};
 pub use context::{ComponentError, SinkContext, SinkInput, SourceContext, TransformContext};
-pub use dead_letter::{DeadLetter, DeadLetterRedactor, DeadLetterSender};
-pub use output::{Closed, Output};
+pub(crate) use dead_letter::{DeadLetter, DeadLetterRedactor, DeadLetterSender};
+pub(crate) use output::Output;
 
 use crate::event::{Batch, Event};
 
 /// A running source. It returns when its input ends or when
 /// `cx.shutdown` is cancelled, after flushing what it has read.
 #[async_trait]
-pub trait Source: Send {
+pub(crate) trait Source: Send {
     async fn run(self: Box<Self>, cx: SourceContext) -> Result<(), ComponentError>;
 }
 
@@ -38,6 +38,6 @@ pub trait Transform: Send {
 /// A running sink: take a batch, encode it, write it, settle each event
 /// once the write is durable. Returns when its input ends, after flushing.
 #[async_trait]
-pub trait Sink: Send {
+pub(crate) trait Sink: Send {
     async fn run(self: Box<Self>, input: SinkInput, cx: SinkContext) -> Result<(), ComponentError>;
 }

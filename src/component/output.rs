@@ -11,7 +11,7 @@ use crate::telemetry::ComponentStats;
 /// original and the others clones: the entries are shared, not copied
 /// (`Event::log`), and each clone's events carry their own finalizers, so
 /// the source waits for every copy.
-pub struct Output {
+pub(crate) struct Output {
     senders: Vec<mpsc::Sender<Batch>>,
     stats: Arc<ComponentStats>,
 }
@@ -19,7 +19,7 @@ pub struct Output {
 /// Every consumer has gone away (they only do so after a failure).
 #[derive(Debug, thiserror::Error)]
 #[error("all downstream components have stopped")]
-pub struct Closed;
+pub(crate) struct Closed;
 
 impl Output {
     pub(crate) fn new(senders: Vec<mpsc::Sender<Batch>>, stats: Arc<ComponentStats>) -> Self {
@@ -28,7 +28,7 @@ impl Output {
 
     /// Sends a batch downstream, waiting while consumers are full
     /// (backpressure). Counts `events_out`/`bytes_out` for the producer.
-    pub async fn send(&mut self, batch: Batch) -> Result<(), Closed> {
+    pub(crate) async fn send(&mut self, batch: Batch) -> Result<(), Closed> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -58,7 +58,7 @@ impl Output {
     }
 
     /// How many consumers this output feeds.
-    pub fn fan_out(&self) -> usize {
+    pub(crate) fn fan_out(&self) -> usize {
         self.senders.len()
     }
 }

@@ -8,7 +8,7 @@ use super::PipelineConfig;
 
 /// A problem with how the components connect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GraphError {
+pub(crate) enum GraphError {
     /// A transform or sink has the name of another component.
     #[error("the name `{name}` is used by more than one component")]
     DuplicateName { section: &'static str, name: String },
@@ -38,7 +38,7 @@ pub enum GraphError {
 
 impl GraphError {
     /// The key path the error is reported at.
-    pub fn key(&self) -> Vec<String> {
+    pub(crate) fn key(&self) -> Vec<String> {
         let at = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect();
         match self {
             GraphError::DuplicateName { section, name } => at(&[section, name]),
@@ -61,7 +61,7 @@ impl GraphError {
     /// as broken (they are missing from the graph): a reference to one of
     /// them, a section left empty, or a redact transform that may be the
     /// broken one. Such errors are not shown beside the real one.
-    pub fn may_follow_from(&self, broken: &[String]) -> bool {
+    pub(crate) fn may_follow_from(&self, broken: &[String]) -> bool {
         let is_broken = |n: &str| broken.iter().any(|b| b == n);
         match self {
             GraphError::DuplicateName { name, .. } => is_broken(name),
@@ -77,7 +77,7 @@ impl GraphError {
 }
 
 /// Every problem with how the components connect.
-pub fn check(cfg: &PipelineConfig) -> Vec<GraphError> {
+pub(crate) fn check(cfg: &PipelineConfig) -> Vec<GraphError> {
     let mut out = Vec::new();
     for name in cfg.transforms.keys().chain(cfg.sinks.keys()) {
         if cfg.sources.contains_key(name)

@@ -5,8 +5,8 @@
 /// A variable that is unset and has no default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingVar {
-    pub name: String,
-    pub line: usize,
+    pub(crate) name: String,
+    pub(crate) line: usize,
 }
 
 /// Resolves every reference with `lookup`; returns the text or all the

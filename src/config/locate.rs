@@ -5,7 +5,7 @@
 
 /// 1-based line of `path` (e.g. `["sinks", "bq", "inputs"]`), or of the
 /// nearest enclosing table that exists.
-pub fn locate(src: &str, path: &[&str]) -> Option<usize> {
+pub(crate) fn locate(src: &str, path: &[&str]) -> Option<usize> {
     let mut best: Option<(usize, usize)> = None; // (matched segments, line)
     let mut header: Vec<String> = Vec::new();
     for (i, raw) in src.lines().enumerate() {

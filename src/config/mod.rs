@@ -44,18 +44,18 @@ pub use interpolate::interpolate;
 #[serde(deny_unknown_fields, default)]
 pub struct GlobalConfig {
     /// Where checkpoints, the dead-letter file and other state live.
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Most events a source puts in one batch.
-    pub batch_max_events: usize,
+    pub(crate) batch_max_events: usize,
     /// Capacity of every channel between components, in batches. Small on
     /// purpose: a stalled sink stalls the sources instead of growing memory.
-    pub channel_capacity: usize,
+    pub(crate) channel_capacity: usize,
     /// On SIGTERM/SIGINT, how long to wait for in-flight events to drain
     /// before giving up (exit code 1, checkpoints not advanced past the
     /// undelivered events).
-    pub shutdown_grace_secs: u64,
+    pub(crate) shutdown_grace_secs: u64,
     /// Address of the `/metrics` and `/health/*` endpoints for `sluice run`.
-    pub metrics_address: String,
+    pub(crate) metrics_address: String,
 }
 
 impl GlobalConfig {
@@ -91,22 +91,22 @@ impl Default for GlobalConfig {
 /// `reason`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
-pub struct DeadLetterConfig {
+pub(crate) struct DeadLetterConfig {
     /// Defaults to `DATA_DIR/deadletter.ndjson`.
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// Name of the `redact` transform whose rules are applied to every
     /// dead-letter record before it is written.
-    pub redact_with: Option<String>,
+    pub(crate) redact_with: Option<String>,
     /// Write dead letters without redaction (refused by validation otherwise).
-    pub allow_unredacted: bool,
+    pub(crate) allow_unredacted: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct TransformOuter {
-    pub inputs: Vec<String>,
+    pub(crate) inputs: Vec<String>,
     /// Opt out of the "every log_metrics is downstream of a redact" rule
     /// (its label values reach `/metrics`).
-    pub allow_unredacted: bool,
+    pub(crate) allow_unredacted: bool,
     pub inner: TransformConfig,
     /// What `validate` computed, which the topology builds from. `None`
     /// only while loading a file whose validation failed (such a config
@@ -115,26 +115,26 @@ pub struct TransformOuter {
 }
 
 #[derive(Debug, Clone)]
-pub struct SinkOuter {
-    pub inputs: Vec<String>,
+pub(crate) struct SinkOuter {
+    pub(crate) inputs: Vec<String>,
     /// Opt out of the "every sink is downstream of a redact" rule.
-    pub allow_unredacted: bool,
-    pub inner: SinkConfig,
+    pub(crate) allow_unredacted: bool,
+    pub(crate) inner: SinkConfig,
 }
 
 /// A loaded and validated pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     pub global: GlobalConfig,
-    pub dead_letter: DeadLetterConfig,
+    pub(crate) dead_letter: DeadLetterConfig,
     pub sources: BTreeMap<String, SourceConfig>,
     pub transforms: BTreeMap<String, TransformOuter>,
-    pub sinks: BTreeMap<String, SinkOuter>,
+    pub(crate) sinks: BTreeMap<String, SinkOuter>,
 }
 
 impl PipelineConfig {
-    pub fn dead_letter_path(&self) -> PathBuf {
+    pub(crate) fn dead_letter_path(&self) -> PathBuf {
         self.dead_letter
             .path
             .clone()
@@ -143,7 +143,7 @@ impl PipelineConfig {
 
     /// The pipeline file and every file it names (metric definitions, as
     /// their globs match now; hash keys): what `--watch-config` watches.
-    pub fn watched_files(&self) -> Vec<PathBuf> {
+    pub(crate) fn watched_files(&self) -> Vec<PathBuf> {
         let mut files = vec![self.path.clone()];
         for t in self.transforms.values() {
             for f in t.inner.named_files() {
@@ -154,26 +154,15 @@ impl PipelineConfig {
         }
         files
     }
-
-    /// Kind and type of a component, by name.
-    pub fn component_kind(&self, name: &str) -> Option<(&'static str, &'static str)> {
-        if let Some(s) = self.sources.get(name) {
-            return Some(("source", s.type_name()));
-        }
-        if let Some(t) = self.transforms.get(name) {
-            return Some(("transform", t.inner.type_name()));
-        }
-        self.sinks.get(name).map(|s| ("sink", s.inner.type_name()))
-    }
 }
 
 /// One problem in a pipeline file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     /// Dotted key path, e.g. `sinks.bq.inputs`.
-    pub key: String,
-    pub line: Option<usize>,
-    pub message: String,
+    pub(crate) key: String,
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ConfigError {
@@ -188,8 +177,8 @@ impl fmt::Display for ConfigError {
 /// Every problem found in one file.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigErrors {
-    pub path: PathBuf,
-    pub errors: Vec<ConfigError>,
+    pub(crate) path: PathBuf,
+    pub(crate) errors: Vec<ConfigError>,
 }
 
 impl fmt::Display for ConfigErrors {

@@ -7,7 +7,7 @@ use crate::event::log_entry::Stream;
 pub struct CriLine<'a> {
     pub time: &'a str,
     pub stream: Stream,
-    pub partial: bool,
+    pub(crate) partial: bool,
     pub message: &'a [u8],
 }
 

@@ -14,18 +14,18 @@ struct Raw<'a> {
     time: Option<String>,
 }
 
-pub struct DockerLine {
-    pub log: String,
-    pub stream: Stream,
-    pub time: String,
+pub(crate) struct DockerLine {
+    pub(crate) log: String,
+    pub(crate) stream: Stream,
+    pub(crate) time: String,
 }
 
-pub fn looks_like(line: &[u8]) -> bool {
+pub(crate) fn looks_like(line: &[u8]) -> bool {
     memchr::memmem::find(line, b"\"log\":").is_some()
         && memchr::memmem::find(line, b"\"stream\":").is_some()
 }
 
-pub fn parse(line: &[u8]) -> Result<DockerLine, String> {
+pub(crate) fn parse(line: &[u8]) -> Result<DockerLine, String> {
     let raw: Raw<'_> = serde_json::from_slice(line).map_err(|e| {
         format!(
             "malformed docker json-file line: {}",

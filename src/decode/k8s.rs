@@ -13,17 +13,17 @@ use crate::event::log_entry::Origin;
 use crate::node::NodeInfo;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerFile {
-    pub pod: String,
-    pub namespace: String,
-    pub container: String,
-    pub container_id: String,
+pub(crate) struct ContainerFile {
+    pub(crate) pod: String,
+    pub(crate) namespace: String,
+    pub(crate) container: String,
+    pub(crate) container_id: String,
 }
 
 /// The name without a rotation suffix: `a.log.1`, `a.log.2.gz`,
 /// `a.log-20251130` and `a.log.20251130-120000` are all `a.log`. A rotated
 /// copy then has the labels and insertIds of the log it was copied from.
-pub fn base_log_name(name: &str) -> &str {
+pub(crate) fn base_log_name(name: &str) -> &str {
     match name.rfind(".log") {
         Some(i) if matches!(name.as_bytes().get(i + 4), None | Some(b'.' | b'-')) => &name[..i + 4],
         _ => name,
@@ -32,7 +32,7 @@ pub fn base_log_name(name: &str) -> &str {
 
 /// Parses a container log file name (rotation suffix ignored); `None` for
 /// other names.
-pub fn parse_file_name(path: &Path) -> Option<ContainerFile> {
+pub(crate) fn parse_file_name(path: &Path) -> Option<ContainerFile> {
     let name = base_log_name(path.file_name()?.to_str()?);
     let stem = name.strip_suffix(".log")?;
     let mut parts = stem.splitn(3, '_');

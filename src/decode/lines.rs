@@ -31,11 +31,6 @@ impl LineSplitter {
         }
     }
 
-    /// Bytes held for an unfinished line (not yet emitted).
-    pub fn pending(&self) -> usize {
-        self.tail.len() + self.skipping.as_ref().map_or(0, |(_, n)| *n)
-    }
-
     /// Feeds a chunk; calls `f` for every complete piece.
     pub fn push(&mut self, mut chunk: &[u8], mut f: impl FnMut(Piece<'_>)) {
         while !chunk.is_empty() {
@@ -97,7 +92,7 @@ impl LineSplitter {
 
     /// At end of input: the unfinished last line, if any (a file that does
     /// not end in a newline still has a last line).
-    pub fn finish(&mut self, mut f: impl FnMut(Piece<'_>)) {
+    pub(crate) fn finish(&mut self, mut f: impl FnMut(Piece<'_>)) {
         if let Some((s, total)) = self.skipping.take() {
             f(Piece::Oversize { prefix: &s, total });
         } else if !self.tail.is_empty() {

@@ -41,7 +41,7 @@ impl Format {
     /// Guesses the framing of a line. CRI lines start with an RFC 3339 time
     /// followed by ` stdout ` or ` stderr `; docker lines are JSON objects
     /// with a `"log"` key; anything else is NDJSON/plain.
-    pub fn detect(line: &[u8]) -> Format {
+    pub(crate) fn detect(line: &[u8]) -> Format {
         if cri::split(line).is_some() {
             Format::Cri
         } else if line.starts_with(b"{\"log\":")
@@ -58,7 +58,7 @@ impl Format {
 /// line is counted (`source_invalid_utf8_lines_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum InvalidUtf8 {
+pub(crate) enum InvalidUtf8 {
     /// Deliver it with U+FFFD in place of the bad bytes, as Google's agent
     /// does.
     #[default]
@@ -73,7 +73,7 @@ pub const REJECT_SAMPLE_BYTES: usize = 4096;
 /// How much of a rejected line is kept until the dead-letter output has
 /// redacted it: more than [`REJECT_SAMPLE_BYTES`], so that a value crossing
 /// the final cut is still whole when the detectors see it.
-pub const REJECT_KEEP_BYTES: usize = REJECT_SAMPLE_BYTES + 1024;
+pub(crate) const REJECT_KEEP_BYTES: usize = REJECT_SAMPLE_BYTES + 1024;
 
 /// What one input line turned into.
 #[derive(Debug)]
@@ -128,14 +128,14 @@ impl Decoder {
     }
 
     /// Sets what happens to text lines that are not valid UTF-8.
-    pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Decoder {
+    pub(crate) fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Decoder {
         self.invalid_utf8 = mode;
         self
     }
 
     /// Lines that were not valid UTF-8 since the last call (for the
     /// source's counter).
-    pub fn take_invalid_utf8(&mut self) -> u64 {
+    pub(crate) fn take_invalid_utf8(&mut self) -> u64 {
         std::mem::take(&mut self.invalid_utf8_lines)
     }
 
@@ -143,16 +143,16 @@ impl Decoder {
     /// stream (a byte offset or a line number, as the caller counts). It
     /// goes into the entry's `insertId`, so identical lines at different
     /// positions get different ids and a re-read gets the same ones.
-    pub fn at(&mut self, position: u64) {
+    pub(crate) fn at(&mut self, position: u64) {
         self.position = Some(position);
     }
 
-    pub fn origin(&self) -> &Origin {
+    pub(crate) fn origin(&self) -> &Origin {
         &self.origin
     }
 
     /// True while a partial (`P`) line is waiting for its end.
-    pub fn has_partial(&self) -> bool {
+    pub(crate) fn has_partial(&self) -> bool {
         self.partial.active
     }
 
@@ -314,7 +314,7 @@ fn trim_newline(b: &[u8]) -> &[u8] {
 /// It is redacted by the dead-letter output like any event, and cut to
 /// [`REJECT_SAMPLE_BYTES`] after that. `cut_short`: `b` is already a cut
 /// of a longer line (over `max_line_bytes`), so its end is a cut too.
-pub fn sample(b: &[u8], cut_short: bool) -> String {
+pub(crate) fn sample(b: &[u8], cut_short: bool) -> String {
     let end = safe_cut(b, REJECT_KEEP_BYTES, cut_short);
     let mut s = String::from_utf8_lossy(&b[..end]).into_owned();
     // Each invalid byte became a 3-byte U+FFFD: bound the result in bytes

@@ -6,7 +6,7 @@ use super::Event;
 /// account for bytes without walking the events.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
 }
 
 impl Batch {

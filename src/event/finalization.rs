@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 /// The outcome of one copy of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
-pub enum EventStatus {
+pub(crate) enum EventStatus {
     /// Intentionally not delivered (filtered out). Does not fail a batch.
     Dropped = 0,
     /// Durable at its destination (or in the dead-letter output).
@@ -54,7 +54,7 @@ impl EventStatus {
 
 /// The merged outcome of a batch, as a source sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchStatus {
+pub(crate) enum BatchStatus {
     /// Every copy of every event was delivered or intentionally dropped.
     Delivered,
     /// At least one copy failed transiently.
@@ -77,39 +77,34 @@ impl From<EventStatus> for BatchStatus {
 ///
 /// If the notifier side vanishes without sending (it cannot: `Drop` always
 /// sends), the receiver yields `Errored`.
-pub struct BatchStatusReceiver(oneshot::Receiver<BatchStatus>);
+pub(crate) struct BatchStatusReceiver(oneshot::Receiver<BatchStatus>);
 
 impl BatchStatusReceiver {
     /// Waits for the batch to resolve.
-    pub async fn wait(self) -> BatchStatus {
+    pub(crate) async fn wait(self) -> BatchStatus {
         self.0.await.unwrap_or(BatchStatus::Errored)
     }
 
     /// Non-blocking check, for sources that poll many batches in order.
-    pub fn try_recv(&mut self) -> Option<BatchStatus> {
+    pub(crate) fn try_recv(&mut self) -> Option<BatchStatus> {
         match self.0.try_recv() {
             Ok(s) => Some(s),
             Err(oneshot::error::TryRecvError::Empty) => None,
             Err(oneshot::error::TryRecvError::Closed) => Some(BatchStatus::Errored),
         }
     }
-
-    /// Exposes the inner future for `select!`.
-    pub fn inner_mut(&mut self) -> &mut oneshot::Receiver<BatchStatus> {
-        &mut self.0
-    }
 }
 
 /// Shared by every event of one source batch; reports when the last
 /// reference is dropped.
 #[derive(Debug)]
-pub struct BatchNotifier {
+pub(crate) struct BatchNotifier {
     status: AtomicU8,
     tx: Option<oneshot::Sender<BatchStatus>>,
 }
 
 impl BatchNotifier {
-    pub fn new_with_receiver() -> (Arc<BatchNotifier>, BatchStatusReceiver) {
+    pub(crate) fn new_with_receiver() -> (Arc<BatchNotifier>, BatchStatusReceiver) {
         let (tx, rx) = oneshot::channel();
         let n = BatchNotifier {
             status: AtomicU8::new(EventStatus::Dropped as u8),
@@ -135,13 +130,13 @@ impl Drop for BatchNotifier {
 
 /// One copy of one event's link to its batch.
 #[derive(Debug)]
-pub struct EventFinalizer {
+pub(crate) struct EventFinalizer {
     notifier: Arc<BatchNotifier>,
     status: Option<EventStatus>,
 }
 
 impl EventFinalizer {
-    pub fn new(notifier: Arc<BatchNotifier>) -> Self {
+    pub(crate) fn new(notifier: Arc<BatchNotifier>) -> Self {
         EventFinalizer {
             notifier,
             status: None,
@@ -149,7 +144,7 @@ impl EventFinalizer {
     }
 
     /// Records the outcome; the worst outcome recorded wins.
-    pub fn update(&mut self, s: EventStatus) {
+    pub(crate) fn update(&mut self, s: EventStatus) {
         self.status = Some(self.status.map_or(s, |old| old.max(s)));
     }
 }
@@ -174,26 +169,18 @@ impl Drop for EventFinalizer {
 pub struct Finalizers(Vec<EventFinalizer>);
 
 impl Finalizers {
-    pub fn push(&mut self, f: Option<EventFinalizer>) {
+    pub(crate) fn push(&mut self, f: Option<EventFinalizer>) {
         if let Some(f) = f {
             self.0.push(f);
         }
     }
 
-    pub fn extend(&mut self, other: Finalizers) {
+    pub(crate) fn extend(&mut self, other: Finalizers) {
         self.0.extend(other.0);
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Settles every finalizer with `status` and releases them.
-    pub fn settle(self, status: EventStatus) {
+    pub(crate) fn settle(self, status: EventStatus) {
         for mut f in self.0 {
             f.update(status);
         }

@@ -34,7 +34,7 @@ pub enum Stream {
 }
 
 impl Stream {
-    pub fn parse(s: &[u8]) -> Option<Stream> {
+    pub(crate) fn parse(s: &[u8]) -> Option<Stream> {
         match s {
             b"stdout" => Some(Stream::Stdout),
             b"stderr" => Some(Stream::Stderr),
@@ -42,7 +42,7 @@ impl Stream {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
@@ -55,13 +55,13 @@ impl Stream {
 #[derive(Debug, Clone)]
 pub struct Origin {
     /// `resource` to set on entries that carry none.
-    pub resource: Value,
+    pub(crate) resource: Value,
     /// Extra `labels` (e.g. the container id) merged under the app's labels.
-    pub labels: Map<String, Value>,
+    pub(crate) labels: Map<String, Value>,
     /// `projects/PROJECT/logs/` prefix of `logName`.
-    pub log_name_prefix: String,
+    pub(crate) log_name_prefix: String,
     /// Stable identity hashed into `insertId` (e.g. the container log name).
-    pub identity: String,
+    pub(crate) identity: String,
 }
 
 impl Origin {
@@ -401,7 +401,7 @@ pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// RFC 3339 in UTC with `Z`, keeping sub-second precision as needed.
-pub fn format_ts(t: DateTime<Utc>) -> String {
+pub(crate) fn format_ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 

@@ -10,14 +10,14 @@
 //! invariant, see ARCHITECTURE.md).
 
 mod batch;
-pub mod finalization;
+pub(crate) mod finalization;
 pub mod insert_id;
 pub mod json_out;
 pub mod log_entry;
-pub mod severity;
+pub(crate) mod severity;
 
 pub use batch::Batch;
-pub use finalization::{
+pub(crate) use finalization::{
     BatchNotifier, BatchStatus, BatchStatusReceiver, EventFinalizer, EventStatus,
 };
 
@@ -54,7 +54,7 @@ impl Event {
     }
 
     /// An event acknowledged through `notifier`.
-    pub fn with_notifier(
+    pub(crate) fn with_notifier(
         log: Value,
         size: usize,
         notifier: &std::sync::Arc<BatchNotifier>,
@@ -69,7 +69,7 @@ impl Event {
     /// Records this copy's outcome and releases it. An event dropped without
     /// a status counts as `Errored`, so a lost event can never advance a
     /// checkpoint.
-    pub fn finalize(mut self, status: EventStatus) {
+    pub(crate) fn finalize(mut self, status: EventStatus) {
         if let Some(f) = self.finalizer.as_mut() {
             f.update(status);
         }
@@ -77,7 +77,7 @@ impl Event {
 
     /// Detaches the finalizer so a sink can encode the event and settle the
     /// finalizer once the write is durable.
-    pub fn take_finalizer(&mut self) -> Option<EventFinalizer> {
+    pub(crate) fn take_finalizer(&mut self) -> Option<EventFinalizer> {
         self.finalizer.take()
     }
 
@@ -87,7 +87,7 @@ impl Event {
     }
 
     /// The `insertId` of this entry, if set.
-    pub fn insert_id(&self) -> Option<&str> {
+    pub(crate) fn insert_id(&self) -> Option<&str> {
         self.log.get("insertId").and_then(Value::as_str)
     }
 }

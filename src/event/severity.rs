@@ -3,7 +3,7 @@
 //! NOTICE 300, WARNING 400, ERROR 500, CRITICAL 600, ALERT 700, EMERGENCY 800.
 
 /// Canonical names, in order.
-pub const NAMES: [&str; 9] = [
+pub(crate) const NAMES: [&str; 9] = [
     "DEFAULT",
     "DEBUG",
     "INFO",
@@ -18,7 +18,7 @@ pub const NAMES: [&str; 9] = [
 /// Maps what applications write (`"warn"`, `"Error"`, `"fatal"`, `40`...) to
 /// a canonical name. Unknown values give `None`; the caller decides the
 /// fallback (Google's agent uses DEFAULT).
-pub fn normalize(raw: &str) -> Option<&'static str> {
+pub(crate) fn normalize(raw: &str) -> Option<&'static str> {
     let s = raw.trim();
     if let Ok(n) = s.parse::<i64>() {
         return from_number(n);
@@ -54,7 +54,7 @@ pub fn normalize(raw: &str) -> Option<&'static str> {
 /// as Google's agent maps numbers that are not one of the levels
 /// ("Structured logging", special field `severity`). Above 800 is
 /// EMERGENCY; negative numbers have no level.
-pub fn from_number(n: i64) -> Option<&'static str> {
+pub(crate) fn from_number(n: i64) -> Option<&'static str> {
     if n < 0 {
         return None;
     }
@@ -62,7 +62,7 @@ pub fn from_number(n: i64) -> Option<&'static str> {
 }
 
 /// Like `from_number` for a JSON number that may be fractional (`450.5`).
-pub fn from_f64(x: f64) -> Option<&'static str> {
+pub(crate) fn from_f64(x: f64) -> Option<&'static str> {
     if !x.is_finite() || x < 0.0 {
         return None;
     }
@@ -70,7 +70,8 @@ pub fn from_f64(x: f64) -> Option<&'static str> {
 }
 
 /// The numeric rank of a canonical or loosely written severity.
-pub fn rank(raw: &str) -> Option<i64> {
+#[cfg(test)]
+pub(crate) fn rank(raw: &str) -> Option<i64> {
     let name = normalize(raw)?;
     NAMES
         .iter()

@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 pub const DATE_LAYOUT: &str = "logs/%Y/%m/%d/%H/{node}-{uuid}";
 /// Hive-style partitions, as BigQuery external tables and Spark expect:
 /// `logs/dt=2025-11-30/hour=12/NODE-UUID.ndjson.gz`.
-pub const HIVE_LAYOUT: &str = "logs/dt=%Y-%m-%d/hour=%H/{node}-{uuid}";
+pub(crate) const HIVE_LAYOUT: &str = "logs/dt=%Y-%m-%d/hour=%H/{node}-{uuid}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -112,7 +112,7 @@ impl KeyTemplate {
 
     /// Renders the key for an event time, node and object id. With an empty
     /// `uuid` this is the object's group.
-    pub fn render(&self, t: DateTime<Utc>, node: &str, uuid: &str) -> String {
+    pub(crate) fn render(&self, t: DateTime<Utc>, node: &str, uuid: &str) -> String {
         use std::fmt::Write;
         let mut s = String::with_capacity(96);
         for p in &self.parts {
@@ -141,7 +141,8 @@ impl KeyTemplate {
     }
 
     /// The finest time unit in the template: an object never spans more.
-    pub fn granularity(&self) -> Granularity {
+    #[cfg(test)]
+    pub(crate) fn granularity(&self) -> Granularity {
         if self.parts.contains(&Part::Minute) {
             Granularity::Minute
         } else if self.parts.contains(&Part::Hour) {
@@ -156,7 +157,8 @@ impl KeyTemplate {
 
 /// How much time one object covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
+#[cfg(test)]
+pub(crate) enum Granularity {
     Minute,
     Hour,
     Day,
@@ -167,7 +169,7 @@ pub enum Granularity {
 /// The part of an RFC 3339 UTC timestamp (`2025-11-30T12:34:56.789Z`) that
 /// decides the group, without parsing it: `2025-11-30T12:34`. `None` for
 /// anything that is not in that canonical form (the caller then parses).
-pub fn fast_bucket(ts: &str) -> Option<&str> {
+pub(crate) fn fast_bucket(ts: &str) -> Option<&str> {
     let b = ts.as_bytes();
     let ok = b.len() >= 20
         && b[4] == b'-'
@@ -185,7 +187,7 @@ pub fn fast_bucket(ts: &str) -> Option<&str> {
 /// The time span an object holds, read from its key: `.../%Y/%m/%d[/%H]/...`
 /// or Hive-style `dt=%Y-%m-%d[/hour=%H]`. `None` when the key carries no
 /// recognizable date (the caller decides what that means).
-pub fn span_of_key(key: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+pub(crate) fn span_of_key(key: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let segs: Vec<&str> = key.split('/').collect();
     for i in 0..segs.len() {
         // Hive: dt=YYYY-MM-DD, optionally followed by hour=HH.

@@ -23,19 +23,19 @@ use serde::Deserialize;
 
 /// A parsed location.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
+pub(crate) enum Location {
     Gcs { bucket: String, prefix: String },
     Local { dir: PathBuf },
 }
 
 impl Location {
     /// True when reaching it needs the network.
-    pub fn is_remote(&self) -> bool {
+    pub(crate) fn is_remote(&self) -> bool {
         matches!(self, Location::Gcs { .. })
     }
 
     /// `gs://BUCKET[/PREFIX]`, `file:///DIR` or a plain path.
-    pub fn parse(s: &str) -> Result<Location, String> {
+    pub(crate) fn parse(s: &str) -> Result<Location, String> {
         let s = s.trim();
         if s.is_empty() {
             return Err("must not be empty".into());
@@ -72,22 +72,13 @@ impl Location {
     }
 
     /// The name used for `DIR/gcs/NAME/` in a dry run.
-    pub fn dry_run_name(&self) -> String {
+    pub(crate) fn dry_run_name(&self) -> String {
         match self {
             Location::Gcs { bucket, .. } => bucket.clone(),
             Location::Local { dir } => dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "local".into()),
-        }
-    }
-
-    /// Key prefix inside the store (empty for a local folder: the folder
-    /// itself is the root).
-    pub fn prefix(&self) -> &str {
-        match self {
-            Location::Gcs { prefix, .. } => prefix,
-            Location::Local { .. } => "",
         }
     }
 }
@@ -130,14 +121,14 @@ pub struct Connection {
 impl Connection {
     /// The emulator endpoint, if one is set (an empty string, as
     /// `${VAR:-}` gives in a pipeline file, means none).
-    pub fn endpoint(&self) -> Option<&str> {
+    pub(crate) fn endpoint(&self) -> Option<&str> {
         self.endpoint
             .as_deref()
             .map(str::trim)
             .filter(|e| !e.is_empty())
     }
 
-    pub fn validate(&self, prefix: &str) -> Vec<crate::component::FieldError> {
+    pub(crate) fn validate(&self, prefix: &str) -> Vec<crate::component::FieldError> {
         let mut e = Vec::new();
         if let Some(ep) = self.endpoint() {
             if !(ep.starts_with("http://") || ep.starts_with("https://")) {
@@ -153,7 +144,7 @@ impl Connection {
 
 /// Errors opening a store; messages name the location, never credentials.
 #[derive(Debug, thiserror::Error)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     #[error("cannot open {location}: {source}")]
     Store {
         location: String,
@@ -179,7 +170,7 @@ pub struct Opened {
 ///
 /// `create` makes a local folder if missing (the sink); the source wants
 /// a missing folder to be an error instead.
-pub fn open(loc: &Location, conn: &Connection, create: bool) -> Result<Opened, OpenError> {
+pub(crate) fn open(loc: &Location, conn: &Connection, create: bool) -> Result<Opened, OpenError> {
     match loc {
         Location::Gcs { bucket, .. } => Ok(Opened {
             store: Arc::new(gcs(bucket, conn, None).map_err(|source| OpenError::Store {
@@ -193,7 +184,7 @@ pub fn open(loc: &Location, conn: &Connection, create: bool) -> Result<Opened, O
 }
 
 /// A store over a local folder, with fsync so "finalized" means durable.
-pub fn open_local(dir: &Path, create: bool) -> Result<Opened, OpenError> {
+pub(crate) fn open_local(dir: &Path, create: bool) -> Result<Opened, OpenError> {
     if create {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder {
             dir: dir.to_path_buf(),

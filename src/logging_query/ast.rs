@@ -14,13 +14,13 @@ use super::ParseError;
 
 /// A parsed field path such as `httpRequest.status` or `labels."k8s-pod/app"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldPath {
+pub(crate) struct FieldPath {
     segments: Vec<String>,
 }
 
 impl FieldPath {
     /// Parses a path written as in a query (`jsonPayload."a.b".c`).
-    pub fn parse(s: &str) -> Result<FieldPath, ParseError> {
+    pub(crate) fn parse(s: &str) -> Result<FieldPath, ParseError> {
         let toks = super::lexer::tokenize(s)?;
         match toks.as_slice() {
             [t, eof] if matches!(eof.kind, super::lexer::TokKind::Eof) => match &t.kind {
@@ -108,14 +108,14 @@ impl FieldPath {
         Ok((FieldPath { segments }, cols))
     }
 
-    pub fn segments(&self) -> &[String] {
+    pub(crate) fn segments(&self) -> &[String] {
         &self.segments
     }
 
     /// Looks the path up in `v`. Arrays met on the way are searched in order
     /// and the first element that has the rest of the path wins, which is the
     /// natural single-valued reading needed by `EXTRACT(field)`.
-    pub fn lookup<'a>(&self, v: &'a Value) -> Option<&'a Value> {
+    pub(crate) fn lookup<'a>(&self, v: &'a Value) -> Option<&'a Value> {
         lookup_in(v, &self.segments)
     }
 
@@ -190,15 +190,15 @@ fn visit<'a>(v: &'a Value, segs: &[String], f: &mut dyn FnMut(&'a Value) -> bool
 /// A literal from the query text, pre-digested for every way it may be
 /// compared.
 #[derive(Debug, Clone)]
-pub struct Lit {
+pub(crate) struct Lit {
     /// Lowercased per char, matching how field text is lowercased during
     /// comparison.
-    pub lower: String,
-    pub num: Option<f64>,
+    pub(crate) lower: String,
+    pub(crate) num: Option<f64>,
 }
 
 impl Lit {
-    pub fn new(raw: &str) -> Lit {
+    pub(crate) fn new(raw: &str) -> Lit {
         let lower = raw.chars().flat_map(char::to_lowercase).collect();
         let num = parse_number(raw);
         Lit { lower, num }
@@ -208,7 +208,7 @@ impl Lit {
 /// What a comparison's right-hand side compiled to: the literal already
 /// converted to the type of the field ("Values and conversions").
 #[derive(Debug, Clone)]
-pub enum Rhs {
+pub(crate) enum Rhs {
     /// `field:*`
     Present,
     /// `= NULL_VALUE` / `!= NULL_VALUE`: an explicit JSON null.
@@ -234,7 +234,7 @@ pub enum Rhs {
 
 /// The types `cast` converts to (the query language reference's list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CastTo {
+pub(crate) enum CastTo {
     String,
     Int64,
     Float64,
@@ -243,7 +243,7 @@ pub enum CastTo {
 
 /// The left-hand side of a comparison.
 #[derive(Debug, Clone)]
-pub enum Lhs {
+pub(crate) enum Lhs {
     Path(FieldPath),
     /// `cast(field, STRING[, TIMEZONE("America/New_York")])`: the field's
     /// text; a timestamp is re-written in the given zone. `cast(field,
@@ -262,7 +262,7 @@ pub enum Lhs {
 }
 
 impl Lhs {
-    pub fn path(&self) -> &FieldPath {
+    pub(crate) fn path(&self) -> &FieldPath {
         match self {
             Lhs::Path(p) | Lhs::Cast { path: p, .. } | Lhs::Extract { path: p, .. } => p,
         }
@@ -271,7 +271,7 @@ impl Lhs {
 
 /// The zone of `TIMEZONE()`: a fixed UTC offset or an IANA zone.
 #[derive(Debug, Clone, Copy)]
-pub enum Zone {
+pub(crate) enum Zone {
     Fixed(FixedOffset),
     Named(chrono_tz::Tz),
 }
@@ -281,19 +281,19 @@ pub enum Zone {
 /// one query is shared between threads and the buffer is busy, the match
 /// falls back to an allocating search rather than waiting.
 #[derive(Debug)]
-pub struct Captures {
-    pub re: Regex,
-    pub locs: std::sync::Mutex<regex::CaptureLocations>,
+pub(crate) struct Captures {
+    pub(crate) re: Regex,
+    pub(crate) locs: std::sync::Mutex<regex::CaptureLocations>,
 }
 
 impl Captures {
-    pub fn new(re: Regex) -> Captures {
+    pub(crate) fn new(re: Regex) -> Captures {
         let locs = std::sync::Mutex::new(re.capture_locations());
         Captures { re, locs }
     }
 
     /// The extracted span of `s`, or `None` when the regex does not match.
-    pub fn extract<'s>(&self, s: &'s str) -> Option<&'s str> {
+    pub(crate) fn extract<'s>(&self, s: &'s str) -> Option<&'s str> {
         if self.re.captures_len() == 1 {
             return self.re.find(s).map(|m| m.as_str());
         }
@@ -314,24 +314,24 @@ impl Clone for Captures {
 }
 
 #[derive(Debug, Clone)]
-pub struct Cmp {
-    pub lhs: Lhs,
-    pub op: CmpOp,
-    pub rhs: Rhs,
+pub(crate) struct Cmp {
+    pub(crate) lhs: Lhs,
+    pub(crate) op: CmpOp,
+    pub(crate) rhs: Rhs,
     /// For a LogEntry field with a default: the result of the (positive)
     /// comparison on that default, used when the field is absent. `None`
     /// keeps the missing-field rule (no match).
-    pub absent: Option<bool>,
+    pub(crate) absent: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Cidr {
-    pub addr: std::net::IpAddr,
-    pub prefix: u8,
+pub(crate) struct Cidr {
+    pub(crate) addr: std::net::IpAddr,
+    pub(crate) prefix: u8,
 }
 
 #[derive(Debug, Clone)]
-pub enum Node {
+pub(crate) enum Node {
     /// The empty filter, which Cloud Logging treats as "everything".
     True,
     And(Vec<Node>),
@@ -369,7 +369,7 @@ pub enum Node {
 }
 
 /// LogSeverity levels from the LogEntry reference.
-pub const SEVERITIES: [(&str, i64); 9] = [
+pub(crate) const SEVERITIES: [(&str, i64); 9] = [
     ("DEFAULT", 0),
     ("DEBUG", 100),
     ("INFO", 200),
@@ -381,7 +381,7 @@ pub const SEVERITIES: [(&str, i64); 9] = [
     ("EMERGENCY", 800),
 ];
 
-pub fn severity_level(s: &str) -> Option<i64> {
+pub(crate) fn severity_level(s: &str) -> Option<i64> {
     SEVERITIES
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(s))
@@ -395,7 +395,7 @@ pub fn severity_level(s: &str) -> Option<i64> {
 
 /// Strict decimal number syntax. `str::parse::<f64>` alone would also accept
 /// `inf`, `NaN` and `infinity`, which must stay plain words.
-pub fn parse_number(s: &str) -> Option<f64> {
+pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     let mut i = 0;
     if matches!(b.first(), Some(b'+' | b'-')) {
@@ -438,7 +438,7 @@ pub fn parse_number(s: &str) -> Option<f64> {
 
 /// RFC 3339, plus the zone-less and date-only shorthands people type into
 /// filters (read as UTC).
-pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
@@ -453,7 +453,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
     None
 }
 
-pub fn parse_cidr(s: &str) -> Option<Cidr> {
+pub(crate) fn parse_cidr(s: &str) -> Option<Cidr> {
     let (a, p) = match s.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
@@ -471,7 +471,7 @@ pub fn parse_cidr(s: &str) -> Option<Cidr> {
 /// `NUMBER UNIT` parts with units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`
 /// (`"1.5s"`, `"150ms"`, `"1m30s"`), or a bare number of seconds (the
 /// proto3 JSON form is `"0.153s"`). Exact: no floating point.
-pub fn parse_duration(s: &str) -> Option<i128> {
+pub(crate) fn parse_duration(s: &str) -> Option<i128> {
     let s = s.trim();
     let (neg, mut rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),

@@ -18,7 +18,7 @@ use super::ast::{parse_duration, parse_number, parse_time, severity_level};
 use super::lexer::CmpOp;
 
 impl Node {
-    pub fn eval(&self, e: &Value) -> bool {
+    pub(crate) fn eval(&self, e: &Value) -> bool {
         match self {
             Node::True => true,
             Node::And(v) => v.iter().all(|n| n.eval(e)),

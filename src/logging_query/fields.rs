@@ -20,7 +20,7 @@ use super::ParseError;
 
 /// The type a comparison converts its value to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A payload value: typed by the JSON value found at run time.
     Dynamic,
     /// A message (or map) compared as a whole: `:` searches beneath it.
@@ -34,7 +34,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Kind::Dynamic | Kind::Message => "a record",
             Kind::Str => "a string",
@@ -49,14 +49,14 @@ impl Kind {
 
 /// What a path resolved to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resolved {
-    pub kind: Kind,
+pub(crate) struct Resolved {
+    pub(crate) kind: Kind,
     /// Absent means "equal to the type's default" rather than missing.
-    pub defaulted: bool,
+    pub(crate) defaulted: bool,
 }
 
 impl Resolved {
-    pub const DYNAMIC: Resolved = Resolved {
+    pub(crate) const DYNAMIC: Resolved = Resolved {
         kind: Kind::Dynamic,
         defaulted: false,
     };
@@ -145,7 +145,7 @@ const LOG_ENTRY: &[(&str, F)] = &[
 /// Resolves `segments` (with the 1-based column of each) against LogEntry.
 /// An undefined field is an error at its column, as Google refuses such a
 /// query before running it.
-pub fn resolve(segments: &[String], cols: &[usize]) -> Result<Resolved, ParseError> {
+pub(crate) fn resolve(segments: &[String], cols: &[usize]) -> Result<Resolved, ParseError> {
     let mut cur = F::Msg(LOG_ENTRY);
     let mut parent: &str = "LogEntry";
     for (i, seg) in segments.iter().enumerate() {

@@ -7,7 +7,7 @@ use super::ParseError;
 
 /// Comparison operators, in the spelling Google documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
+pub(crate) enum CmpOp {
     Eq,
     Ne,
     Lt,
@@ -20,7 +20,7 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",
             CmpOp::Ne => "!=",
@@ -39,14 +39,14 @@ impl CmpOp {
 /// (already unescaped). Keeping them apart lets the parser tell
 /// `labels."a.b"` (two segments) from `labels.a.b` (three).
 #[derive(Debug, Clone)]
-pub struct Piece {
-    pub text: String,
-    pub quoted: bool,
-    pub col: usize,
+pub(crate) struct Piece {
+    pub(crate) text: String,
+    pub(crate) quoted: bool,
+    pub(crate) col: usize,
 }
 
 #[derive(Debug, Clone)]
-pub enum TokKind {
+pub(crate) enum TokKind {
     LParen,
     RParen,
     Comma,
@@ -61,17 +61,17 @@ pub enum TokKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct Token {
-    pub kind: TokKind,
+pub(crate) struct Token {
+    pub(crate) kind: TokKind,
     /// 1-based char column of the first char.
-    pub col: usize,
+    pub(crate) col: usize,
     /// 1-based char column just past the last char; used to detect adjacency
     /// (`log_id(` is a call, `foo (` is an implicit AND).
-    pub end: usize,
+    pub(crate) end: usize,
 }
 
 impl Token {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.kind {
             TokKind::LParen => "`(`".into(),
             TokKind::RParen => "`)`".into(),
@@ -97,7 +97,7 @@ fn is_delim(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | '"' | '=' | '!' | '<' | '>' | ':' | ',')
 }
 
-pub fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
+pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, ParseError> {
     let chars: Vec<char> = src.chars().collect();
     let mut toks = Vec::new();
     let mut i = 0usize;

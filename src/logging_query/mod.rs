@@ -76,15 +76,15 @@ mod tests;
 
 /// Duration text (`"1.5s"`, `"150ms"`) to nanoseconds; shared with the
 /// agent shaping of `httpRequest.latency`.
-pub use self::ast::parse_duration;
-pub use self::ast::FieldPath;
+pub(crate) use self::ast::parse_duration;
+pub(crate) use self::ast::FieldPath;
 
 /// A syntax or compile error in a filter, located by 1-based char column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("column {column}: {message}")]
 pub struct ParseError {
     pub column: usize,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl ParseError {
@@ -112,7 +112,7 @@ impl Query {
     }
 
     /// Whether `entry` (a LogEntry as a JSON object) passes the filter.
-    pub fn matches(&self, entry: &serde_json::Value) -> bool {
+    pub(crate) fn matches(&self, entry: &serde_json::Value) -> bool {
         self.root.eval(entry)
     }
 
@@ -122,7 +122,8 @@ impl Query {
     }
 
     /// True for the empty filter, which matches every entry.
-    pub fn is_match_all(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_match_all(&self) -> bool {
         matches!(self.root, ast::Node::True)
     }
 }

@@ -70,7 +70,7 @@ struct Parser {
     undefined: Option<ParseError>,
 }
 
-pub fn parse(src: &str) -> Result<Node, ParseError> {
+pub(crate) fn parse(src: &str) -> Result<Node, ParseError> {
     let toks = tokenize(src)?;
     let mut p = Parser {
         toks,

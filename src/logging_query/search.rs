@@ -14,7 +14,7 @@
 //! one value and the next term in another; a phrase lies within one value.
 
 /// True for a char that separates tokens.
-pub fn is_delim(c: char) -> bool {
+pub(crate) fn is_delim(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
@@ -54,7 +54,7 @@ fn tokens(s: &str) -> impl Iterator<Item = &str> + Clone {
 
 /// The query's terms: each a list of lowercased tokens that must appear in
 /// order and adjacent (one token, unless the term was a backquoted phrase).
-pub fn compile(query: &str) -> Vec<Vec<String>> {
+pub(crate) fn compile(query: &str) -> Vec<Vec<String>> {
     let lower = |t: &str| t.chars().flat_map(char::to_lowercase).collect::<String>();
     let mut terms = Vec::new();
     for (i, part) in query.split('`').enumerate() {
@@ -78,7 +78,7 @@ fn eq_token(t: &str, lower: &str) -> bool {
 }
 
 /// Whether `text` holds the term's tokens adjacent and in order.
-pub fn text_has(text: &str, term: &[String]) -> bool {
+pub(crate) fn text_has(text: &str, term: &[String]) -> bool {
     let mut it = tokens(text);
     loop {
         let mut probe = it.clone();

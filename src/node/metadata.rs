@@ -33,27 +33,27 @@ use tokio::net::TcpStream;
 /// `none` to never contact one.
 pub const ENV_METADATA_URL: &str = "SLUICE_METADATA_URL";
 /// Google's client libraries' override (`HOST[:PORT]`), honoured too.
-pub const ENV_GCE_METADATA_HOST: &str = "GCE_METADATA_HOST";
+pub(crate) const ENV_GCE_METADATA_HOST: &str = "GCE_METADATA_HOST";
 /// Total time budget for the start-up lookup, in milliseconds.
-pub const ENV_METADATA_TIMEOUT_MS: &str = "SLUICE_METADATA_TIMEOUT_MS";
+pub(crate) const ENV_METADATA_TIMEOUT_MS: &str = "SLUICE_METADATA_TIMEOUT_MS";
 /// Set by the kubelet in every pod; its presence enables the default server.
-pub const ENV_KUBERNETES: &str = "KUBERNETES_SERVICE_HOST";
+pub(crate) const ENV_KUBERNETES: &str = "KUBERNETES_SERVICE_HOST";
 
-pub const DEFAULT_HOST: &str = "metadata.google.internal";
+pub(crate) const DEFAULT_HOST: &str = "metadata.google.internal";
 /// Long enough for the GKE metadata server to come up on a booting node,
 /// short enough that a pod without one starts promptly.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// One attempt; a refused or silent server is retried until the budget ends.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// The answers are project ids and names; anything larger is not the server.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 const MAX_VALUE_BYTES: usize = 253;
 
-pub const PATH_PROJECT: &str = "project/project-id";
-pub const PATH_LOCATION: &str = "instance/attributes/cluster-location";
-pub const PATH_CLUSTER: &str = "instance/attributes/cluster-name";
-pub const PATH_NAME: &str = "instance/name";
-pub const PATH_HOSTNAME: &str = "instance/hostname";
+pub(crate) const PATH_PROJECT: &str = "project/project-id";
+pub(crate) const PATH_LOCATION: &str = "instance/attributes/cluster-location";
+pub(crate) const PATH_CLUSTER: &str = "instance/attributes/cluster-name";
+pub(crate) const PATH_NAME: &str = "instance/name";
+pub(crate) const PATH_HOSTNAME: &str = "instance/hostname";
 
 /// Where (and whether) to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,13 +105,13 @@ impl Endpoint {
         ))
     }
 
-    pub fn from_env() -> Result<Endpoint, EndpointError> {
+    pub(crate) fn from_env() -> Result<Endpoint, EndpointError> {
         Endpoint::from_lookup(|k| std::env::var(k).ok())
     }
 }
 
 /// The lookup's time budget from `SLUICE_METADATA_TIMEOUT_MS`, else the default.
-pub fn timeout_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Duration {
+pub(crate) fn timeout_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Duration {
     lookup(ENV_METADATA_TIMEOUT_MS)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_millis)
@@ -151,7 +151,7 @@ fn parse_server(v: &str) -> Option<Endpoint> {
 
 /// Why a value could not be read. Never carries the server's body.
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error("cannot connect: {0}")]
     Connect(std::io::Error),
     #[error("no answer within {0:?}")]
@@ -181,7 +181,7 @@ impl FetchError {
 }
 
 /// `Ok(None)` when the server says the value does not exist (404).
-pub async fn get_value(
+pub(crate) async fn get_value(
     host: &str,
     port: u16,
     path: &str,

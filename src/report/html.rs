@@ -22,17 +22,17 @@ use crate::telemetry::{Sampled, SampledSpan};
 use crate::transforms::redact::KEY_SEGMENT;
 
 /// What the page says about the run besides the summary.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The pipeline file, or `<built-in dry-run.toml>`.
-    pub pipeline: &'a str,
+    pub(crate) pipeline: &'a str,
     /// The input files' names.
-    pub inputs: &'a [String],
+    pub(crate) inputs: &'a [String],
     /// The sampled entries, in input order.
-    pub sample: &'a [Sampled],
+    pub(crate) sample: &'a [Sampled],
     /// Entries with a redaction the sample was drawn from.
-    pub sample_from: u64,
+    pub(crate) sample_from: u64,
     /// When the report was written (RFC 3339).
-    pub generated: &'a str,
+    pub(crate) generated: &'a str,
 }
 
 /// Series of one metric shown; the rest are counted in a note.
@@ -42,7 +42,7 @@ const HISTOGRAMS_SHOWN: usize = 6;
 /// Field paths listed in the by-field table.
 const FIELDS_SHOWN: usize = 60;
 
-pub fn render(s: &Summary, cx: &Context<'_>) -> String {
+pub(crate) fn render(s: &Summary, cx: &Context<'_>) -> String {
     let mut h = String::with_capacity(64 * 1024);
     h.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
     h.push_str(

@@ -4,9 +4,9 @@
 //! ([`html`]). All three are views of one [`Summary`], collected from the
 //! run's telemetry after it ended, plus the sample of redacted entries.
 
-pub mod html;
-pub mod prom;
-pub mod summary;
-pub mod terminal;
+pub(crate) mod html;
+pub(crate) mod prom;
+pub(crate) mod summary;
+pub(crate) mod terminal;
 
-pub use summary::Summary;
+pub(crate) use summary::Summary;

@@ -9,31 +9,31 @@ use serde::Serialize;
 
 /// One metric family.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Family {
-    pub name: String,
+pub(crate) struct Family {
+    pub(crate) name: String,
     /// `counter` or `histogram`.
     #[serde(rename = "type")]
-    pub kind: String,
-    pub help: String,
-    pub series: Vec<Series>,
+    pub(crate) kind: String,
+    pub(crate) help: String,
+    pub(crate) series: Vec<Series>,
 }
 
 /// One labelled series: a counter's value, or a histogram's buckets.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Series {
-    pub labels: BTreeMap<String, String>,
+pub(crate) struct Series {
+    pub(crate) labels: BTreeMap<String, String>,
     /// A counter's value; a histogram's count.
-    pub value: f64,
+    pub(crate) value: f64,
     /// Histograms: `(upper bound, entries in this bucket alone)`, the last
     /// bound `+Inf`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub buckets: Vec<(String, f64)>,
+    pub(crate) buckets: Vec<(String, f64)>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sum: Option<f64>,
+    pub(crate) sum: Option<f64>,
 }
 
 /// Parses the text; lines it does not understand are skipped.
-pub fn parse(text: &str) -> Vec<Family> {
+pub(crate) fn parse(text: &str) -> Vec<Family> {
     let mut families: Vec<Family> = Vec::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {

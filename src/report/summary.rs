@@ -15,62 +15,66 @@ use crate::transforms::redact::{detector_class, Class};
 use crate::transforms::TransformConfig;
 
 /// The name of the dead-letter output in `edges`.
-pub const DEAD_LETTER: &str = "dead-letter";
+pub(crate) const DEAD_LETTER: &str = "dead-letter";
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Per component: events in/out/dropped/errors, bytes.
-    pub components: BTreeMap<String, StatsSnapshot>,
+    pub(crate) components: BTreeMap<String, StatsSnapshot>,
     /// Every input edge of the pipeline with the events that crossed it,
     /// and an edge to [`DEAD_LETTER`] from each component that sent any.
-    pub edges: Vec<Edge>,
+    pub(crate) edges: Vec<Edge>,
     /// Dead letters written.
-    pub deadletter: u64,
+    pub(crate) deadletter: u64,
     /// Redactions per detector or key rule (a list, not a map keyed by
     /// detector: keys such as `password` or `name` would read as personal
     /// data to `sluice audit`).
-    pub redactions: Vec<Redaction>,
+    pub(crate) redactions: Vec<Redaction>,
     /// The same counts by field path.
-    pub redactions_by_field: Vec<FieldCount>,
+    pub(crate) redactions_by_field: Vec<FieldCount>,
     /// BigQuery tables written (dry run), with their columns.
-    pub bigquery: Vec<Table>,
+    pub(crate) bigquery: Vec<Table>,
     /// Archive objects written, per sink.
-    pub gcs: Vec<Archive>,
+    pub(crate) gcs: Vec<Archive>,
     /// Dead letters grouped by component and reason, with one example each.
-    pub deadletter_reasons: Vec<ReasonGroup>,
+    pub(crate) deadletter_reasons: Vec<ReasonGroup>,
     /// The log-based metrics, as `metrics.prom` holds them.
-    pub metrics: Vec<Family>,
+    pub(crate) metrics: Vec<Family>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Edge {
-    pub from: String,
-    pub to: String,
-    pub events: u64,
+pub(crate) struct Edge {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) events: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Redaction {
-    pub detector: String,
+pub(crate) struct Redaction {
+    pub(crate) detector: String,
     /// The class the detector belongs to; absent for `propagated` (the
     /// value's class was counted where it was found) and `dropped`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub class: Option<&'static str>,
-    pub count: u64,
+    pub(crate) class: Option<&'static str>,
+    pub(crate) count: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Archive {
-    pub sink: String,
-    pub bucket: String,
+pub(crate) struct Archive {
+    pub(crate) sink: String,
+    pub(crate) bucket: String,
     #[serde(flatten)]
-    pub objects: Objects,
+    pub(crate) objects: Objects,
 }
 
 impl Summary {
     /// Collects the summary of a finished run. `metrics_text`: the derived
     /// metrics as written to `metrics.prom`.
-    pub fn collect(cfg: &PipelineConfig, telemetry: &Telemetry, metrics_text: &str) -> Summary {
+    pub(crate) fn collect(
+        cfg: &PipelineConfig,
+        telemetry: &Telemetry,
+        metrics_text: &str,
+    ) -> Summary {
         let components = telemetry.components();
         let deadletter_reasons = telemetry.dead_letter_reasons();
         let out_of = |name: &str| components.get(name).map_or(0, |s| s.events_out);
@@ -145,7 +149,7 @@ impl Summary {
     }
 
     /// Redactions by field path, most redacted first.
-    pub fn fields_by_total(&self) -> Vec<FieldTotal<'_>> {
+    pub(crate) fn fields_by_total(&self) -> Vec<FieldTotal<'_>> {
         let mut by: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
         for f in &self.redactions_by_field {
             by.entry(&f.field).or_default().push((&f.detector, f.count));
@@ -165,11 +169,11 @@ impl Summary {
 }
 
 /// Redactions at one field path.
-pub struct FieldTotal<'a> {
-    pub field: &'a str,
+pub(crate) struct FieldTotal<'a> {
+    pub(crate) field: &'a str,
     /// Without `dropped`, which counts fields removed, each already
     /// counted by the detector or rule that matched it.
-    pub total: u64,
+    pub(crate) total: u64,
     /// `(detector, count)`, largest first.
-    pub by: Vec<(&'a str, u64)>,
+    pub(crate) by: Vec<(&'a str, u64)>,
 }

@@ -9,7 +9,7 @@ use super::summary::{FieldTotal, Summary};
 const FIELDS_SHOWN: usize = 15;
 
 /// The table, ready to print.
-pub fn render(s: &Summary) -> String {
+pub(crate) fn render(s: &Summary) -> String {
     let mut out = String::new();
     for (name, c) in &s.components {
         let _ = writeln!(

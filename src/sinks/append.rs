@@ -20,14 +20,14 @@ use std::path::{Path, PathBuf};
 /// A failed open or append, naming the file.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {op} {path}: {source}")]
-pub struct AppendError {
-    pub op: &'static str,
-    pub path: PathBuf,
-    pub source: std::io::Error,
+pub(crate) struct AppendError {
+    pub(crate) op: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) source: std::io::Error,
 }
 
 /// An open file appended to in whole, synced records.
-pub struct AppendFile {
+pub(crate) struct AppendFile {
     path: PathBuf,
     file: File,
     /// Where the last good append ended: the file is cut back here after
@@ -42,7 +42,7 @@ impl AppendFile {
     /// Opens `path` for appending, creating it and its folders. With
     /// `lines`, a last line without its newline (a crash mid-write) is cut
     /// off, so the file holds whole NDJSON records only.
-    pub fn open(path: &Path, lines: bool) -> Result<AppendFile, AppendError> {
+    pub(crate) fn open(path: &Path, lines: bool) -> Result<AppendFile, AppendError> {
         let err = |op| {
             move |source| AppendError {
                 op,
@@ -93,7 +93,7 @@ impl AppendFile {
 
     /// Appends `buf` (whole records) and syncs it to disk. On failure the
     /// file is cut back to its previous end, and the error names the path.
-    pub fn append(&mut self, buf: &[u8]) -> Result<(), AppendError> {
+    pub(crate) fn append(&mut self, buf: &[u8]) -> Result<(), AppendError> {
         let regular = self.regular;
         let written = self
             .file

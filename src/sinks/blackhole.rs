@@ -12,7 +12,7 @@ use crate::event::EventStatus;
 #[serde(deny_unknown_fields)]
 pub struct Config {}
 
-pub struct Blackhole;
+pub(crate) struct Blackhole;
 
 #[async_trait]
 impl Sink for Blackhole {

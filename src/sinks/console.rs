@@ -13,7 +13,7 @@ use crate::event::EventStatus;
 #[serde(deny_unknown_fields)]
 pub struct Config {}
 
-pub struct Console;
+pub(crate) struct Console;
 
 #[async_trait]
 impl Sink for Console {

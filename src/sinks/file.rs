@@ -29,14 +29,14 @@ use crate::event::EventStatus;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Path template; `%Y %m %d %H %M` from the event's timestamp (UTC).
-    pub path: String,
+    pub(crate) path: String,
     /// Compress with gzip (one member per batch).
     #[serde(default)]
-    pub gzip: bool,
+    pub(crate) gzip: bool,
 }
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if self.path.trim().is_empty() {
             e.push(FieldError::new("path", "must not be empty"));
@@ -65,18 +65,18 @@ fn bad_specifier(t: &str) -> Option<char> {
     None
 }
 
-pub struct FileSink {
+pub(crate) struct FileSink {
     cfg: Config,
 }
 
 impl FileSink {
-    pub fn new(cfg: Config) -> Self {
+    pub(crate) fn new(cfg: Config) -> Self {
         FileSink { cfg }
     }
 }
 
 /// Renders the template for one event timestamp.
-pub fn render_path(template: &str, ts: Option<&str>) -> PathBuf {
+pub(crate) fn render_path(template: &str, ts: Option<&str>) -> PathBuf {
     let t = ts.and_then(parse_rfc3339).unwrap_or_else(chrono::Utc::now);
     PathBuf::from(t.format(template).to_string())
 }

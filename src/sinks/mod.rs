@@ -8,9 +8,9 @@
 
 pub(crate) mod append;
 pub mod bigquery;
-pub mod blackhole;
-pub mod console;
-pub mod file;
+pub(crate) mod blackhole;
+pub(crate) mod console;
+pub(crate) mod file;
 pub mod gcs;
 
 use serde::Deserialize;
@@ -22,7 +22,7 @@ use crate::component::{BuildContext, BuildError};
 /// `[sinks.NAME]` tables, by `type`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SinkConfig {
+pub(crate) enum SinkConfig {
     Bigquery(bigquery::Config),
     Blackhole(blackhole::Config),
     Console(console::Config),
@@ -31,7 +31,7 @@ pub enum SinkConfig {
 }
 
 impl SinkConfig {
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             SinkConfig::Bigquery(_) => "bigquery",
             SinkConfig::Blackhole(_) => "blackhole",
@@ -41,7 +41,7 @@ impl SinkConfig {
         }
     }
 
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         match self {
             SinkConfig::Blackhole(_) | SinkConfig::Console(_) => Vec::new(),
             SinkConfig::File(c) => c.validate(),
@@ -51,7 +51,7 @@ impl SinkConfig {
     }
 
     /// The live sink.
-    pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
+    pub(crate) fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Sink>, BuildError> {
         Ok(match self {
             SinkConfig::Bigquery(c) => c.build(name)?,
             SinkConfig::Blackhole(_) => Box::new(blackhole::Blackhole),
@@ -66,7 +66,7 @@ impl SinkConfig {
     /// (through the same encoder and row checks); local sinks run as
     /// configured. The match is exhaustive on purpose: a new sink type
     /// must say what it does in a dry run before it compiles.
-    pub fn build_dry_run(
+    pub(crate) fn build_dry_run(
         &self,
         name: &str,
         cx: &BuildContext,

@@ -10,7 +10,7 @@ use crate::decode::{Decoded, Decoder, LineSplitter, Piece};
 use crate::event::{Batch, BatchNotifier, BatchStatusReceiver, Event};
 
 /// Collects decoded lines into one batch with one notifier.
-pub struct Emitter {
+pub(crate) struct Emitter {
     notifier: Arc<BatchNotifier>,
     receiver: Option<BatchStatusReceiver>,
     events: Vec<Event>,
@@ -25,7 +25,7 @@ impl Default for Emitter {
 }
 
 impl Emitter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let (notifier, rx) = BatchNotifier::new_with_receiver();
         Emitter {
             notifier,
@@ -37,15 +37,15 @@ impl Emitter {
     }
 
     /// Events and rejects collected so far.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.events.len() + self.rejects.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn push(&mut self, d: Decoded) {
+    pub(crate) fn push(&mut self, d: Decoded) {
         match d {
             Decoded::Entry { log, size } => {
                 self.bytes += size as u64;
@@ -68,7 +68,7 @@ impl Emitter {
     /// Sends the batch (events downstream, rejects to the dead-letter
     /// output) and returns the receiver that resolves when all of it is
     /// durable. Waits while downstream is full.
-    pub async fn flush(
+    pub(crate) async fn flush(
         mut self,
         cx: &mut SourceContext,
     ) -> Result<BatchStatusReceiver, ComponentError> {
@@ -91,7 +91,7 @@ impl Emitter {
 /// the rejects as errors), sends the rejects to the dead-letter output and
 /// the events downstream, waiting while downstream is full. Every source
 /// ends a read here, whatever its acknowledgement bookkeeping.
-pub async fn send_read(
+pub(crate) async fn send_read(
     cx: &mut SourceContext,
     events: Vec<Event>,
     rejects: Vec<(Event, String)>,
@@ -109,7 +109,7 @@ pub async fn send_read(
 
 /// How a [`LineFeeder`] counts the position that goes into `insertId`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Position {
+pub(crate) enum Position {
     /// Byte offset of the line's start, as the file source counts, so a
     /// file replayed in a dry run gets the ids the live source gives it.
     Bytes,
@@ -118,7 +118,7 @@ pub enum Position {
 }
 
 /// Bytes in, batches out: splitter + decoder + emitter for one stream.
-pub struct LineFeeder {
+pub(crate) struct LineFeeder {
     splitter: LineSplitter,
     decoder: Decoder,
     emitter: Emitter,
@@ -129,7 +129,7 @@ pub struct LineFeeder {
 }
 
 impl LineFeeder {
-    pub fn new(decoder: Decoder, max_line_bytes: usize, count: Position) -> Self {
+    pub(crate) fn new(decoder: Decoder, max_line_bytes: usize, count: Position) -> Self {
         LineFeeder {
             splitter: LineSplitter::new(max_line_bytes),
             decoder,
@@ -168,7 +168,7 @@ impl LineFeeder {
     }
 
     /// Decodes a chunk; sends a batch whenever `batch_max_events` is reached.
-    pub async fn feed(
+    pub(crate) async fn feed(
         &mut self,
         chunk: &[u8],
         cx: &mut SourceContext,
@@ -178,7 +178,7 @@ impl LineFeeder {
     }
 
     /// Flushes the last line and the open batch.
-    pub async fn finish(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
+    pub(crate) async fn finish(&mut self, cx: &mut SourceContext) -> Result<(), ComponentError> {
         self.split(&[], true);
         self.drain(cx).await
     }

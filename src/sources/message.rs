@@ -29,14 +29,14 @@ use crate::node::NodeInfo;
 
 /// Reusable shaping state: the origin (resource, `logName` prefix) is
 /// built once per source; only the identity changes per message.
-pub struct MessageShaper {
+pub(crate) struct MessageShaper {
     origin: Origin,
 }
 
 impl MessageShaper {
     /// Application lines get the node's `global` resource and
     /// `logName = projects/PROJECT/logs/default`.
-    pub fn new(node: &NodeInfo) -> Self {
+    pub(crate) fn new(node: &NodeInfo) -> Self {
         MessageShaper {
             origin: node.generic_origin(String::new()),
         }
@@ -45,7 +45,7 @@ impl MessageShaper {
     /// Shapes one message. `identity` must be stable across redeliveries;
     /// `time` (RFC 3339) is the broker's publish/create time, used when the
     /// payload has none.
-    pub fn shape(
+    pub(crate) fn shape(
         &mut self,
         identity: std::fmt::Arguments<'_>,
         payload: &[u8],

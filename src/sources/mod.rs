@@ -7,14 +7,14 @@
 
 pub mod archive;
 mod emit;
-pub mod file;
-pub mod kafka;
+pub(crate) mod file;
+pub(crate) mod kafka;
 mod message;
-pub mod pubsub;
+pub(crate) mod pubsub;
 pub mod replay;
-pub mod stdin;
+pub(crate) mod stdin;
 
-pub use emit::{send_read, Emitter, LineFeeder, Position};
+pub(crate) use emit::{send_read, Emitter, LineFeeder, Position};
 
 use std::path::PathBuf;
 
@@ -37,7 +37,7 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::Archive(_) => "archive",
             SourceConfig::Stdin(_) => "stdin",
@@ -48,7 +48,7 @@ impl SourceConfig {
     }
 
     /// Checks that need no IO; errors name the field.
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         match self {
             SourceConfig::Archive(c) => c.validate(),
             SourceConfig::Stdin(c) => c.validate(),
@@ -62,7 +62,7 @@ impl SourceConfig {
     /// The match is exhaustive on purpose: a new source type must say how
     /// it takes part before it compiles, so none slips a socket into a dry
     /// run.
-    pub fn dry_run_input(&self) -> DryRunInput {
+    pub(crate) fn dry_run_input(&self) -> DryRunInput {
         match self {
             SourceConfig::Stdin(_) => DryRunInput::AsIs,
             SourceConfig::File(c) => DryRunInput::Files {
@@ -90,7 +90,11 @@ impl SourceConfig {
         }
     }
 
-    pub fn build(&self, name: &str, cx: &BuildContext) -> Result<Box<dyn Source>, BuildError> {
+    pub(crate) fn build(
+        &self,
+        name: &str,
+        cx: &BuildContext,
+    ) -> Result<Box<dyn Source>, BuildError> {
         Ok(match self {
             SourceConfig::Archive(c) => Box::new(archive::Archive::build(c, name, cx)?),
             SourceConfig::Stdin(c) => Box::new(stdin::Stdin::new(c.clone(), cx)),
@@ -105,7 +109,7 @@ impl SourceConfig {
 /// and always ends. The topology applies it; sources never look at the
 /// dry-run flag themselves.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DryRunInput {
+pub(crate) enum DryRunInput {
     /// Reads local input that ends by itself (stdin to EOF, a local
     /// archive folder): built as configured.
     AsIs,

@@ -25,7 +25,7 @@ pub enum Input {
 
 impl Input {
     /// Expands directories into their files (sorted, recursive).
-    pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<Input>> {
+    pub(crate) fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<Input>> {
         let mut out = Vec::new();
         for p in paths {
             collect(p, &mut out)?;
@@ -52,7 +52,7 @@ fn collect(p: &Path, out: &mut Vec<Input>) -> std::io::Result<()> {
     Ok(())
 }
 
-pub struct Replay {
+pub(crate) struct Replay {
     inputs: Vec<Input>,
     node: NodeInfo,
     format: Format,
@@ -62,7 +62,12 @@ pub struct Replay {
 impl Replay {
     /// `format` is `Auto` for `--input` files (detected per file), or the
     /// framing of the file source the inputs stand in for.
-    pub fn new(inputs: Vec<Input>, node: NodeInfo, format: Format, max_line_bytes: usize) -> Self {
+    pub(crate) fn new(
+        inputs: Vec<Input>,
+        node: NodeInfo,
+        format: Format,
+        max_line_bytes: usize,
+    ) -> Self {
         Replay {
             inputs,
             node,
@@ -112,7 +117,7 @@ impl Source for Replay {
 }
 
 /// Wraps the reader in a gzip decoder when it starts with gzip's magic.
-pub fn maybe_gunzip(mut r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+pub(crate) fn maybe_gunzip(mut r: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < 2 {

@@ -15,28 +15,28 @@ use crate::node::NodeInfo;
 pub struct Config {
     /// Framing of the input lines: `auto` (default), `cri`, `docker`, `ndjson`.
     #[serde(default)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Lines longer than this go to the dead-letter output.
     #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
+    pub(crate) max_line_bytes: usize,
     /// Text lines that are not valid UTF-8: `replace` (default, U+FFFD)
     /// or `deadletter`. Counted either way.
     #[serde(default)]
-    pub invalid_utf8: InvalidUtf8,
+    pub(crate) invalid_utf8: InvalidUtf8,
     /// Names the run in every insertId (with the line number). Default:
     /// unique per process, so a second run is new input. Set the same
     /// value to replay an input with the same ids (BigQuery then drops
     /// the replay).
     #[serde(default)]
-    pub run_id: Option<String>,
+    pub(crate) run_id: Option<String>,
 }
 
-pub fn default_max_line_bytes() -> usize {
+pub(crate) fn default_max_line_bytes() -> usize {
     256 * 1024
 }
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if self.max_line_bytes < 64 {
             e.push(FieldError::new("max_line_bytes", "must be at least 64"));
@@ -45,13 +45,13 @@ impl Config {
     }
 }
 
-pub struct Stdin {
+pub(crate) struct Stdin {
     cfg: Config,
     node: NodeInfo,
 }
 
 impl Stdin {
-    pub fn new(cfg: Config, cx: &BuildContext) -> Self {
+    pub(crate) fn new(cfg: Config, cx: &BuildContext) -> Self {
         Stdin {
             cfg,
             node: cx.node.clone(),

@@ -42,7 +42,7 @@ const RELOADS: &str = "config_reloads_total";
 const SINK_REQUEST_FAILURES: &str = "sink_request_failures_total";
 const LAST_RELOAD_OK: &str = "config_last_reload_successful";
 /// Sink request latency, recorded by [`record_request_latency`].
-pub const REQUEST_DURATION: &str = "component_request_duration_seconds";
+pub(crate) const REQUEST_DURATION: &str = "component_request_duration_seconds";
 
 /// Every internal family name; derived metrics may not reuse them.
 const INTERNAL: &[&str] = &[
@@ -72,7 +72,7 @@ const INTERNAL: &[&str] = &[
 ];
 
 /// True when `name` (or its histogram series) is an internal metric.
-pub fn is_internal_name(name: &str) -> bool {
+pub(crate) fn is_internal_name(name: &str) -> bool {
     let base = ["_bucket", "_sum", "_count"]
         .iter()
         .find_map(|s| name.strip_suffix(s))
@@ -88,12 +88,12 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Records one sink request's duration (call once per request, e.g. per
 /// BigQuery insert or GCS upload). A no-op unless `sluice run` installed
 /// the exporter, so sinks may call it unconditionally.
-pub fn record_request_latency(component: &str, seconds: f64) {
+pub(crate) fn record_request_latency(component: &str, seconds: f64) {
     metrics::histogram!(REQUEST_DURATION, "component_id" => component.to_string()).record(seconds);
 }
 
 /// Renders `/metrics`.
-pub struct Exporter {
+pub(crate) struct Exporter {
     handle: PrometheusHandle,
     /// Set when another recorder was already global (a second exporter in
     /// one process, as in tests): the sync then goes to this local one.
@@ -104,7 +104,7 @@ pub struct Exporter {
 impl Exporter {
     /// Installs the global recorder (the first call in a process) and
     /// describes every internal metric.
-    pub fn install(telemetry: Arc<Telemetry>) -> Exporter {
+    pub(crate) fn install(telemetry: Arc<Telemetry>) -> Exporter {
         let builder = || {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.into()), LATENCY_BUCKETS)
@@ -133,7 +133,7 @@ impl Exporter {
         e
     }
 
-    pub fn telemetry(&self) -> &Arc<Telemetry> {
+    pub(crate) fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
     }
 
@@ -145,7 +145,7 @@ impl Exporter {
     }
 
     /// The full exposition: internal metrics, then derived metrics.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         self.with_recorder(|| sync(&self.telemetry));
         self.handle.run_upkeep();
         let mut out = self.handle.render();

@@ -11,7 +11,7 @@ use super::Telemetry;
 
 /// Metrics rendered as-is into the Prometheus text output (the
 /// `log_metrics` transform's registries).
-pub trait DerivedMetrics: Send + Sync {
+pub(crate) trait DerivedMetrics: Send + Sync {
     /// Appends complete families (HELP, TYPE, samples).
     fn render(&self, out: &mut String);
     /// The family names it renders, to refuse collisions.
@@ -19,7 +19,7 @@ pub trait DerivedMetrics: Send + Sync {
 }
 
 /// Current and maximum fill of a channel, in batches.
-pub type FillProbe = Box<dyn Fn() -> (usize, usize) + Send + Sync>;
+pub(crate) type FillProbe = Box<dyn Fn() -> (usize, usize) + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct Extras {
@@ -44,7 +44,7 @@ pub(crate) struct Extras {
 
 /// How a request to reload the pipeline ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReloadOutcome {
+pub(crate) enum ReloadOutcome {
     /// The new pipeline is running.
     Applied,
     /// The new pipeline was refused; the previous one kept running.
@@ -91,7 +91,7 @@ impl Telemetry {
     /// Registers a component's derived metrics for `/metrics` and
     /// `metrics.prom`. Refuses a family name another component already
     /// renders, so the text output never repeats a family.
-    pub fn add_derived_metrics(
+    pub(crate) fn add_derived_metrics(
         &self,
         component: &str,
         metrics: Arc<dyn DerivedMetrics>,
@@ -110,7 +110,7 @@ impl Telemetry {
     }
 
     /// Appends every derived metric, Prometheus text format.
-    pub fn render_derived(&self, out: &mut String) {
+    pub(crate) fn render_derived(&self, out: &mut String) {
         for (_, m) in lock(&self.extras.derived).iter() {
             m.render(out);
         }
@@ -118,7 +118,7 @@ impl Telemetry {
 
     /// The shared count of entries folded into a derived metric's
     /// `__overflow__` series.
-    pub fn log_metric_overflow(&self, metric: &str) -> Arc<AtomicU64> {
+    pub(crate) fn log_metric_overflow(&self, metric: &str) -> Arc<AtomicU64> {
         lock(&self.extras.overflow)
             .entry(metric.to_string())
             .or_default()
@@ -134,7 +134,7 @@ impl Telemetry {
 
     /// How far a source is behind its input, in bytes (file: size minus
     /// read offset, summed over files).
-    pub fn set_source_lag(&self, component: &str, bytes: u64) {
+    pub(crate) fn set_source_lag(&self, component: &str, bytes: u64) {
         let mut map = lock(&self.extras.source_lag);
         match map.get(component) {
             Some(g) => g.store(bytes, Ordering::Relaxed),
@@ -145,7 +145,7 @@ impl Telemetry {
     }
 
     /// Every source's lag in bytes, by source name.
-    pub fn source_lags(&self) -> std::collections::BTreeMap<String, u64> {
+    pub(crate) fn source_lags(&self) -> std::collections::BTreeMap<String, u64> {
         lock(&self.extras.source_lag)
             .iter()
             .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
@@ -153,7 +153,7 @@ impl Telemetry {
     }
 
     /// Registers a probe of the input channel of `consumer`.
-    pub fn watch_channel(&self, consumer: &str, probe: FillProbe) {
+    pub(crate) fn watch_channel(&self, consumer: &str, probe: FillProbe) {
         lock(&self.extras.channels).push((consumer.to_string(), probe));
     }
 
@@ -170,7 +170,7 @@ impl Telemetry {
 
     /// The topology calls this for every source and sink: the pipeline is
     /// ready once each of them is.
-    pub fn expect_ready(&self, component: &str) {
+    pub(crate) fn expect_ready(&self, component: &str) {
         lock(&self.extras.readiness)
             .expected
             .insert(component.to_string());
@@ -181,20 +181,20 @@ impl Telemetry {
     /// is ready as soon as its task is running.
     ///
     /// [`mark_ready`]: Telemetry::mark_ready
-    pub fn defer_ready(&self, component: &str) {
+    pub(crate) fn defer_ready(&self, component: &str) {
         lock(&self.extras.readiness)
             .deferred
             .insert(component.to_string());
     }
 
-    pub fn mark_ready(&self, component: &str) {
+    pub(crate) fn mark_ready(&self, component: &str) {
         lock(&self.extras.readiness)
             .ready
             .insert(component.to_string());
     }
 
     /// The topology calls this when a component's task starts.
-    pub fn component_started(&self, component: &str) {
+    pub(crate) fn component_started(&self, component: &str) {
         let mut r = lock(&self.extras.readiness);
         if !r.deferred.contains(component) {
             r.ready.insert(component.to_string());
@@ -203,12 +203,12 @@ impl Telemetry {
 
     /// Withdraws readiness (e.g. a source that cannot save its
     /// checkpoints): `/health/ready` fails until `mark_ready` again.
-    pub fn mark_not_ready(&self, component: &str) {
+    pub(crate) fn mark_not_ready(&self, component: &str) {
         lock(&self.extras.readiness).ready.remove(component);
     }
 
     /// Counts one failed attempt to save `component`'s state file.
-    pub fn state_write_failed(&self, component: &str) {
+    pub(crate) fn state_write_failed(&self, component: &str) {
         *lock(&self.extras.state_write_errors)
             .entry(component.to_string())
             .or_default() += 1;
@@ -220,7 +220,7 @@ impl Telemetry {
 
     /// Counts a state file of `component` that could not be read and was
     /// moved aside.
-    pub fn state_corrupt(&self, component: &str) {
+    pub(crate) fn state_corrupt(&self, component: &str) {
         *lock(&self.extras.state_corrupt)
             .entry(component.to_string())
             .or_default() += 1;
@@ -231,7 +231,7 @@ impl Telemetry {
     }
 
     /// Counts `n` text lines of `component` that were not valid UTF-8.
-    pub fn invalid_utf8(&self, component: &str, n: u64) {
+    pub(crate) fn invalid_utf8(&self, component: &str, n: u64) {
         if n > 0 {
             *lock(&self.extras.invalid_utf8)
                 .entry(component.to_string())
@@ -308,13 +308,13 @@ impl Telemetry {
     }
 
     /// Ready: at least one component registered and all of them ready.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         let r = lock(&self.extras.readiness);
         !r.expected.is_empty() && r.expected.iter().all(|c| r.ready.contains(c))
     }
 
     /// Components not ready yet (for `/health/ready`'s body).
-    pub fn not_ready(&self) -> Vec<String> {
+    pub(crate) fn not_ready(&self) -> Vec<String> {
         let r = lock(&self.extras.readiness);
         r.expected
             .iter()

@@ -5,16 +5,16 @@
 //! Prometheus endpoint (`sluice run`) can never disagree. Logs and metric
 //! labels carry component names, kinds and counts, never event content.
 
-pub mod exporter;
+pub(crate) mod exporter;
 mod extras;
 pub mod logging;
 pub(crate) mod outputs;
 mod sample;
-pub mod server;
+pub(crate) mod server;
 mod stats;
 
-pub use exporter::{is_internal_name, record_request_latency, Exporter};
+pub(crate) use exporter::{is_internal_name, record_request_latency, Exporter};
+pub(crate) use extras::DerivedMetrics;
 pub(crate) use extras::ReloadOutcome;
-pub use extras::{DerivedMetrics, FillProbe};
 pub(crate) use sample::{Sampled, SampledSpan, Sampler};
 pub use stats::{ComponentStats, StatsSnapshot, Telemetry};

@@ -14,84 +14,84 @@ use super::Telemetry;
 
 /// Distinct field paths counted; later paths are counted under
 /// [`OTHER_FIELDS`].
-pub const MAX_FIELDS: usize = 512;
-pub const OTHER_FIELDS: &str = "(other fields)";
+pub(crate) const MAX_FIELDS: usize = 512;
+pub(crate) const OTHER_FIELDS: &str = "(other fields)";
 /// Archive objects listed one by one per sink; all are in the totals.
-pub const MAX_OBJECTS_LISTED: usize = 200;
+pub(crate) const MAX_OBJECTS_LISTED: usize = 200;
 /// Dead-letter reason groups kept per run; later ones are counted under
 /// [`OTHER_REASONS`].
-pub const MAX_REASONS: usize = 64;
-pub const OTHER_REASONS: &str = "(other reasons)";
+pub(crate) const MAX_REASONS: usize = 64;
+pub(crate) const OTHER_REASONS: &str = "(other reasons)";
 /// Longest dead-letter example kept (bytes of its JSON record).
-pub const EXAMPLE_BYTES: usize = 2048;
+pub(crate) const EXAMPLE_BYTES: usize = 2048;
 
 /// Redactions of one counter (detector, key rule, `propagated`,
 /// `dropped`) at one field path.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldCount {
-    pub field: String,
-    pub detector: String,
-    pub count: u64,
+pub(crate) struct FieldCount {
+    pub(crate) field: String,
+    pub(crate) detector: String,
+    pub(crate) count: u64,
 }
 
 /// A BigQuery table as a dry run wrote it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Table {
-    pub sink: String,
-    pub dataset: String,
-    pub table: String,
-    pub rows: u64,
-    pub bytes: u64,
+pub(crate) struct Table {
+    pub(crate) sink: String,
+    pub(crate) dataset: String,
+    pub(crate) table: String,
+    pub(crate) rows: u64,
+    pub(crate) bytes: u64,
     /// `day` (partitioned on `timestamp`) or `sharded` (`_YYYYMMDD` tables).
-    pub partitioning: &'static str,
-    pub expiration_days: u32,
+    pub(crate) partitioning: &'static str,
+    pub(crate) expiration_days: u32,
     /// Leaf columns, nested ones dotted (`httpRequest.status`).
-    pub columns: Vec<Column>,
+    pub(crate) columns: Vec<Column>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Column {
-    pub name: String,
+pub(crate) struct Column {
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub ty: &'static str,
-    pub mode: &'static str,
+    pub(crate) ty: &'static str,
+    pub(crate) mode: &'static str,
 }
 
 /// Archive objects one sink wrote.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Objects {
-    pub objects: u64,
+pub(crate) struct Objects {
+    pub(crate) objects: u64,
     /// Bytes stored (compressed).
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// NDJSON bytes before compression.
-    pub raw_bytes: u64,
-    pub events: u64,
+    pub(crate) raw_bytes: u64,
+    pub(crate) events: u64,
     /// The first [`MAX_OBJECTS_LISTED`] objects.
-    pub listed: Vec<Object>,
+    pub(crate) listed: Vec<Object>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Object {
+pub(crate) struct Object {
     /// The object's key (named `object` in the JSON: `"key": "..."` reads
     /// as a secret parameter to `sluice audit`).
     #[serde(rename = "object")]
     pub key: String,
-    pub bytes: u64,
-    pub raw_bytes: u64,
-    pub events: u64,
+    pub(crate) bytes: u64,
+    pub(crate) raw_bytes: u64,
+    pub(crate) events: u64,
 }
 
 /// Dead letters of one component with one kind of reason.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ReasonGroup {
-    pub component: String,
+pub(crate) struct ReasonGroup {
+    pub(crate) component: String,
     /// The reason with its numbers written `N` (`syntax error at line N
     /// column N`), so positions do not split a group.
-    pub reason: String,
-    pub count: u64,
+    pub(crate) reason: String,
+    pub(crate) count: u64,
     /// The first such record as written (redacted), cut to
     /// [`EXAMPLE_BYTES`].
-    pub example: String,
+    pub(crate) example: String,
 }
 
 #[derive(Debug, Default)]
@@ -103,7 +103,7 @@ pub(crate) struct Outputs {
 }
 
 /// `reason` with each run of digits replaced by `N`, at most 200 bytes.
-pub fn reason_kind(reason: &str) -> String {
+pub(crate) fn reason_kind(reason: &str) -> String {
     let mut out = String::with_capacity(reason.len().min(200));
     let mut in_digits = false;
     for c in reason.chars() {
@@ -126,7 +126,7 @@ pub fn reason_kind(reason: &str) -> String {
 
 impl Telemetry {
     /// Adds redaction counts by `(field path, counter name)`.
-    pub fn add_field_redactions<'a>(
+    pub(crate) fn add_field_redactions<'a>(
         &self,
         counts: impl IntoIterator<Item = (&'a str, &'a str, u64)>,
     ) {
@@ -149,7 +149,7 @@ impl Telemetry {
     }
 
     /// Redactions by field path and counter, ordered by path.
-    pub fn field_redactions(&self) -> Vec<FieldCount> {
+    pub(crate) fn field_redactions(&self) -> Vec<FieldCount> {
         let o = lock(&self.outputs);
         o.fields
             .iter()
@@ -164,7 +164,7 @@ impl Telemetry {
     }
 
     /// Records (or replaces) what a dry run wrote to one table.
-    pub fn record_table(&self, table: Table) {
+    pub(crate) fn record_table(&self, table: Table) {
         let mut o = lock(&self.outputs);
         o.tables.retain(|t| {
             (&t.sink, &t.dataset, &t.table) != (&table.sink, &table.dataset, &table.table)
@@ -172,14 +172,14 @@ impl Telemetry {
         o.tables.push(table);
     }
 
-    pub fn tables(&self) -> Vec<Table> {
+    pub(crate) fn tables(&self) -> Vec<Table> {
         let mut t = lock(&self.outputs).tables.clone();
         t.sort_by(|a, b| (&a.sink, &a.dataset, &a.table).cmp(&(&b.sink, &b.dataset, &b.table)));
         t
     }
 
     /// Counts one archive object the sink `sink` finished writing.
-    pub fn record_object(&self, sink: &str, object: Object) {
+    pub(crate) fn record_object(&self, sink: &str, object: Object) {
         let mut o = lock(&self.outputs);
         let s = o.objects.entry(sink.to_string()).or_default();
         s.objects += 1;
@@ -192,14 +192,14 @@ impl Telemetry {
     }
 
     /// Archive objects by sink.
-    pub fn objects(&self) -> BTreeMap<String, Objects> {
+    pub(crate) fn objects(&self) -> BTreeMap<String, Objects> {
         lock(&self.outputs).objects.clone()
     }
 
     /// Counts one dead letter written for `component` with `reason`;
     /// `record` (the JSON line as written) is kept as the group's example
     /// when the group is new.
-    pub fn record_dead_letter(&self, component: &str, reason: &str, record: &[u8]) {
+    pub(crate) fn record_dead_letter(&self, component: &str, reason: &str, record: &[u8]) {
         let kind = reason_kind(reason);
         let mut o = lock(&self.outputs);
         let full = o.reasons.len() >= MAX_REASONS;
@@ -222,7 +222,7 @@ impl Telemetry {
     }
 
     /// Dead letters by component and reason, largest groups first.
-    pub fn dead_letter_reasons(&self) -> Vec<ReasonGroup> {
+    pub(crate) fn dead_letter_reasons(&self) -> Vec<ReasonGroup> {
         let mut r = lock(&self.outputs).reasons.clone();
         r.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
         r

@@ -16,23 +16,23 @@ use std::sync::Arc;
 /// `[]`), by which detector, and the text that now stands there (empty when
 /// the field was removed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SampledSpan {
-    pub path: String,
-    pub detector: String,
-    pub replacement: String,
+pub(crate) struct SampledSpan {
+    pub(crate) path: String,
+    pub(crate) detector: String,
+    pub(crate) replacement: String,
 }
 
 /// A redacted entry as it left the redact transform, with its replacements.
 #[derive(Debug, Clone)]
-pub struct Sampled {
+pub(crate) struct Sampled {
     /// 1-based position among the entries offered.
-    pub seq: u64,
-    pub entry: Value,
-    pub spans: Vec<SampledSpan>,
+    pub(crate) seq: u64,
+    pub(crate) entry: Value,
+    pub(crate) spans: Vec<SampledSpan>,
 }
 
 #[derive(Debug)]
-pub struct Sampler {
+pub(crate) struct Sampler {
     size: usize,
     state: Mutex<State>,
 }
@@ -58,7 +58,7 @@ impl Sampler {
 
     /// Offers `n` candidate entries; `take(i)` builds candidate `i` only if
     /// the reservoir keeps it.
-    pub fn offer(&self, n: usize, mut take: impl FnMut(usize) -> (Value, Vec<SampledSpan>)) {
+    pub(crate) fn offer(&self, n: usize, mut take: impl FnMut(usize) -> (Value, Vec<SampledSpan>)) {
         let mut s = lock(&self.state);
         for i in 0..n {
             s.seen += 1;
@@ -83,7 +83,7 @@ impl Sampler {
     }
 
     /// The kept entries in input order, and how many were offered.
-    pub fn snapshot(&self) -> (Vec<Sampled>, u64) {
+    pub(crate) fn snapshot(&self) -> (Vec<Sampled>, u64) {
         let s = lock(&self.state);
         let mut kept = s.kept.clone();
         kept.sort_by_key(|k| k.seq);
@@ -102,14 +102,14 @@ fn splitmix(x: &mut u64) -> u64 {
 impl Telemetry {
     /// Turns on the sample of `size` redacted entries (before the pipeline
     /// is built: the redact transforms look for it when they are built).
-    pub fn enable_sample(&self, size: usize) -> Arc<Sampler> {
+    pub(crate) fn enable_sample(&self, size: usize) -> Arc<Sampler> {
         self.sample
             .get_or_init(|| Arc::new(Sampler::new(size)))
             .clone()
     }
 
     /// The sample, when a dry-run report asked for one.
-    pub fn sampler(&self) -> Option<Arc<Sampler>> {
+    pub(crate) fn sampler(&self) -> Option<Arc<Sampler>> {
         self.sample.get().cloned()
     }
 }

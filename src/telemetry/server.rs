@@ -27,7 +27,11 @@ const MAX_HEAD: usize = 8 * 1024;
 
 /// Serves until `shutdown` is cancelled. Every connection task is owned
 /// here and awaited (or aborted) before this returns.
-pub async fn serve(listener: TcpListener, exporter: Arc<Exporter>, shutdown: CancellationToken) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    exporter: Arc<Exporter>,
+    shutdown: CancellationToken,
+) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut conns = JoinSet::new();
     loop {

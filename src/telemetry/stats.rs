@@ -7,9 +7,8 @@ use serde::Serialize;
 /// Counters of one component. Updated once per batch, not per event.
 #[derive(Debug)]
 pub struct ComponentStats {
-    pub name: String,
-    pub kind: &'static str,
-    pub type_name: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) type_name: &'static str,
     events_in: AtomicU64,
     events_out: AtomicU64,
     dropped: AtomicU64,
@@ -26,22 +25,21 @@ pub struct ComponentStats {
 pub struct StatsSnapshot {
     pub kind: &'static str,
     #[serde(rename = "type")]
-    pub type_name: &'static str,
+    pub(crate) type_name: &'static str,
     pub events_in: u64,
     pub events_out: u64,
-    pub dropped: u64,
-    pub errors: u64,
+    pub(crate) dropped: u64,
+    pub(crate) errors: u64,
     pub bytes_in: u64,
-    pub bytes_out: u64,
+    pub(crate) bytes_out: u64,
     /// Source lag, for sources that report one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag: Option<u64>,
 }
 
 impl ComponentStats {
-    fn new(name: &str, kind: &'static str, type_name: &'static str) -> Self {
+    fn new(kind: &'static str, type_name: &'static str) -> Self {
         ComponentStats {
-            name: name.to_string(),
             kind,
             type_name,
             events_in: AtomicU64::new(0),
@@ -54,39 +52,39 @@ impl ComponentStats {
         }
     }
 
-    pub fn received(&self, events: u64, bytes: u64) {
+    pub(crate) fn received(&self, events: u64, bytes: u64) {
         self.events_in.fetch_add(events, Ordering::Relaxed);
         self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub fn sent(&self, events: u64, bytes: u64) {
+    pub(crate) fn sent(&self, events: u64, bytes: u64) {
         self.events_out.fetch_add(events, Ordering::Relaxed);
         self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Intentionally not forwarded (filtered out).
-    pub fn dropped(&self, events: u64) {
+    pub(crate) fn dropped(&self, events: u64) {
         self.dropped.fetch_add(events, Ordering::Relaxed);
     }
 
     /// Failed or sent to the dead-letter output.
-    pub fn errored(&self, events: u64) {
+    pub(crate) fn errored(&self, events: u64) {
         self.errors.fetch_add(events, Ordering::Relaxed);
     }
 
     /// Sets the source's current lag (a gauge, not a counter).
-    pub fn set_lag(&self, messages: u64) {
+    pub(crate) fn set_lag(&self, messages: u64) {
         self.lag.store(
             i64::try_from(messages).unwrap_or(i64::MAX),
             Ordering::Relaxed,
         );
     }
 
-    pub fn lag(&self) -> Option<u64> {
+    pub(crate) fn lag(&self) -> Option<u64> {
         u64::try_from(self.lag.load(Ordering::Relaxed)).ok()
     }
 
-    pub fn snapshot(&self) -> StatsSnapshot {
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             kind: self.kind,
             type_name: self.type_name,
@@ -123,7 +121,7 @@ impl Telemetry {
     }
 
     /// Registers (or returns) a component's counters.
-    pub fn component(
+    pub(crate) fn component(
         &self,
         name: &str,
         kind: &'static str,
@@ -131,12 +129,12 @@ impl Telemetry {
     ) -> Arc<ComponentStats> {
         let mut map = self.components.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(name.to_string())
-            .or_insert_with(|| Arc::new(ComponentStats::new(name, kind, type_name)))
+            .or_insert_with(|| Arc::new(ComponentStats::new(kind, type_name)))
             .clone()
     }
 
     /// Adds redaction counts by detector name.
-    pub fn add_redactions<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
+    pub(crate) fn add_redactions<'a>(&self, counts: impl IntoIterator<Item = (&'a str, u64)>) {
         let mut map = self.redactions.lock().unwrap_or_else(|p| p.into_inner());
         for (k, v) in counts {
             if v > 0 {
@@ -145,11 +143,11 @@ impl Telemetry {
         }
     }
 
-    pub fn dead_lettered(&self, n: u64) {
+    pub(crate) fn dead_lettered(&self, n: u64) {
         self.dead_letters.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn dead_letter_count(&self) -> u64 {
+    pub(crate) fn dead_letter_count(&self) -> u64 {
         self.dead_letters.load(Ordering::Relaxed)
     }
 
@@ -168,7 +166,7 @@ impl Telemetry {
         map.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect()
     }
 
-    pub fn redactions(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn redactions(&self) -> BTreeMap<String, u64> {
         self.redactions
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -34,7 +34,7 @@ impl DryRunPlan {
     /// `data_dir` (backfill resume files) goes to `OUT/state` instead, so a
     /// dry run writes nothing outside its output folder and never marks
     /// real work done.
-    pub fn context(&self, live: &BuildContext) -> BuildContext {
+    pub(crate) fn context(&self, live: &BuildContext) -> BuildContext {
         BuildContext {
             data_dir: self.out_dir.join("state"),
             ..live.clone()
@@ -71,21 +71,21 @@ pub fn build_dry_run(
 
 /// One built component and the names it reads from.
 pub(crate) struct Node<C> {
-    pub ty: &'static str,
-    pub inputs: Vec<String>,
-    pub component: C,
+    pub(crate) ty: &'static str,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) component: C,
 }
 
 /// Built components, not yet connected: what [`assemble`] makes of a
 /// config, and what the topology's own tests make by hand.
 pub(crate) struct Graph {
-    pub sources: BTreeMap<String, Node<Box<dyn Source>>>,
-    pub transforms: BTreeMap<String, Node<Box<dyn Transform>>>,
-    pub sinks: BTreeMap<String, Node<Box<dyn Sink>>>,
-    pub dead_letter: Writer,
-    pub channel_capacity: usize,
-    pub batch_max_events: usize,
-    pub grace: std::time::Duration,
+    pub(crate) sources: BTreeMap<String, Node<Box<dyn Source>>>,
+    pub(crate) transforms: BTreeMap<String, Node<Box<dyn Transform>>>,
+    pub(crate) sinks: BTreeMap<String, Node<Box<dyn Sink>>>,
+    pub(crate) dead_letter: Writer,
+    pub(crate) channel_capacity: usize,
+    pub(crate) batch_max_events: usize,
+    pub(crate) grace: std::time::Duration,
 }
 
 /// Builds every component of `cfg` (or, in a dry run, what stands in for

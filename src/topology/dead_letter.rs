@@ -53,7 +53,7 @@ pub(crate) fn build_record(
 }
 
 /// Marks the end of a sample that was cut.
-pub const CUT_MARK: &str = "[CUT]";
+pub(crate) const CUT_MARK: &str = "[CUT]";
 
 /// Cuts `s` to at most `max` bytes (plus [`CUT_MARK`]) where no part of a
 /// value survives the cut (`decode::safe_cut`): the token the cut goes
@@ -96,14 +96,17 @@ async fn append_blocking(
 }
 
 pub(crate) struct Writer {
-    pub path: PathBuf,
-    pub redactor: Option<Arc<dyn DeadLetterRedactor>>,
-    pub telemetry: Arc<Telemetry>,
+    pub(crate) path: PathBuf,
+    pub(crate) redactor: Option<Arc<dyn DeadLetterRedactor>>,
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
 impl Writer {
     /// Runs until every sender is dropped.
-    pub async fn run(self, mut rx: mpsc::Receiver<DeadLetter>) -> Result<(), ComponentError> {
+    pub(crate) async fn run(
+        self,
+        mut rx: mpsc::Receiver<DeadLetter>,
+    ) -> Result<(), ComponentError> {
         let mut file: Option<AppendFile> = None;
         let mut buf: Vec<DeadLetter> = Vec::new();
         while let Some(first) = rx.recv().await {

@@ -13,23 +13,23 @@ use crate::logging_query::Query;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The query, in the Cloud Logging query language.
-    pub query: String,
+    pub(crate) query: String,
 }
 
 impl Config {
     /// The parsed query, which `build` uses as it is.
-    pub fn validate(&self) -> Result<Query, Vec<FieldError>> {
+    pub(crate) fn validate(&self) -> Result<Query, Vec<FieldError>> {
         Query::parse(&self.query)
             .map_err(|e| vec![FieldError::new("query", format!("invalid query: {e}"))])
     }
 }
 
-pub struct Filter {
+pub(crate) struct Filter {
     query: Query,
 }
 
 impl Filter {
-    pub fn new(query: Query) -> Self {
+    pub(crate) fn new(query: Query) -> Self {
         Filter { query }
     }
 }

@@ -6,8 +6,8 @@
 //! to `cx.reject` (dead-letter). Counts of dropped events are derived by
 //! the topology from sizes, so transforms do not count them.
 
-pub mod filter;
-pub mod log_metrics;
+pub(crate) mod filter;
+pub(crate) mod log_metrics;
 pub mod redact;
 
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub enum TransformConfig {
 }
 
 impl TransformConfig {
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             TransformConfig::Filter(_) => "filter",
             TransformConfig::Redact(_) => "redact",
@@ -39,7 +39,7 @@ impl TransformConfig {
     /// Checks that need no network, keeping what they computed (the
     /// parsed query, the compiled metric definitions, the redaction engine)
     /// so that `build` parses, reads and compiles nothing again.
-    pub fn validate(&self) -> Result<Validated, Vec<FieldError>> {
+    pub(crate) fn validate(&self) -> Result<Validated, Vec<FieldError>> {
         match self {
             TransformConfig::Filter(c) => c.validate().map(Validated::Filter),
             TransformConfig::Redact(c) => {
@@ -51,7 +51,7 @@ impl TransformConfig {
 
     /// Gives components that name files the pipeline file's folder, so
     /// relative paths mean "next to the pipeline".
-    pub fn resolve_paths(&mut self, base: Option<&std::path::Path>) {
+    pub(crate) fn resolve_paths(&mut self, base: Option<&std::path::Path>) {
         match self {
             TransformConfig::Filter(_) | TransformConfig::Redact(_) => {}
             TransformConfig::LogMetrics(c) => c.resolve_paths(base),
@@ -59,7 +59,7 @@ impl TransformConfig {
     }
 
     /// Files this transform reads when built, as they are now.
-    pub fn named_files(&self) -> Vec<std::path::PathBuf> {
+    pub(crate) fn named_files(&self) -> Vec<std::path::PathBuf> {
         match self {
             TransformConfig::Filter(_) => Vec::new(),
             TransformConfig::Redact(c) => c.hash_key_file.iter().cloned().collect(),
@@ -70,7 +70,7 @@ impl TransformConfig {
     /// True for transforms after which events count as redacted.
     /// A `redact` with every class disabled redacts nothing and does not
     /// count.
-    pub fn redacts(&self) -> bool {
+    pub(crate) fn redacts(&self) -> bool {
         match self {
             TransformConfig::Redact(c) => c.redacts_anything(),
             _ => false,
@@ -79,7 +79,7 @@ impl TransformConfig {
 
     /// True for transforms whose output leaves the pipeline by another way
     /// than the events: `log_metrics` label values reach `/metrics`.
-    pub fn exports_labels(&self) -> bool {
+    pub(crate) fn exports_labels(&self) -> bool {
         matches!(self, TransformConfig::LogMetrics(_))
     }
 }
@@ -96,7 +96,9 @@ pub enum Validated {
 impl Validated {
     /// A redactor for dead-letter records, if this is a redact transform:
     /// the same engine the transform runs.
-    pub fn dead_letter_redactor(&self) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
+    pub(crate) fn dead_letter_redactor(
+        &self,
+    ) -> Result<Option<Arc<dyn DeadLetterRedactor>>, String> {
         match self {
             Validated::Redact(p) => Ok(Some(Arc::new(redact::stage::DeadLetters(p.engine()?)))),
             _ => Ok(None),

@@ -9,78 +9,78 @@ use crate::component::FieldError;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Google Cloud project that owns the dataset.
-    pub project: String,
+    pub(crate) project: String,
     /// Dataset; created (in `location`) when missing.
-    pub dataset: String,
+    pub(crate) dataset: String,
     /// Table name or template. `{log_id}` is the entry's log id (the last
     /// segment of `logName`, URL-decoded: `stdout`, `stderr`), as Cloud
     /// Logging names its export tables; `{a.b.c}` is any field of the
     /// entry. Characters BigQuery does not allow in table names become `_`.
     #[serde(default = "default_table")]
-    pub table: String,
+    pub(crate) table: String,
     /// Dataset location used when the dataset is created.
     #[serde(default = "default_location")]
-    pub location: String,
+    pub(crate) location: String,
     /// `day`: one table partitioned by day on `timestamp`, each partition
     /// expiring after `expiration_days`. `sharded`: one table per day,
     /// `TABLE_YYYYMMDD` (from the entry's `timestamp`, UTC), each table
     /// expiring `expiration_days` after its day.
     #[serde(default)]
-    pub partitioning: Partitioning,
+    pub(crate) partitioning: Partitioning,
     /// Retention in days (partition or table expiration); 0 keeps data forever.
     #[serde(default = "default_expiration_days")]
-    pub expiration_days: u32,
+    pub(crate) expiration_days: u32,
     /// `add_fields`: new payload fields become NULLABLE columns
     /// (`tables.patch`). `reject`: rows with unknown fields go to dead-letter.
     #[serde(default)]
-    pub schema_update: SchemaUpdate,
+    pub(crate) schema_update: SchemaUpdate,
     /// Create the dataset and tables when they do not exist.
     #[serde(default = "default_true")]
-    pub create_tables: bool,
+    pub(crate) create_tables: bool,
     /// With each table sluice creates, create the view `dedup_TABLE` that
     /// keeps one row per `insertId` (for sharded tables, one view over all
     /// shards). Needs no permission beyond creating tables.
     #[serde(default = "default_true")]
-    pub dedup_views: bool,
+    pub(crate) dedup_views: bool,
     /// How to get access tokens.
     #[serde(default)]
-    pub auth: Auth,
+    pub(crate) auth: Auth,
     /// Service-account key file, for `auth = "key_file"`.
-    pub key_file: Option<std::path::PathBuf>,
+    pub(crate) key_file: Option<std::path::PathBuf>,
     /// Bearer token, for `auth = "token"` (emulators). Prefer `${ENV}`.
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// Base URL of the BigQuery API, for emulators: `http://127.0.0.1:9050`
     /// (the `/bigquery/v2` path is appended).
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// Most rows in one insertAll request (BigQuery recommends 500).
     #[serde(default = "default_batch_max_rows")]
-    pub batch_max_rows: usize,
+    pub(crate) batch_max_rows: usize,
     /// Most bytes in one request body; BigQuery refuses bodies over 10 MB.
     #[serde(default = "default_batch_max_bytes")]
-    pub batch_max_bytes: usize,
+    pub(crate) batch_max_bytes: usize,
     /// Send a partial batch after this long.
     #[serde(default = "default_batch_timeout_ms")]
-    pub batch_timeout_ms: u64,
+    pub(crate) batch_timeout_ms: u64,
     /// Most insertAll requests in flight at once.
     #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Retry 429, 5xx and network errors with exponential backoff for at
     /// most this long; then the rows are reported `Errored` to their source
     /// (which delivers them again), never dropped.
     #[serde(default = "default_max_retry_secs")]
-    pub max_retry_secs: u64,
+    pub(crate) max_retry_secs: u64,
     /// Timeout of one HTTP request.
     #[serde(default = "default_request_timeout_secs")]
-    pub request_timeout_secs: u64,
+    pub(crate) request_timeout_secs: u64,
     /// Gzip request bodies. Off by default: emulators refuse gzip bodies.
     #[serde(default)]
-    pub compression: bool,
+    pub(crate) compression: bool,
 }
 
 /// A string that never prints.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(pub String);
+pub(crate) struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +90,7 @@ impl std::fmt::Debug for Secret {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Partitioning {
+pub(crate) enum Partitioning {
     #[default]
     Day,
     Sharded,
@@ -98,7 +98,7 @@ pub enum Partitioning {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SchemaUpdate {
+pub(crate) enum SchemaUpdate {
     #[default]
     AddFields,
     Reject,
@@ -106,7 +106,7 @@ pub enum SchemaUpdate {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Auth {
+pub(crate) enum Auth {
     /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`,
     /// else the metadata server.
     #[default]
@@ -153,10 +153,10 @@ fn default_request_timeout_secs() -> u64 {
 }
 
 /// BigQuery's request body limit for insertAll.
-pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if !valid_id(&self.project, true) {
             e.push(FieldError::new(
@@ -220,7 +220,7 @@ impl Config {
     }
 
     /// `https://bigquery.googleapis.com/bigquery/v2`, or the emulator's.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         match &self.endpoint {
             Some(ep) => format!("{}/bigquery/v2", ep.trim_end_matches('/')),
             None => "https://bigquery.googleapis.com/bigquery/v2".into(),

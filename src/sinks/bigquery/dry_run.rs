@@ -26,14 +26,14 @@ use crate::event::finalization::Finalizers;
 use crate::event::EventStatus;
 use crate::telemetry::outputs::{Column, Table};
 
-pub struct DryRun {
+pub(crate) struct DryRun {
     cfg: Config,
     template: TableTemplate,
     dir: PathBuf,
 }
 
 impl DryRun {
-    pub fn new(cfg: Config, template: TableTemplate, out_dir: &std::path::Path) -> Self {
+    pub(crate) fn new(cfg: Config, template: TableTemplate, out_dir: &std::path::Path) -> Self {
         let dir = out_dir.join("bigquery").join(&cfg.dataset);
         DryRun { cfg, template, dir }
     }

@@ -24,8 +24,8 @@ use super::schema::{self, Field, InferError, PayloadColumn, Record, Schema, Type
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     /// Dotted path of the offending field (normalized names).
-    pub path: String,
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for RowError {
@@ -77,7 +77,7 @@ struct Cx<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Encoded {
     /// The row needed columns the table did not have.
-    pub added_fields: bool,
+    pub(crate) added_fields: bool,
 }
 
 /// Appends the row's JSON object to `out`. On error `out` is left as it was.
@@ -523,7 +523,7 @@ fn write_f64(x: f64, out: &mut Vec<u8>) {
 /// Appends one insertAll row, `{"insertId":ID,"json":ROW}`, to a request
 /// body. Without an id BigQuery cannot de-duplicate retries, so every
 /// event shaped by sluice carries one.
-pub fn append_row(body: &mut Vec<u8>, insert_id: Option<&str>, row: &[u8]) {
+pub(crate) fn append_row(body: &mut Vec<u8>, insert_id: Option<&str>, row: &[u8]) {
     body.push(b'{');
     if let Some(id) = insert_id {
         body.extend_from_slice(b"\"insertId\":");
@@ -536,12 +536,13 @@ pub fn append_row(body: &mut Vec<u8>, insert_id: Option<&str>, row: &[u8]) {
 }
 
 /// Bytes `append_row` adds for a row, for batch sizing.
-pub fn row_overhead(insert_id: Option<&str>) -> usize {
+pub(crate) fn row_overhead(insert_id: Option<&str>) -> usize {
     12 + insert_id.map_or(0, |s| s.len() + 16)
 }
 
 /// The request body around rows: `{"skipInvalidRows":true,...,"rows":[`.
 /// `skipInvalidRows` lets valid rows land when others are refused, so only
 /// the refused ones go to dead-letter.
-pub const BODY_HEAD: &[u8] = b"{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":[";
-pub const BODY_TAIL: &[u8] = b"]}";
+pub(crate) const BODY_HEAD: &[u8] =
+    b"{\"skipInvalidRows\":true,\"ignoreUnknownValues\":false,\"rows\":[";
+pub(crate) const BODY_TAIL: &[u8] = b"]}";

@@ -22,19 +22,19 @@
 //! # table = "{log_id}"   partitioning = "day"   expiration_days = 90
 //! ```
 
-pub mod config;
-pub mod dry_run;
+pub(crate) mod config;
+pub(crate) mod dry_run;
 pub mod encoder;
 pub mod schema;
-pub mod service;
-pub mod sink;
-pub mod table;
-pub mod views;
+pub(crate) mod service;
+pub(crate) mod sink;
+pub(crate) mod table;
+pub(crate) mod views;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::Config;
+pub(crate) use config::Config;
 
 use super::Sink;
 use crate::component::BuildError;
@@ -46,7 +46,7 @@ impl Config {
     }
 
     /// The live sink.
-    pub fn build(&self, name: &str) -> Result<Box<dyn Sink>, BuildError> {
+    pub(crate) fn build(&self, name: &str) -> Result<Box<dyn Sink>, BuildError> {
         Ok(Box::new(sink::BigQuery::new(
             self.clone(),
             self.template(name)?,
@@ -54,7 +54,7 @@ impl Config {
     }
 
     /// The dry-run writer, under `OUT/bigquery/DATASET/`.
-    pub fn build_dry_run(
+    pub(crate) fn build_dry_run(
         &self,
         name: &str,
         out_dir: &std::path::Path,

@@ -65,14 +65,14 @@ use gcp_bigquery_client::model::table_schema::TableSchema;
 use serde_json::Value;
 
 /// Longest field name BigQuery accepts from Cloud Logging.
-pub const MAX_NAME_LEN: usize = 128;
+pub(crate) const MAX_NAME_LEN: usize = 128;
 /// BigQuery's limit of nested RECORD levels.
-pub const MAX_DEPTH: usize = 15;
+pub(crate) const MAX_DEPTH: usize = 15;
 /// BigQuery's limit of columns per table (nested ones included).
-pub const MAX_COLUMNS: usize = 10_000;
+pub(crate) const MAX_COLUMNS: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
+pub(crate) enum Type {
     String,
     Int64,
     Float64,
@@ -85,7 +85,7 @@ pub enum Type {
 }
 
 impl Type {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Type::String => "STRING",
             Type::Int64 => "INTEGER",
@@ -123,22 +123,22 @@ impl Type {
 
 /// One column.
 #[derive(Debug, Clone)]
-pub struct Field {
-    pub name: String,
-    pub ty: Type,
-    pub repeated: bool,
+pub(crate) struct Field {
+    pub(crate) name: String,
+    pub(crate) ty: Type,
+    pub(crate) repeated: bool,
     /// A `LogEntry` field: its key is matched exactly, not normalized.
-    pub fixed: bool,
+    pub(crate) fixed: bool,
     /// Children of a RECORD.
-    pub record: Record,
+    pub(crate) record: Record,
     /// Children of a `LogEntry` map (`labels`): always STRING, keys
     /// normalized. Lets the encoder type new label keys without inference.
-    pub string_map: bool,
+    pub(crate) string_map: bool,
     /// The table's own type for `Type::Other` columns, sent back as is.
-    pub bq_type: Option<BqType>,
+    pub(crate) bq_type: Option<BqType>,
     /// Children keep the case of their keys (the audit log record): only
     /// characters BigQuery refuses are replaced.
-    pub keep_case: bool,
+    pub(crate) keep_case: bool,
 }
 
 impl Field {
@@ -156,7 +156,7 @@ impl Field {
     }
 
     /// A STRING column (`keep_case` for the audit log's `*Json` columns).
-    pub fn text(name: &str, keep_case: bool) -> Field {
+    pub(crate) fn text(name: &str, keep_case: bool) -> Field {
         Field {
             keep_case,
             ..Field::fixed(name, Type::String)
@@ -165,7 +165,7 @@ impl Field {
 
     /// An empty RECORD column that fills as values arrive (for typed
     /// payloads and keep-case records).
-    pub fn open_record(name: &str, keep_case: bool) -> Field {
+    pub(crate) fn open_record(name: &str, keep_case: bool) -> Field {
         Field {
             keep_case,
             ..Field::fixed(name, Type::Record)
@@ -237,7 +237,7 @@ impl Field {
 /// names are short and come from our own schema, so HashDoS resistance
 /// buys nothing here, and SipHash dominated the encoder's profile.
 #[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -270,39 +270,40 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// The fields of one RECORD (or of the table), with a name index.
 #[derive(Debug, Clone, Default)]
-pub struct Record {
-    pub fields: Vec<Field>,
+pub(crate) struct Record {
+    pub(crate) fields: Vec<Field>,
     index: HashMap<String, usize, FxBuild>,
 }
 
 impl Record {
-    pub fn index_of(&self, name: &str) -> Option<usize> {
+    pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
     }
 
-    pub fn get(&self, name: &str) -> Option<&Field> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &str) -> Option<&Field> {
         self.index.get(name).map(|&i| &self.fields[i])
     }
 
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut Field> {
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut Field> {
         match self.index.get(name) {
             Some(&i) => Some(&mut self.fields[i]),
             None => None,
         }
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.index.contains_key(name)
     }
 
-    pub fn push(&mut self, f: Field) -> &mut Field {
+    pub(crate) fn push(&mut self, f: Field) -> &mut Field {
         let i = self.fields.len();
         self.index.insert(f.name.clone(), i);
         self.fields.push(f);
         &mut self.fields[i]
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
@@ -311,7 +312,7 @@ impl Record {
     }
 
     /// Leaf columns as `(dotted name, type, mode)`, in schema order.
-    pub fn leaves(&self, prefix: &str, out: &mut Vec<(String, &'static str, &'static str)>) {
+    pub(crate) fn leaves(&self, prefix: &str, out: &mut Vec<(String, &'static str, &'static str)>) {
         for f in &self.fields {
             let name = if prefix.is_empty() {
                 f.name.clone()
@@ -352,9 +353,9 @@ impl Record {
 /// A table's schema as sluice tracks it.
 #[derive(Debug, Clone)]
 pub struct Schema {
-    pub root: Record,
+    pub(crate) root: Record,
     /// Total columns, nested included, against BigQuery's limit.
-    pub columns: usize,
+    pub(crate) columns: usize,
 }
 
 impl Schema {
@@ -436,7 +437,7 @@ impl Schema {
     /// The audit log record, `protopayload_auditlog`, with the AuditLog
     /// fields Cloud Logging's export schema types (others are added, with
     /// their case, as entries carry them).
-    pub fn audit_log_field() -> Field {
+    pub(crate) fn audit_log_field() -> Field {
         use Type::*;
         let rec = |name: &str, children: Vec<Field>| Field::fixed_record(name, children);
         let mut f = Field::fixed_record(
@@ -502,7 +503,7 @@ impl Schema {
     }
 
     /// The JSON payload records are "fixed" names with free children.
-    pub fn payload_field(name: &str) -> Option<Field> {
+    pub(crate) fn payload_field(name: &str) -> Option<Field> {
         match name {
             "jsonPayload" | "protoPayload" => Some(Field::fixed(name, Type::Record)),
             _ => None,
@@ -511,7 +512,7 @@ impl Schema {
 
     /// For `tables.insert` / `tables.patch`: the full field list. Records
     /// with no children yet are left out (BigQuery refuses them).
-    pub fn to_bq(&self) -> TableSchema {
+    pub(crate) fn to_bq(&self) -> TableSchema {
         let fields = self
             .root
             .fields
@@ -524,7 +525,7 @@ impl Schema {
 
     /// Adopts an existing table's schema, keeping the fixed-field flags of
     /// the Cloud Logging schema and adding its fields the table lacks.
-    pub fn from_bq(existing: &TableSchema) -> Schema {
+    pub(crate) fn from_bq(existing: &TableSchema) -> Schema {
         let mut remote = Record::default();
         for f in existing.fields.iter().flatten() {
             remote.push(field_from_bq(f));
@@ -537,7 +538,7 @@ impl Schema {
 
     /// Merges another schema's fields (used when a patch raced with another
     /// writer). False on a type clash.
-    pub fn merge_from(&mut self, other: &Schema) -> bool {
+    pub(crate) fn merge_from(&mut self, other: &Schema) -> bool {
         let ok = self.root.merge_from(&other.root);
         self.columns = self.root.columns();
         ok
@@ -549,7 +550,7 @@ impl Schema {
 /// with the table as it now is, which need not hold what was asked: an
 /// emulator may ignore nested additions, a racing writer may have changed
 /// the table. Names compare as BigQuery compares them, ignoring case.
-pub fn missing_columns(asked: &TableSchema, got: &TableSchema) -> Vec<String> {
+pub(crate) fn missing_columns(asked: &TableSchema, got: &TableSchema) -> Vec<String> {
     fn walk(
         asked: &[TableFieldSchema],
         got: &[TableFieldSchema],
@@ -633,12 +634,12 @@ fn mark_and_merge(local: &mut Record, remote: Record) {
 }
 
 /// The column of audit log payloads.
-pub const AUDIT_LOG_COLUMN: &str = "protopayload_auditlog";
+pub(crate) const AUDIT_LOG_COLUMN: &str = "protopayload_auditlog";
 const AUDIT_LOG_TYPE: &str = "type.googleapis.com/google.cloud.audit.AuditLog";
 
 /// The AuditLog fields of type `Struct`, written as JSON text in a
 /// `NAMEJson` STRING column.
-pub fn audit_json_column(key: &str) -> Option<&'static str> {
+pub(crate) fn audit_json_column(key: &str) -> Option<&'static str> {
     Some(match key {
         "request" => "requestJson",
         "response" => "responseJson",
@@ -650,7 +651,7 @@ pub fn audit_json_column(key: &str) -> Option<&'static str> {
 
 /// Which column a top-level payload goes to, by its `@type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayloadColumn {
+pub(crate) enum PayloadColumn {
     /// `jsonpayload_<type>`: payload rules, `@type` dropped.
     Typed(String),
     /// `protopayload_auditlog`.
@@ -658,7 +659,7 @@ pub enum PayloadColumn {
 }
 
 /// `None` for payloads without an `@type` (or types kept as they are).
-pub fn payload_column(key: &str, v: &Value) -> Option<PayloadColumn> {
+pub(crate) fn payload_column(key: &str, v: &Value) -> Option<PayloadColumn> {
     let ty = v.get("@type")?.as_str()?;
     match key {
         "protoPayload" if ty == AUDIT_LOG_TYPE => Some(PayloadColumn::AuditLog),
@@ -687,20 +688,20 @@ fn set_keep_case(f: &mut Field) {
 }
 
 /// Marks a new field (and its children) as keep-case.
-pub fn mark_keep_case(f: &mut Field) {
+pub(crate) fn mark_keep_case(f: &mut Field) {
     set_keep_case(f);
 }
 
 /// A key under a keep-case record: its case kept, characters other than
 /// ASCII letters, digits and `_` replaced by `_`, leading `_` removed, cut
 /// to 128 characters.
-pub fn sanitize(key: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn sanitize(key: &str) -> std::borrow::Cow<'_, str> {
     column_name(key, true)
 }
 
 /// True when `v` holds something a column can store (a non-null scalar
 /// somewhere beneath it); `{}` and `{"a": {}}` hold nothing.
-pub fn has_leaf(v: &Value) -> bool {
+pub(crate) fn has_leaf(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Object(m) => m.values().any(has_leaf),
@@ -711,7 +712,7 @@ pub fn has_leaf(v: &Value) -> bool {
 
 /// Normalizes a user-supplied key (see the module doc). Borrows when the
 /// key is already normal, which is the common case.
-pub fn normalize(key: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn normalize(key: &str) -> std::borrow::Cow<'_, str> {
     column_name(key, false)
 }
 
@@ -760,14 +761,14 @@ fn column_name(key: &str, keep_case: bool) -> std::borrow::Cow<'_, str> {
 
 /// Why a value cannot get a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InferError {
+pub(crate) enum InferError {
     NestedArray,
     MixedArray,
     TooDeep,
 }
 
 impl InferError {
-    pub fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> &'static str {
         match self {
             InferError::NestedArray => "an array of arrays has no BigQuery column type",
             InferError::MixedArray => "an array mixes value types",
@@ -778,7 +779,7 @@ impl InferError {
 
 /// Infers a new column for `value` named `name`; `Ok(None)` when the value
 /// adds nothing (null, empty object/array).
-pub fn infer(name: &str, value: &Value, depth: usize) -> Result<Option<Field>, InferError> {
+pub(crate) fn infer(name: &str, value: &Value, depth: usize) -> Result<Option<Field>, InferError> {
     let (ty, repeated, record) = match value {
         Value::Null => return Ok(None),
         Value::Bool(_) => (Type::Bool, false, None),
@@ -857,7 +858,7 @@ fn infer_record(
 }
 
 /// `name`, or `name_2`, `name_3`... if a sibling already uses it.
-pub fn unique_name(r: &Record, name: String) -> String {
+pub(crate) fn unique_name(r: &Record, name: String) -> String {
     if !r.contains(&name) {
         return name;
     }
@@ -867,7 +868,7 @@ pub fn unique_name(r: &Record, name: String) -> String {
         .expect("an unused suffix exists")
 }
 
-pub fn number_type(n: &serde_json::Number) -> Type {
+pub(crate) fn number_type(n: &serde_json::Number) -> Type {
     // Above i64::MAX (u64) BigQuery's INTEGER cannot hold it: FLOAT.
     if n.is_i64() {
         Type::Int64
@@ -877,6 +878,6 @@ pub fn number_type(n: &serde_json::Number) -> Type {
 }
 
 /// Counts the columns a new field adds.
-pub fn columns_of(f: &Field) -> usize {
+pub(crate) fn columns_of(f: &Field) -> usize {
     f.columns()
 }

@@ -96,7 +96,7 @@ impl Authenticator for Metadata {
 
 /// The HTTP client of every BigQuery call: the request timeout from the
 /// config, a short connect timeout.
-pub fn http_client(cfg: &Config) -> Result<reqwest::Client, String> {
+pub(crate) fn http_client(cfg: &Config) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(cfg.request_timeout_secs))
         .connect_timeout(Duration::from_secs(10))
@@ -106,7 +106,7 @@ pub fn http_client(cfg: &Config) -> Result<reqwest::Client, String> {
 
 /// Builds the token source the config asks for. Opens no connection
 /// itself (tokens are fetched on first use).
-pub async fn authenticator(cfg: &Config) -> Result<Arc<dyn Authenticator>, String> {
+pub(crate) async fn authenticator(cfg: &Config) -> Result<Arc<dyn Authenticator>, String> {
     Ok(match cfg.auth {
         Auth::Token => Arc::new(StaticToken(
             cfg.token.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
@@ -155,12 +155,12 @@ pub async fn authenticator(cfg: &Config) -> Result<Arc<dyn Authenticator>, Strin
 }
 
 /// Statuses worth retrying.
-pub fn retriable_status(s: u16) -> bool {
+pub(crate) fn retriable_status(s: u16) -> bool {
     matches!(s, 401 | 408 | 429 | 500..=599)
 }
 
 /// Error reasons (in a 403 body or a row's `insertErrors`) worth retrying.
-pub fn retriable_reason(reason: &str) -> bool {
+pub(crate) fn retriable_reason(reason: &str) -> bool {
     matches!(
         reason,
         "backendError"
@@ -174,7 +174,7 @@ pub fn retriable_reason(reason: &str) -> bool {
 
 /// A whole-request failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// Try again later (429, 5xx, network...).
     Retriable(String),
     /// The body is too large for BigQuery: split the batch.
@@ -200,25 +200,25 @@ struct ErrorDetail {
 }
 
 #[derive(Deserialize, Default, Clone)]
-pub struct ErrorItem {
+pub(crate) struct ErrorItem {
     #[serde(default)]
-    pub reason: String,
+    pub(crate) reason: String,
     #[serde(default)]
-    pub message: String,
+    pub(crate) message: String,
     #[serde(default)]
-    pub location: String,
+    pub(crate) location: String,
 }
 
 /// BigQuery's message up to its first `": "`: BigQuery appends the
 /// offending value after it (`Cannot convert value to timestamp (bad
 /// value): VALUE`), and dead-letter reasons are not redacted, so the value
 /// must not reach them.
-pub fn without_values(message: &str) -> &str {
+pub(crate) fn without_values(message: &str) -> &str {
     message.split(": ").next().unwrap_or("").trim()
 }
 
 /// Classifies a non-2xx insertAll response from its status and body.
-pub fn classify_response(status: u16, body: &[u8]) -> SendError {
+pub(crate) fn classify_response(status: u16, body: &[u8]) -> SendError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let reason = parsed
         .error
@@ -265,15 +265,15 @@ struct InsertError {
 
 /// One refused row of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowFailure {
-    pub index: usize,
-    pub retriable: bool,
+pub(crate) struct RowFailure {
+    pub(crate) index: usize,
+    pub(crate) retriable: bool,
     /// BigQuery's reason, location and message.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// Turns a 200 response's `insertErrors` into per-row outcomes.
-pub fn row_failures(body: &[u8]) -> Result<Vec<RowFailure>, String> {
+pub(crate) fn row_failures(body: &[u8]) -> Result<Vec<RowFailure>, String> {
     let r: InsertResponse =
         serde_json::from_slice(body).map_err(|e| format!("unreadable insertAll response: {e}"))?;
     let mut out = Vec::with_capacity(r.insert_errors.len());
@@ -323,7 +323,7 @@ pub fn row_failures(body: &[u8]) -> Result<Vec<RowFailure>, String> {
 }
 
 /// Sends insertAll requests.
-pub struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     auth: Arc<dyn Authenticator>,
     base: String,
@@ -331,7 +331,7 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(cfg: &Config, auth: Arc<dyn Authenticator>, http: reqwest::Client) -> Api {
+    pub(crate) fn new(cfg: &Config, auth: Arc<dyn Authenticator>, http: reqwest::Client) -> Api {
         Api {
             http,
             auth,
@@ -347,7 +347,7 @@ impl Api {
 
     /// One insertAll call. `Ok` carries the refused rows (empty when all
     /// landed).
-    pub async fn insert_all(
+    pub(crate) async fn insert_all(
         &self,
         table: &str,
         body: bytes::Bytes,

@@ -35,13 +35,13 @@ use crate::component::{ComponentError, DeadLetterSender, SinkContext, SinkInput}
 use crate::event::{Event, EventStatus};
 use crate::telemetry::ComponentStats;
 
-pub struct BigQuery {
+pub(crate) struct BigQuery {
     cfg: Config,
     template: TableTemplate,
 }
 
 impl BigQuery {
-    pub fn new(cfg: Config, template: TableTemplate) -> Self {
+    pub(crate) fn new(cfg: Config, template: TableTemplate) -> Self {
         BigQuery { cfg, template }
     }
 }
@@ -49,8 +49,8 @@ impl BigQuery {
 /// One encoded row and the event it came from (kept for dead-letter and
 /// for its finalizer).
 pub(crate) struct Row {
-    pub event: Event,
-    pub json: Vec<u8>,
+    pub(crate) event: Event,
+    pub(crate) json: Vec<u8>,
 }
 
 impl Row {

@@ -36,7 +36,7 @@ use crate::event::log_entry::parse_rfc3339;
 
 /// A parsed `table` option.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableTemplate {
+pub(crate) struct TableTemplate {
     parts: Vec<Part>,
 }
 
@@ -48,7 +48,7 @@ enum Part {
 }
 
 impl TableTemplate {
-    pub fn parse(t: &str) -> Result<TableTemplate, String> {
+    pub(crate) fn parse(t: &str) -> Result<TableTemplate, String> {
         let mut parts = Vec::new();
         let mut rest = t;
         while !rest.is_empty() {
@@ -91,12 +91,13 @@ impl TableTemplate {
     }
 
     /// True when every entry goes to the same table.
-    pub fn is_fixed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_fixed(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
     }
 
     /// The table name for one entry (before any date suffix).
-    pub fn render(&self, log: &Value) -> String {
+    pub(crate) fn render(&self, log: &Value) -> String {
         let mut out = String::new();
         for p in &self.parts {
             match p {
@@ -121,7 +122,7 @@ impl TableTemplate {
 
 /// The log id of an entry: the last segment of `logName`
 /// (`projects/P/logs/ID`), URL-decoded. `unknown_log` without a `logName`.
-pub fn log_id(log: &Value) -> String {
+pub(crate) fn log_id(log: &Value) -> String {
     let name = log.get("logName").and_then(Value::as_str).unwrap_or("");
     let id = match name.find("/logs/") {
         Some(i) => &name[i + 6..],
@@ -154,7 +155,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Table ids: ASCII letters, digits and `_`, at most 1024 bytes (room is
 /// kept for a `_YYYYMMDD` suffix).
-pub fn sanitize(s: &str) -> String {
+pub(crate) fn sanitize(s: &str) -> String {
     let mut out: String = s
         .chars()
         .map(|c| {
@@ -173,7 +174,7 @@ pub fn sanitize(s: &str) -> String {
 }
 
 /// The entry's UTC day, from `timestamp` (or now, for entries without one).
-pub fn entry_day(log: &Value) -> NaiveDate {
+pub(crate) fn entry_day(log: &Value) -> NaiveDate {
     log.get("timestamp")
         .and_then(Value::as_str)
         .and_then(parse_rfc3339)
@@ -182,13 +183,13 @@ pub fn entry_day(log: &Value) -> NaiveDate {
 }
 
 /// `NAME_YYYYMMDD`.
-pub fn shard_name(base: &str, day: NaiveDate) -> String {
+pub(crate) fn shard_name(base: &str, day: NaiveDate) -> String {
     format!("{base}_{}", day.format("%Y%m%d"))
 }
 
 /// Where an entry goes: the table id as it will be used, and the shard day
 /// for sharded tables (decides the table's expiration).
-pub fn route(
+pub(crate) fn route(
     template: &TableTemplate,
     partitioning: Partitioning,
     log: &Value,
@@ -204,7 +205,7 @@ pub fn route(
 }
 
 /// Expiration time of a shard: the end of its day plus the retention.
-pub fn shard_expiration(day: NaiveDate, expiration_days: u32) -> Option<DateTime<Utc>> {
+pub(crate) fn shard_expiration(day: NaiveDate, expiration_days: u32) -> Option<DateTime<Utc>> {
     if expiration_days == 0 {
         return None;
     }
@@ -214,7 +215,7 @@ pub fn shard_expiration(day: NaiveDate, expiration_days: u32) -> Option<DateTime
 
 /// A failed table/dataset call, classified for retrying.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 429, 5xx, network: worth another try.
     #[error("{0}")]
     Retriable(String),
@@ -238,7 +239,7 @@ fn status_of(e: &BQError) -> Option<i64> {
 
 /// Classifies a crate error. The message keeps BigQuery's reason and
 /// message (they name tables and fields, not row values).
-pub fn classify(what: &str, e: &BQError) -> ApiError {
+pub(crate) fn classify(what: &str, e: &BQError) -> ApiError {
     let msg = match e {
         BQError::ResponseError { error } => {
             format!("{what}: HTTP {} {}", error.error.code, error.error.message)
@@ -262,7 +263,7 @@ fn is_status(e: &BQError, code: i64) -> bool {
 }
 
 /// Dataset and table calls through `gcp-bigquery-client`.
-pub struct Tables {
+pub(crate) struct Tables {
     client: gcp_bigquery_client::Client,
     project: String,
     dataset: String,
@@ -278,7 +279,7 @@ pub struct Tables {
 
 impl Tables {
     /// Dataset and table calls for the sink configured by `cfg`.
-    pub async fn connect(
+    pub(crate) async fn connect(
         cfg: &Config,
         auth: Arc<dyn Authenticator>,
         http: reqwest::Client,
@@ -307,7 +308,7 @@ impl Tables {
     /// BigQuery refuses an empty RECORD, so a table created before any row
     /// would lack `resource.labels.*` and the payload's nested columns, and
     /// adding those later depends on `tables.patch` applying nested fields.
-    pub async fn lookup(&self, table: &str) -> Result<Option<Schema>, ApiError> {
+    pub(crate) async fn lookup(&self, table: &str) -> Result<Option<Schema>, ApiError> {
         match self
             .client
             .table()
@@ -328,7 +329,7 @@ impl Tables {
     /// columns the rows waiting for it need. Returns the schema BigQuery
     /// has now: the one created, or theirs when another writer created the
     /// table first (the caller then patches its own columns in).
-    pub async fn create(
+    pub(crate) async fn create(
         &self,
         table: &str,
         day: Option<NaiveDate>,
@@ -387,7 +388,7 @@ impl Tables {
 
     /// Creates the one-row-per-insertId view over `base` unless it exists;
     /// true when this call created it.
-    pub async fn create_view(&self, base: &str) -> Result<bool, ApiError> {
+    pub(crate) async fn create_view(&self, base: &str) -> Result<bool, ApiError> {
         let name = views::view_name(base);
         // A view carries no schema: BigQuery refuses one given with it.
         let mut v = Table::new(&self.project, &self.dataset, &name, TableSchema::default());
@@ -408,7 +409,7 @@ impl Tables {
 
     /// The bases (tables, or the names shards share) of the tables in the
     /// dataset, each once, sluice's own views left out.
-    pub async fn bases(&self) -> Result<Vec<String>, ApiError> {
+    pub(crate) async fn bases(&self) -> Result<Vec<String>, ApiError> {
         let mut bases = std::collections::BTreeSet::new();
         let mut page = None;
         loop {
@@ -438,12 +439,12 @@ impl Tables {
     }
 
     /// The dataset these calls address.
-    pub fn dataset(&self) -> &str {
+    pub(crate) fn dataset(&self) -> &str {
         &self.dataset
     }
 
     /// The `CREATE OR REPLACE VIEW` statement for `base`.
-    pub fn view_ddl(&self, base: &str) -> String {
+    pub(crate) fn view_ddl(&self, base: &str) -> String {
         views::view_ddl(&self.project, &self.dataset, base, self.partitioning)
     }
 
@@ -478,7 +479,11 @@ impl Tables {
     /// list; BigQuery accepts it when it only adds NULLABLE columns).
     /// Returns the schema BigQuery now has, which the caller checks: a
     /// patch can succeed without adding what it asked for.
-    pub async fn patch(&self, table: &str, schema: &Schema) -> Result<TableSchema, ApiError> {
+    pub(crate) async fn patch(
+        &self,
+        table: &str,
+        schema: &Schema,
+    ) -> Result<TableSchema, ApiError> {
         let t = Table::new(&self.project, &self.dataset, table, schema.to_bq());
         match self
             .client
@@ -492,7 +497,7 @@ impl Tables {
     }
 
     /// The schema BigQuery has now (after a failed patch).
-    pub async fn fetch(&self, table: &str) -> Result<Schema, ApiError> {
+    pub(crate) async fn fetch(&self, table: &str) -> Result<Schema, ApiError> {
         self.client
             .table()
             .get(&self.project, &self.dataset, table, None)

@@ -16,15 +16,20 @@
 use super::config::Partitioning;
 
 /// Names of the views sluice manages start with this.
-pub const PREFIX: &str = "dedup_";
+pub(crate) const PREFIX: &str = "dedup_";
 
 /// The view over `base` (the table, or the name its shards share).
-pub fn view_name(base: &str) -> String {
+pub(crate) fn view_name(base: &str) -> String {
     format!("{PREFIX}{base}")
 }
 
 /// The view's query, in GoogleSQL.
-pub fn view_query(project: &str, dataset: &str, base: &str, partitioning: Partitioning) -> String {
+pub(crate) fn view_query(
+    project: &str,
+    dataset: &str,
+    base: &str,
+    partitioning: Partitioning,
+) -> String {
     // `timestamp` in the window's partition changes nothing (a repeat
     // carries its original's timestamp) but lets a query on the view that
     // filters on `timestamp` have the filter applied below the window, so
@@ -45,7 +50,12 @@ pub fn view_query(project: &str, dataset: &str, base: &str, partitioning: Partit
 }
 
 /// `CREATE OR REPLACE VIEW` for `base`, as `sluice bigquery-views` prints it.
-pub fn view_ddl(project: &str, dataset: &str, base: &str, partitioning: Partitioning) -> String {
+pub(crate) fn view_ddl(
+    project: &str,
+    dataset: &str,
+    base: &str,
+    partitioning: Partitioning,
+) -> String {
     format!(
         "CREATE OR REPLACE VIEW `{project}.{dataset}.{}` AS\n{};",
         view_name(base),
@@ -56,7 +66,7 @@ pub fn view_ddl(project: &str, dataset: &str, base: &str, partitioning: Partitio
 /// The base of a table the sink writes: the table itself, or for a shard
 /// (`T_YYYYMMDD`) the name before the day. `None` for sluice's own views
 /// and, with sharding, for tables that are not shards.
-pub fn base_of(table: &str, partitioning: Partitioning) -> Option<&str> {
+pub(crate) fn base_of(table: &str, partitioning: Partitioning) -> Option<&str> {
     if table.starts_with(PREFIX) {
         return None;
     }

@@ -19,68 +19,68 @@ const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 pub struct Config {
     /// The bucket (`my-archive` or `gs://my-archive`), or a local folder
     /// as `file:///var/lib/sluice/archive`.
-    pub bucket: String,
+    pub(crate) bucket: String,
     /// Object key template: `%Y %m %d %H %M` from the event's timestamp
     /// (UTC), `{node}`, and `{uuid}` (required). Defaults to the `layout`'s
     /// template plus the compression's extension.
     #[serde(default)]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// `date` (`logs/%Y/%m/%d/%H/{node}-{uuid}.ndjson.gz`) or `hive`
     /// (`logs/dt=%Y-%m-%d/hour=%H/{node}-{uuid}.ndjson.gz`). Ignored when
     /// `key` is set.
     #[serde(default)]
-    pub layout: Layout,
+    pub(crate) layout: Layout,
     /// `gzip` (default), `zstd` or `none`.
     #[serde(default)]
-    pub compression: Compression,
+    pub(crate) compression: Compression,
     /// Compression level: gzip 1-12 (default 5; libdeflate's levels, 10-12
     /// much slower for ~3% smaller objects), zstd 1-19 (default 3).
     #[serde(default)]
-    pub compression_level: Option<i32>,
+    pub(crate) compression_level: Option<i32>,
     /// An object is closed once it holds this many uncompressed bytes.
     #[serde(default = "default_max_bytes")]
-    pub batch_max_bytes: u64,
+    pub(crate) batch_max_bytes: u64,
     /// ... or once its first event has waited this long. Events are
     /// acknowledged only when their object is finalized, so this bounds
     /// how long a source waits for the archive.
     #[serde(default = "default_max_age")]
-    pub batch_max_age_secs: u64,
+    pub(crate) batch_max_age_secs: u64,
     /// Memory all open objects of this sink may hold, compressed and
     /// pending (at least 1 MiB). Over it, pending text is compressed early
     /// and then the oldest objects are closed early (counted in
     /// `archive_objects_closed_early_total`).
     #[serde(default = "default_max_buffered")]
-    pub max_buffered_bytes: u64,
+    pub(crate) max_buffered_bytes: u64,
     /// Objects being uploaded at once.
     #[serde(default = "default_in_flight")]
-    pub max_in_flight: usize,
+    pub(crate) max_in_flight: usize,
     /// Objects at least this large (compressed) are sent as multipart uploads.
     #[serde(default = "default_multipart_threshold")]
-    pub multipart_threshold_bytes: u64,
+    pub(crate) multipart_threshold_bytes: u64,
     /// Part size of multipart uploads (at least 5 MiB, GCS's minimum).
     #[serde(default = "default_part")]
-    pub multipart_part_bytes: u64,
+    pub(crate) multipart_part_bytes: u64,
     /// Attempts per object before the sink fails (object_store also
     /// retries each request a few times within an attempt).
     #[serde(default = "default_attempts")]
-    pub retry_max_attempts: u32,
+    pub(crate) retry_max_attempts: u32,
     /// First wait between attempts; doubles up to 60 s.
     #[serde(default = "default_backoff_ms")]
-    pub retry_initial_backoff_ms: u64,
+    pub(crate) retry_initial_backoff_ms: u64,
     /// Base URL of a GCS emulator or test server (OAuth disabled).
     #[serde(default)]
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// A service-account key file (default: Application Default
     /// Credentials or the metadata server).
     /// Spelled `key_file`, like every credentials setting in sluice.
     #[serde(default)]
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
 }
 
 /// Built-in key layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum Layout {
+pub(crate) enum Layout {
     #[default]
     Date,
     Hive,
@@ -113,7 +113,7 @@ fn default_backoff_ms() -> u64 {
 
 impl Config {
     /// The bucket as a location (`gs://NAME` for a bare name).
-    pub fn location(&self) -> Result<Location, String> {
+    pub(crate) fn location(&self) -> Result<Location, String> {
         let b = self.bucket.trim();
         if b.contains("://") {
             let loc = Location::parse(b)?;
@@ -129,7 +129,7 @@ impl Config {
     }
 
     /// The key template in force.
-    pub fn key_template(&self) -> String {
+    pub(crate) fn key_template(&self) -> String {
         match &self.key {
             Some(k) => k.clone(),
             None => {
@@ -142,19 +142,19 @@ impl Config {
         }
     }
 
-    pub fn level(&self) -> i32 {
+    pub(crate) fn level(&self) -> i32 {
         self.compression_level
             .unwrap_or_else(|| self.compression.default_level())
     }
 
-    pub fn connection(&self) -> Connection {
+    pub(crate) fn connection(&self) -> Connection {
         Connection {
             endpoint: self.endpoint.clone(),
             key_file: self.key_file.clone(),
         }
     }
 
-    pub fn upload_plan(&self) -> UploadPlan {
+    pub(crate) fn upload_plan(&self) -> UploadPlan {
         UploadPlan {
             multipart_threshold: usize::try_from(self.multipart_threshold_bytes)
                 .unwrap_or(usize::MAX),
@@ -165,7 +165,7 @@ impl Config {
         }
     }
 
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if let Err(m) = self.location() {
             e.push(FieldError::new("bucket", m));

@@ -34,7 +34,7 @@ pub enum Compression {
 
 impl Compression {
     /// The `Content-Encoding` the object is stored with.
-    pub fn content_encoding(self) -> Option<&'static str> {
+    pub(crate) fn content_encoding(self) -> Option<&'static str> {
         match self {
             Compression::Gzip => Some("gzip"),
             Compression::Zstd => Some("zstd"),
@@ -61,7 +61,7 @@ impl Compression {
     }
 
     /// Levels each codec accepts (libdeflate goes to 12).
-    pub fn level_range(self) -> std::ops::RangeInclusive<i32> {
+    pub(crate) fn level_range(self) -> std::ops::RangeInclusive<i32> {
         match self {
             Compression::Gzip => 1..=12,
             Compression::Zstd => 1..=19,
@@ -177,7 +177,7 @@ impl ObjectEncoder {
     }
 
     /// Uncompressed bytes written so far.
-    pub fn raw_len(&self) -> u64 {
+    pub(crate) fn raw_len(&self) -> u64 {
         self.raw
     }
 

@@ -28,11 +28,11 @@
 //! object metadata (`Content-Type`, `Content-Encoding`, `Cache-Control`)
 //! has no place in a folder.
 
-pub mod config;
+pub(crate) mod config;
 pub mod encoder;
 pub mod upload;
 
-pub use config::Config;
+pub(crate) use config::Config;
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -71,14 +71,18 @@ pub struct Settings {
     pub plan: UploadPlan,
 }
 
-pub struct GcsSink {
+pub(crate) struct GcsSink {
     settings: Settings,
     target: Opened,
 }
 
 impl GcsSink {
     /// Builds against GCS or the local folder the bucket names.
-    pub fn build(cfg: &Config, name: &str, cx: &BuildContext) -> Result<GcsSink, BuildError> {
+    pub(crate) fn build(
+        cfg: &Config,
+        name: &str,
+        cx: &BuildContext,
+    ) -> Result<GcsSink, BuildError> {
         let loc = cfg
             .location()
             .map_err(|m| BuildError::new("sink", name, format!("bucket {m}")))?;
@@ -89,7 +93,7 @@ impl GcsSink {
 
     /// The dry-run stand-in: the same sink over the folder
     /// `OUT/gcs/BUCKET` (no socket is opened).
-    pub fn build_dry_run(
+    pub(crate) fn build_dry_run(
         cfg: &Config,
         name: &str,
         cx: &BuildContext,
@@ -126,7 +130,8 @@ impl GcsSink {
     }
 
     /// A sink over any store (tests, benchmarks).
-    pub fn with_target(settings: Settings, target: Opened) -> GcsSink {
+    #[cfg(test)]
+    pub(crate) fn with_target(settings: Settings, target: Opened) -> GcsSink {
         GcsSink { settings, target }
     }
 }
@@ -294,7 +299,7 @@ impl Batcher {
     }
 
     /// When the oldest open object must close.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.open
             .values()
             .map(|o| o.opened + self.settings.max_age)
@@ -345,7 +350,7 @@ impl Batcher {
         Ok(out)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.open.is_empty()
     }
 }

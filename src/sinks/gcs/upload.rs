@@ -60,14 +60,14 @@ pub struct Object {
 #[derive(Debug, thiserror::Error)]
 #[error("object {key}: {kind} after {attempts} attempt(s): {source}")]
 pub struct UploadError {
-    pub key: String,
-    pub attempts: u32,
+    pub(crate) key: String,
+    pub(crate) attempts: u32,
     pub kind: &'static str,
-    pub source: object_store::Error,
+    pub(crate) source: object_store::Error,
 }
 
 /// The object's metadata as sent to GCS.
-pub fn attributes(content_encoding: Option<&'static str>) -> Attributes {
+pub(crate) fn attributes(content_encoding: Option<&'static str>) -> Attributes {
     let mut a = Attributes::new();
     a.insert(Attribute::ContentType, "application/x-ndjson".into());
     if let Some(enc) = content_encoding {

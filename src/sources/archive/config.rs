@@ -20,39 +20,39 @@ pub struct Config {
     /// `gs://BUCKET/PREFIX`, `file:///DIR` or a path. `sluice backfill
     /// --from` sets it; empty means "given on the command line".
     #[serde(default)]
-    pub from: String,
+    pub(crate) from: String,
     /// Earliest event time to replay (RFC 3339, inclusive).
     #[serde(default)]
-    pub start: Option<String>,
+    pub(crate) start: Option<String>,
     /// Event time to stop before (RFC 3339, exclusive).
     #[serde(default)]
-    pub end: Option<String>,
+    pub(crate) end: Option<String>,
     /// `I/N`: read only the objects whose key hashes to I mod N.
     #[serde(default)]
-    pub shard: Option<String>,
+    pub(crate) shard: Option<String>,
     /// Where resume files live; default `DATA_DIR/backfill` (in a dry run
     /// the topology points `DATA_DIR` at `OUT/state`, so a dry run never
     /// marks real work done).
     #[serde(default)]
-    pub state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
     /// Lines longer than this go to the dead-letter output.
     #[serde(default = "default_max_line")]
-    pub max_line_bytes: usize,
+    pub(crate) max_line_bytes: usize,
     /// Objects downloaded ahead of the one being decoded.
     #[serde(default = "default_prefetch")]
-    pub prefetch: usize,
+    pub(crate) prefetch: usize,
     /// Objects up to this size are downloaded whole while prefetching;
     /// larger ones are streamed when their turn comes.
     #[serde(default = "default_prefetch_max")]
-    pub prefetch_max_object_bytes: u64,
+    pub(crate) prefetch_max_object_bytes: u64,
     /// Base URL of a GCS emulator or test server (OAuth disabled).
     #[serde(default)]
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// A service-account key file (default: Application Default
     /// Credentials or the metadata server).
     /// Spelled `key_file`, like every credentials setting in sluice.
     #[serde(default)]
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     /// Set by `sluice backfill` to watch the run; not part of the file.
     #[serde(skip)]
     pub progress: Option<Arc<Progress>>,
@@ -70,15 +70,15 @@ pub(super) fn default_prefetch_max() -> u64 {
 
 /// The validated selection.
 #[derive(Debug, Clone)]
-pub struct Selection {
-    pub location: Location,
-    pub range: Range,
-    pub shard: Shard,
+pub(crate) struct Selection {
+    pub(crate) location: Location,
+    pub(crate) range: Range,
+    pub(crate) shard: Shard,
 }
 
 impl Selection {
     /// What the state file is keyed by.
-    pub fn identity(&self) -> String {
+    pub(crate) fn identity(&self) -> String {
         let t = |t: Option<chrono::DateTime<Utc>>| t.map(format_ts).unwrap_or_else(|| "-".into());
         format!(
             "from={} start={} end={} shard={}",
@@ -109,7 +109,7 @@ impl Config {
 
     /// The selection, or every problem with it. `from` may be empty here
     /// (the command line fills it); `build` insists.
-    pub fn selection(&self) -> Result<Option<Selection>, Vec<FieldError>> {
+    pub(crate) fn selection(&self) -> Result<Option<Selection>, Vec<FieldError>> {
         let mut errs = Vec::new();
         let location = if self.from.trim().is_empty() {
             None
@@ -152,7 +152,7 @@ impl Config {
         }))
     }
 
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = self.selection().err().unwrap_or_default();
         if self.max_line_bytes < 64 {
             e.push(FieldError::new("max_line_bytes", "must be at least 64"));

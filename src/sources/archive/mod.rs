@@ -19,14 +19,15 @@
 //! `sluice backfill` sets `from`, `start`, `end` and `shard` from its flags
 //! and watches [`Progress`].
 
-pub mod progress;
+pub(crate) mod progress;
 pub mod read;
-pub mod select;
-pub mod state;
+pub(crate) mod select;
+pub(crate) mod state;
 
 mod config;
+#[cfg(test)]
 use self::config::{default_max_line, default_prefetch, default_prefetch_max};
-pub use self::config::{Config, Selection};
+pub(crate) use self::config::{Config, Selection};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,14 +56,14 @@ use crate::node::NodeInfo;
 /// Reads objects for the source: listing and downloads can use different
 /// clients (see [`Archive::build`]).
 #[derive(Debug, Clone)]
-pub struct Stores {
-    pub list: Arc<dyn ObjectStore>,
-    pub get: Arc<dyn ObjectStore>,
+pub(crate) struct Stores {
+    pub(crate) list: Arc<dyn ObjectStore>,
+    pub(crate) get: Arc<dyn ObjectStore>,
     /// Listing prefix inside the store.
-    pub prefix: String,
+    pub(crate) prefix: String,
 }
 
-pub struct Archive {
+pub(crate) struct Archive {
     selection: Selection,
     stores: Stores,
     state_path: PathBuf,
@@ -74,7 +75,11 @@ pub struct Archive {
 }
 
 impl Archive {
-    pub fn build(cfg: &Config, name: &str, cx: &BuildContext) -> Result<Archive, BuildError> {
+    pub(crate) fn build(
+        cfg: &Config,
+        name: &str,
+        cx: &BuildContext,
+    ) -> Result<Archive, BuildError> {
         let err = |m: String| BuildError::new("source", name, m);
         let selection = cfg
             .selection()
@@ -106,7 +111,8 @@ impl Archive {
     }
 
     /// A source over given stores (tests, benchmarks).
-    pub fn with_stores(
+    #[cfg(test)]
+    pub(crate) fn with_stores(
         selection: Selection,
         stores: Stores,
         state_path: PathBuf,
@@ -123,15 +129,11 @@ impl Archive {
             progress,
         }
     }
-
-    pub fn state_path(&self) -> &std::path::Path {
-        &self.state_path
-    }
 }
 
 /// The resume file for a selection: under `state_dir`, else
 /// `DATA_DIR/backfill`.
-pub fn state_path(cfg: &Config, selection: &Selection, cx: &BuildContext) -> PathBuf {
+pub(crate) fn state_path(cfg: &Config, selection: &Selection, cx: &BuildContext) -> PathBuf {
     let dir = match &cfg.state_dir {
         Some(d) => d.clone(),
         None => cx.data_dir.join("backfill"),
@@ -144,7 +146,7 @@ pub fn state_path(cfg: &Config, selection: &Selection, cx: &BuildContext) -> Pat
 /// `Content-Encoding: gzip` by another tool is not decompressed in transit
 /// ("decompressive transcoding", which also drops Content-Length); listing
 /// uses a client without that header, since its XML response is parsed.
-pub fn open_stores(loc: &Location, conn: &Connection) -> Result<Stores, store::OpenError> {
+pub(crate) fn open_stores(loc: &Location, conn: &Connection) -> Result<Stores, store::OpenError> {
     match loc {
         Location::Gcs { bucket, prefix } => {
             let wrap = |source| store::OpenError::Store {
@@ -181,14 +183,14 @@ pub fn open_stores(loc: &Location, conn: &Connection) -> Result<Stores, store::O
 
 /// One object chosen for reading.
 #[derive(Debug, Clone)]
-pub struct Chosen {
-    pub key: String,
-    pub size: u64,
-    pub check_events: bool,
+pub(crate) struct Chosen {
+    pub(crate) key: String,
+    pub(crate) size: u64,
+    pub(crate) check_events: bool,
 }
 
 /// Lists and selects. Returns the objects to read, in key order.
-pub async fn plan(
+pub(crate) async fn plan(
     stores: &Stores,
     selection: &Selection,
     state: &State,

@@ -8,50 +8,50 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Listing is finished and the totals below are final.
-    pub listed: AtomicBool,
+    pub(crate) listed: AtomicBool,
     /// Objects selected for this run (in range, in this shard, not done).
-    pub objects_total: AtomicU64,
+    pub(crate) objects_total: AtomicU64,
     /// Their stored (compressed) size.
-    pub bytes_total: AtomicU64,
+    pub(crate) bytes_total: AtomicU64,
     /// Objects in range and shard that the state file marks as finished.
-    pub objects_skipped: AtomicU64,
+    pub(crate) objects_skipped: AtomicU64,
     /// Objects whose key has no recognizable date while a range is given.
-    pub objects_undated: AtomicU64,
+    pub(crate) objects_undated: AtomicU64,
     /// Objects fully read.
-    pub objects_read: AtomicU64,
+    pub(crate) objects_read: AtomicU64,
     /// Objects whose every event was acknowledged and which are recorded.
-    pub objects_done: AtomicU64,
+    pub(crate) objects_done: AtomicU64,
     /// Objects that could not be read or were not acknowledged.
-    pub objects_failed: AtomicU64,
+    pub(crate) objects_failed: AtomicU64,
     /// Stored bytes downloaded.
-    pub bytes_read: AtomicU64,
+    pub(crate) bytes_read: AtomicU64,
     /// Decompressed NDJSON bytes.
-    pub raw_bytes: AtomicU64,
+    pub(crate) raw_bytes: AtomicU64,
     /// Events sent downstream.
-    pub events: AtomicU64,
+    pub(crate) events: AtomicU64,
     /// Events in a selected object but outside `--start`/`--end`.
-    pub events_out_of_range: AtomicU64,
+    pub(crate) events_out_of_range: AtomicU64,
 }
 
 /// A plain copy of [`Progress`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
-    pub listed: bool,
+    pub(crate) listed: bool,
     pub objects_total: u64,
-    pub bytes_total: u64,
-    pub objects_skipped: u64,
-    pub objects_undated: u64,
-    pub objects_read: u64,
+    pub(crate) bytes_total: u64,
+    pub(crate) objects_skipped: u64,
+    pub(crate) objects_undated: u64,
+    pub(crate) objects_read: u64,
     pub objects_done: u64,
-    pub objects_failed: u64,
-    pub bytes_read: u64,
+    pub(crate) objects_failed: u64,
+    pub(crate) bytes_read: u64,
     pub raw_bytes: u64,
     pub events: u64,
-    pub events_out_of_range: u64,
+    pub(crate) events_out_of_range: u64,
 }
 
 impl Progress {
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 

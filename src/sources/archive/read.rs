@@ -44,7 +44,7 @@ impl Inflater {
         }
     }
 
-    pub fn codec(&self) -> Option<Codec> {
+    pub(crate) fn codec(&self) -> Option<Codec> {
         match self.state {
             State::Sniffing(_) => None,
             State::Gzip(_) => Some(Codec::Gzip),

@@ -8,17 +8,17 @@ use crate::gcs::key::span_of_key;
 
 /// `[start, end)`; either side open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Range {
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
+pub(crate) struct Range {
+    pub(crate) start: Option<DateTime<Utc>>,
+    pub(crate) end: Option<DateTime<Utc>>,
 }
 
 impl Range {
-    pub fn is_all(&self) -> bool {
+    pub(crate) fn is_all(&self) -> bool {
         self.start.is_none() && self.end.is_none()
     }
 
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+    pub(crate) fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t < e)
     }
 
@@ -35,9 +35,9 @@ impl Range {
 
 /// `--shard I/N`: this worker takes the objects whose key hashes to I mod N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u64,
-    pub count: u64,
+pub(crate) struct Shard {
+    pub(crate) index: u64,
+    pub(crate) count: u64,
 }
 
 impl Default for Shard {
@@ -47,7 +47,7 @@ impl Default for Shard {
 }
 
 impl Shard {
-    pub fn parse(s: &str) -> Result<Shard, String> {
+    pub(crate) fn parse(s: &str) -> Result<Shard, String> {
         let (i, n) = s
             .split_once('/')
             .ok_or_else(|| "must be I/N, e.g. 0/3".to_string())?;
@@ -67,7 +67,7 @@ impl Shard {
 
     /// A stable hash (xxh3, fixed seed), so every worker and every rerun
     /// agrees on who owns a key.
-    pub fn owns(&self, key: &str) -> bool {
+    pub(crate) fn owns(&self, key: &str) -> bool {
         self.count <= 1 || xxhash_rust::xxh3::xxh3_64(key.as_bytes()) % self.count == self.index
     }
 }
@@ -80,7 +80,7 @@ impl std::fmt::Display for Shard {
 
 /// What to do with one listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Read it; `check_events` when it straddles a range boundary, so each
     /// event's timestamp must be compared.
     Take {
@@ -93,7 +93,7 @@ pub enum Verdict {
     OtherShard,
 }
 
-pub fn judge(key: &str, range: &Range, shard: &Shard) -> Verdict {
+pub(crate) fn judge(key: &str, range: &Range, shard: &Shard) -> Verdict {
     let verdict = if range.is_all() {
         Verdict::Take {
             check_events: false,

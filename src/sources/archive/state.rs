@@ -15,26 +15,26 @@ use std::path::{Path, PathBuf};
 /// Errors name the state file, never keys.
 #[derive(Debug, thiserror::Error)]
 #[error("backfill state {}: {source}", path.display())]
-pub struct StateError {
-    pub path: PathBuf,
-    pub source: std::io::Error,
+pub(crate) struct StateError {
+    pub(crate) path: PathBuf,
+    pub(crate) source: std::io::Error,
 }
 
-pub struct State {
+pub(crate) struct State {
     path: PathBuf,
     file: std::fs::File,
     done: HashSet<String>,
 }
 
 /// The state file for one backfill identity.
-pub fn path_for(dir: &Path, identity: &str) -> PathBuf {
+pub(crate) fn path_for(dir: &Path, identity: &str) -> PathBuf {
     let h = xxhash_rust::xxh3::xxh3_128(identity.as_bytes());
     dir.join(format!("archive-{h:032x}.state"))
 }
 
 impl State {
     /// Opens (creating if needed) and loads the finished keys.
-    pub fn open(path: &Path, identity: &str) -> Result<State, StateError> {
+    pub(crate) fn open(path: &Path, identity: &str) -> Result<State, StateError> {
         let err = |source| StateError {
             path: path.to_path_buf(),
             source,
@@ -81,16 +81,16 @@ impl State {
         })
     }
 
-    pub fn is_done(&self, key: &str) -> bool {
+    pub(crate) fn is_done(&self, key: &str) -> bool {
         self.done.contains(key)
     }
 
-    pub fn done_count(&self) -> usize {
+    pub(crate) fn done_count(&self) -> usize {
         self.done.len()
     }
 
     /// Records a finished object durably.
-    pub fn record(&mut self, key: &str) -> Result<(), StateError> {
+    pub(crate) fn record(&mut self, key: &str) -> Result<(), StateError> {
         let mut line = serde_json::to_string(key).expect("a string always serializes");
         line.push('\n');
         self.file
@@ -102,10 +102,6 @@ impl State {
             })?;
         self.done.insert(key.to_string());
         Ok(())
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

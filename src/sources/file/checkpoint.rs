@@ -23,24 +23,24 @@ use crate::event::{BatchStatus, BatchStatusReceiver};
 
 /// Bumped when the on-disk shape changes incompatibly.
 const VERSION: u32 = 1;
-pub const FILE_NAME: &str = "checkpoints.json";
+pub(crate) const FILE_NAME: &str = "checkpoints.json";
 
 /// One file's saved position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// `LEN:HASH` of the file's first bytes (see `fingerprint`).
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
     /// Bytes delivered from the start of the file.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// The path the file was first found at (labels and insertIds keep
     /// using it after a rename).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Device and inode when last seen: a hint, and required to match for
     /// short fingerprints.
-    pub dev: u64,
-    pub ino: u64,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
     /// Unix seconds when the file was last found by discovery.
-    pub seen: u64,
+    pub(crate) seen: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ struct Doc {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("cannot read checkpoints {path}: {source}")]
     Read {
         path: PathBuf,
@@ -66,7 +66,7 @@ pub enum Error {
 }
 
 /// Loads the entries; an absent file means a first start.
-pub fn load(path: &Path) -> Result<Vec<Entry>, Error> {
+pub(crate) fn load(path: &Path) -> Result<Vec<Entry>, Error> {
     let text = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -92,7 +92,7 @@ pub fn load(path: &Path) -> Result<Vec<Entry>, Error> {
 
 /// Renames an unreadable checkpoint file to `NAME.corrupt-UNIXSECS` (next
 /// to it, so an operator finds it) and returns the new path.
-pub fn move_aside(path: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn move_aside(path: &Path) -> Result<PathBuf, Error> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -107,7 +107,7 @@ pub fn move_aside(path: &Path) -> Result<PathBuf, Error> {
 }
 
 /// Replaces the file atomically: write `NAME.tmp`, fsync, rename, fsync dir.
-pub fn save(path: &Path, files: Vec<Entry>) -> Result<(), Error> {
+pub(crate) fn save(path: &Path, files: Vec<Entry>) -> Result<(), Error> {
     let err = |source| Error::Write {
         path: path.into(),
         source,
@@ -143,22 +143,22 @@ struct Pending {
 
 /// A batch that did not resolve `Delivered`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Failed {
-    pub status: BatchStatus,
+pub(crate) struct Failed {
+    pub(crate) status: BatchStatus,
     /// Events in the failed batch.
-    pub events: usize,
+    pub(crate) events: usize,
     /// Batches sent after it whose outcome no longer matters.
-    pub discarded: usize,
+    pub(crate) discarded: usize,
 }
 
 /// The in-order acknowledgement queue of one file.
-pub struct AckQueue {
+pub(crate) struct AckQueue {
     pending: VecDeque<Pending>,
     delivered: u64,
 }
 
 impl AckQueue {
-    pub fn new(delivered: u64) -> Self {
+    pub(crate) fn new(delivered: u64) -> Self {
         AckQueue {
             pending: VecDeque::new(),
             delivered,
@@ -166,26 +166,26 @@ impl AckQueue {
     }
 
     /// The checkpoint: end of the contiguous delivered prefix.
-    pub fn delivered(&self) -> u64 {
+    pub(crate) fn delivered(&self) -> u64 {
         self.delivered
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }
 
     /// End offset of the last batch queued (or the checkpoint).
-    pub fn last_end(&self) -> u64 {
+    pub(crate) fn last_end(&self) -> u64 {
         self.pending.back().map_or(self.delivered, |p| p.end)
     }
 
     /// Queues a batch (in the order batches are sent). `end` must not go
     /// backwards.
-    pub fn push(&mut self, end: u64, events: usize, rx: Option<BatchStatusReceiver>) {
+    pub(crate) fn push(&mut self, end: u64, events: usize, rx: Option<BatchStatusReceiver>) {
         debug_assert!(end >= self.last_end(), "batch end offsets only grow");
         self.pending.push_back(Pending { end, events, rx });
     }
@@ -193,7 +193,7 @@ impl AckQueue {
     /// Advances over resolved batches at the front. Returns `Err` when the
     /// front batch failed: the queue is then emptied, the checkpoint stays
     /// at that batch's start, and the caller re-reads from there.
-    pub fn poll(&mut self) -> Result<bool, Failed> {
+    pub(crate) fn poll(&mut self) -> Result<bool, Failed> {
         let before = self.delivered;
         while let Some(front) = self.pending.front_mut() {
             let status = match front.rx.as_mut() {

@@ -11,7 +11,7 @@ use crate::decode::{Format, InvalidUtf8};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum ReadFrom {
+pub(crate) enum ReadFrom {
     /// Read files with no checkpoint from their first byte.
     #[default]
     Beginning,
@@ -24,55 +24,55 @@ pub enum ReadFrom {
 pub struct Config {
     /// Glob patterns of files to tail, e.g. `/var/log/containers/*.log`.
     /// Required and non-empty.
-    pub include: Vec<String>,
+    pub(crate) include: Vec<String>,
     /// Glob patterns of paths to leave out (matched against the path the
     /// include glob produced, e.g. `/var/log/containers/*_sluice_*.log`).
     #[serde(default)]
-    pub exclude: Vec<String>,
+    pub(crate) exclude: Vec<String>,
     /// Where to start in a file found at start-up that has no checkpoint:
     /// `beginning` (default) or `end`. Files created later are always
     /// read from the beginning.
     #[serde(default)]
-    pub read_from: ReadFrom,
+    pub(crate) read_from: ReadFrom,
     /// Framing of the lines: `auto` (default, detected per file), `cri`,
     /// `docker`, `ndjson`.
     #[serde(default)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Lines longer than this go to the dead-letter output. Default 256 KiB.
     #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
+    pub(crate) max_line_bytes: usize,
     /// Text lines that are not valid UTF-8: `replace` (default, U+FFFD,
     /// as Google's agent does) or `deadletter`. Counted either way in
     /// `source_invalid_utf8_lines_total`.
     #[serde(default)]
-    pub invalid_utf8: InvalidUtf8,
+    pub(crate) invalid_utf8: InvalidUtf8,
     /// How often the globs are evaluated again to find new files.
     #[serde(default = "default_glob_interval_ms")]
-    pub glob_interval_ms: u64,
+    pub(crate) glob_interval_ms: u64,
     /// How long to wait before reading again when no file had new data.
     #[serde(default = "default_poll_interval_ms")]
-    pub poll_interval_ms: u64,
+    pub(crate) poll_interval_ms: u64,
     /// How often changed checkpoints are written to disk (and always at
     /// shutdown).
     #[serde(default = "default_checkpoint_interval_ms")]
-    pub checkpoint_interval_ms: u64,
+    pub(crate) checkpoint_interval_ms: u64,
     /// Most bytes read from one file before moving to the next, so a busy
     /// file cannot starve the others.
     #[serde(default = "default_max_read_bytes")]
-    pub max_read_bytes: usize,
+    pub(crate) max_read_bytes: usize,
     /// Folder under `global.data_dir` for this source's checkpoints.
     /// Default `checkpoints/NAME`. Two sources must not share one.
     #[serde(default)]
-    pub data_subdir: Option<String>,
+    pub(crate) data_subdir: Option<String>,
     /// How long checkpoints may fail to save (read-only or full data_dir)
     /// before the source stops the process with an error naming the path.
     /// While they fail the source is not ready and every failed attempt
     /// is counted in `source_checkpoint_write_errors_total`.
     #[serde(default = "default_checkpoint_failure_timeout_secs")]
-    pub checkpoint_failure_timeout_secs: u64,
+    pub(crate) checkpoint_failure_timeout_secs: u64,
 }
 
-pub fn default_max_line_bytes() -> usize {
+pub(crate) fn default_max_line_bytes() -> usize {
     256 * 1024
 }
 fn default_glob_interval_ms() -> u64 {
@@ -92,7 +92,7 @@ fn default_checkpoint_failure_timeout_secs() -> u64 {
 }
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if self.include.is_empty() {
             e.push(FieldError::new(
@@ -146,7 +146,7 @@ impl Config {
 
     /// The files the globs match at this moment, sorted (a dry run reads
     /// these once instead of tailing).
-    pub fn matched_now(&self) -> Vec<PathBuf> {
+    pub(crate) fn matched_now(&self) -> Vec<PathBuf> {
         match Globs::new(&self.include, &self.exclude) {
             Ok(g) => g.scan().into_iter().map(|f| f.path).collect(),
             // Refused by `validate` before any build.

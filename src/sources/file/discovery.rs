@@ -15,11 +15,11 @@ use glob::{MatchOptions, Pattern};
 
 /// A regular file found by a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    pub path: PathBuf,
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
+pub(crate) struct Found {
+    pub(crate) path: PathBuf,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
 }
 
 const OPTIONS: MatchOptions = MatchOptions {
@@ -29,14 +29,14 @@ const OPTIONS: MatchOptions = MatchOptions {
 };
 
 #[derive(Debug, Clone)]
-pub struct Globs {
+pub(crate) struct Globs {
     include: Vec<String>,
     exclude: Vec<Pattern>,
 }
 
 /// Checks pattern syntax; the message names the pattern's index, not a
 /// file.
-pub fn check(patterns: &[String]) -> Result<(), String> {
+pub(crate) fn check(patterns: &[String]) -> Result<(), String> {
     for (i, p) in patterns.iter().enumerate() {
         Pattern::new(p).map_err(|e| format!("pattern {i} is not a valid glob: {}", e.msg))?;
     }
@@ -45,7 +45,7 @@ pub fn check(patterns: &[String]) -> Result<(), String> {
 
 impl Globs {
     /// Patterns must have passed [`check`].
-    pub fn new(include: &[String], exclude: &[String]) -> Result<Globs, String> {
+    pub(crate) fn new(include: &[String], exclude: &[String]) -> Result<Globs, String> {
         check(include)?;
         let exclude = exclude
             .iter()
@@ -67,7 +67,7 @@ impl Globs {
     /// Every regular file matched now, each path once, sorted. Unreadable
     /// folders and files that vanish mid-scan are skipped (they are found
     /// again, or not, by the next scan).
-    pub fn scan(&self) -> Vec<Found> {
+    pub(crate) fn scan(&self) -> Vec<Found> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for pattern in &self.include {

@@ -39,23 +39,23 @@ use std::os::unix::fs::FileExt;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Bytes hashed once a file is long enough.
-pub const FULL_LEN: u64 = 256;
+pub(crate) const FULL_LEN: u64 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     /// How many leading bytes were hashed.
-    pub len: u64,
-    pub hash: u64,
+    pub(crate) len: u64,
+    pub(crate) hash: u64,
 }
 
 impl Fingerprint {
     /// True when this covers `FULL_LEN` bytes (not just a short first line).
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.len >= FULL_LEN
     }
 
     /// Parses the `LEN:HASH` form written in checkpoints.
-    pub fn parse(s: &str) -> Option<Fingerprint> {
+    pub(crate) fn parse(s: &str) -> Option<Fingerprint> {
         let (len, hash) = s.split_once(':')?;
         Some(Fingerprint {
             len: len.parse().ok()?,
@@ -85,7 +85,7 @@ fn read_prefix(file: &File, buf: &mut [u8; FULL_LEN as usize]) -> std::io::Resul
 
 /// The fingerprint of a file as it is now; `None` while it has neither
 /// `FULL_LEN` bytes nor a complete first line.
-pub fn compute(file: &File) -> std::io::Result<Option<Fingerprint>> {
+pub(crate) fn compute(file: &File) -> std::io::Result<Option<Fingerprint>> {
     let mut buf = [0u8; FULL_LEN as usize];
     let got = read_prefix(file, &mut buf)?;
     Ok(of_prefix(&buf[..got]))
@@ -93,7 +93,7 @@ pub fn compute(file: &File) -> std::io::Result<Option<Fingerprint>> {
 
 /// The fingerprint of a file whose first bytes are `prefix` (at most
 /// `FULL_LEN` of them).
-pub fn of_prefix(prefix: &[u8]) -> Option<Fingerprint> {
+pub(crate) fn of_prefix(prefix: &[u8]) -> Option<Fingerprint> {
     let len = if prefix.len() as u64 >= FULL_LEN {
         FULL_LEN as usize
     } else {
@@ -107,7 +107,7 @@ pub fn of_prefix(prefix: &[u8]) -> Option<Fingerprint> {
 
 /// Does `file` still start with the bytes `fp` was computed from?
 /// `false` when the file is now shorter than the fingerprint.
-pub fn matches(file: &File, fp: &Fingerprint) -> std::io::Result<bool> {
+pub(crate) fn matches(file: &File, fp: &Fingerprint) -> std::io::Result<bool> {
     let mut buf = [0u8; FULL_LEN as usize];
     let got = read_prefix(file, &mut buf)? as u64;
     Ok(got >= fp.len && xxh3_64(&buf[..fp.len as usize]) == fp.hash)
@@ -115,7 +115,7 @@ pub fn matches(file: &File, fp: &Fingerprint) -> std::io::Result<bool> {
 
 /// For a short fingerprint whose file has grown past `FULL_LEN`: the full
 /// fingerprint, if the file still starts with the short one's bytes.
-pub fn upgrade(file: &File, fp: &Fingerprint) -> std::io::Result<Option<Fingerprint>> {
+pub(crate) fn upgrade(file: &File, fp: &Fingerprint) -> std::io::Result<Option<Fingerprint>> {
     if fp.is_full() {
         return Ok(None);
     }

@@ -71,7 +71,7 @@ use fingerprint::Fingerprint;
 use tailer::{Open, Step, Tailer};
 
 mod config;
-pub use self::config::{default_max_line_bytes, Config, ReadFrom};
+pub(crate) use self::config::{Config, ReadFrom};
 
 /// Read size: one buffer shared by all files.
 const READ_CHUNK: usize = 64 * 1024;
@@ -79,7 +79,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// it (and once nothing about it is pending).
 const FORGET_AFTER_SECS: u64 = 3600;
 
-pub struct FileSource {
+pub(crate) struct FileSource {
     cfg: Config,
     globs: Globs,
     node: NodeInfo,
@@ -88,7 +88,7 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    pub fn new(cfg: Config, name: &str, cx: &BuildContext) -> Result<Self, BuildError> {
+    pub(crate) fn new(cfg: Config, name: &str, cx: &BuildContext) -> Result<Self, BuildError> {
         let globs = Globs::new(&cfg.include, &cfg.exclude)
             .map_err(|m| BuildError::new("source", name, m))?;
         let sub = cfg

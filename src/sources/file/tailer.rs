@@ -24,16 +24,16 @@ use crate::decode::{Decoded, Decoder, Format, InvalidUtf8, LineSplitter, Piece};
 use crate::event::log_entry::Origin;
 
 /// An open file handle. It keeps a renamed or deleted file readable.
-pub struct Open {
-    pub file: File,
-    pub dev: u64,
-    pub ino: u64,
+pub(crate) struct Open {
+    pub(crate) file: File,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
     /// Size at the last fingerprint check; re-checked when it changes.
     checked_size: u64,
 }
 
 impl Open {
-    pub fn new(file: File) -> std::io::Result<Open> {
+    pub(crate) fn new(file: File) -> std::io::Result<Open> {
         let md = file.metadata()?;
         Ok(Open {
             file,
@@ -46,7 +46,7 @@ impl Open {
 
 /// What one read call found.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// `n` bytes were read and decoded.
     Data(usize),
     /// Nothing new.
@@ -58,16 +58,16 @@ pub enum Step {
 
 /// One file's content, identified by its fingerprint; it outlives its
 /// open handle (the acknowledgements and the checkpoint stay).
-pub struct Tailer {
+pub(crate) struct Tailer {
     /// The path the file was first found at: the source of its labels
     /// and of its insertId identity, kept across renames.
-    pub path: PathBuf,
-    pub fp: Option<Fingerprint>,
-    pub open: Option<Open>,
+    pub(crate) path: PathBuf,
+    pub(crate) fp: Option<Fingerprint>,
+    pub(crate) open: Option<Open>,
     /// Device and inode last seen (kept after the handle closes).
-    pub dev: u64,
-    pub ino: u64,
-    pub read_offset: u64,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) read_offset: u64,
     pos: u64,
     safe: u64,
     partial_start: Option<u64>,
@@ -77,25 +77,25 @@ pub struct Tailer {
     max_line_bytes: usize,
     invalid_utf8: InvalidUtf8,
     scratch: Vec<Decoded>,
-    pub acks: AckQueue,
+    pub(crate) acks: AckQueue,
     /// File size at the last read (for the lag figure).
-    pub size: u64,
+    pub(crate) size: u64,
     /// Unix seconds when discovery last found this file.
-    pub seen: u64,
+    pub(crate) seen: u64,
     /// Found by the current scan.
-    pub reachable: bool,
+    pub(crate) reachable: bool,
     /// Since when reads found nothing new.
-    pub idle_since: Option<Instant>,
+    pub(crate) idle_since: Option<Instant>,
     /// After a failed batch: not read again before this time.
-    pub retry_at: Option<Instant>,
-    pub failures: u32,
+    pub(crate) retry_at: Option<Instant>,
+    pub(crate) failures: u32,
     /// Its file was truncated under it (copytruncate): a copy of what it
     /// read may appear under another inode (see `fingerprint`).
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 impl Tailer {
-    pub fn new(
+    pub(crate) fn new(
         path: PathBuf,
         origin: Origin,
         format: Format,
@@ -130,7 +130,7 @@ impl Tailer {
     }
 
     /// Sets what happens to text lines that are not valid UTF-8.
-    pub fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Tailer {
+    pub(crate) fn with_invalid_utf8(mut self, mode: InvalidUtf8) -> Tailer {
         self.invalid_utf8 = mode;
         self.decoder = Decoder::new(
             self.format,
@@ -142,11 +142,11 @@ impl Tailer {
     }
 
     /// Lines that were not valid UTF-8 since the last call.
-    pub fn take_invalid_utf8(&mut self) -> u64 {
+    pub(crate) fn take_invalid_utf8(&mut self) -> u64 {
         self.decoder.take_invalid_utf8()
     }
 
-    pub fn attach(&mut self, open: Open) {
+    pub(crate) fn attach(&mut self, open: Open) {
         self.truncated = false;
         self.dev = open.dev;
         self.ino = open.ino;
@@ -155,18 +155,18 @@ impl Tailer {
     }
 
     /// Where a restart may resume now (see the module doc).
-    pub fn safe(&self) -> u64 {
+    pub(crate) fn safe(&self) -> u64 {
         self.safe
     }
 
     /// Bytes of the file not yet delivered.
-    pub fn lag(&self) -> u64 {
+    pub(crate) fn lag(&self) -> u64 {
         self.size.saturating_sub(self.acks.delivered())
     }
 
     /// Forgets everything read after `offset` and reads again from there
     /// (after a failed batch, `offset` is the checkpoint).
-    pub fn rewind(&mut self, offset: u64) {
+    pub(crate) fn rewind(&mut self, offset: u64) {
         self.read_offset = offset;
         self.pos = offset;
         self.safe = offset;
@@ -179,7 +179,11 @@ impl Tailer {
 
     /// Reads at most `buf.len()` new bytes and decodes them into `out`,
     /// each entry with the safe offset after it.
-    pub fn read(&mut self, buf: &mut [u8], out: &mut Vec<(Decoded, u64)>) -> std::io::Result<Step> {
+    pub(crate) fn read(
+        &mut self,
+        buf: &mut [u8],
+        out: &mut Vec<(Decoded, u64)>,
+    ) -> std::io::Result<Step> {
         let Some(open) = self.open.as_mut() else {
             return Ok(Step::Eof);
         };

@@ -23,38 +23,38 @@ const RESERVED: [&str; 5] = [
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Comma-separated `host:port` list (`bootstrap.servers`).
-    pub bootstrap_servers: String,
+    pub(crate) bootstrap_servers: String,
     /// Topics to consume.
-    pub topics: Vec<String>,
+    pub(crate) topics: Vec<String>,
     /// Consumer group (`group.id`).
-    pub group_id: String,
+    pub(crate) group_id: String,
     /// Where a group with no committed offset starts: `earliest` (default)
     /// or `latest`.
     #[serde(default = "default_offset_reset")]
-    pub auto_offset_reset: String,
+    pub(crate) auto_offset_reset: String,
     /// How often acknowledged offsets are committed.
     #[serde(default = "default_commit_interval_ms")]
-    pub commit_interval_ms: u64,
+    pub(crate) commit_interval_ms: u64,
     /// Unacknowledged records above which the assignment is paused.
     #[serde(default = "default_max_in_flight_messages")]
-    pub max_in_flight_messages: usize,
+    pub(crate) max_in_flight_messages: usize,
     /// Unacknowledged payload bytes above which the assignment is paused.
     #[serde(default = "default_max_in_flight_bytes")]
-    pub max_in_flight_bytes: usize,
+    pub(crate) max_in_flight_bytes: usize,
     /// How long a revoke waits for in-flight batches before committing.
     #[serde(default = "default_rebalance_drain_ms")]
-    pub rebalance_drain_ms: u64,
+    pub(crate) rebalance_drain_ms: u64,
     /// On shutdown, how long to wait for in-flight batches.
     #[serde(default = "default_drain_timeout_secs")]
-    pub drain_timeout_secs: u64,
+    pub(crate) drain_timeout_secs: u64,
     /// How often librdkafka reports statistics (source lag); 0 disables.
     #[serde(default = "default_statistics_interval_ms")]
-    pub statistics_interval_ms: u64,
+    pub(crate) statistics_interval_ms: u64,
     /// Any other librdkafka setting, passed through as is: TLS
     /// (`security.protocol`, `ssl.ca.location`, ...), SASL (`sasl.mechanism`,
     /// `sasl.username`, ...), `session.timeout.ms`, `client.id`, ...
     #[serde(default)]
-    pub librdkafka_options: BTreeMap<String, String>,
+    pub(crate) librdkafka_options: BTreeMap<String, String>,
 }
 
 fn default_offset_reset() -> String {
@@ -80,7 +80,7 @@ fn default_statistics_interval_ms() -> u64 {
 }
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if self.bootstrap_servers.trim().is_empty() {
             e.push(FieldError::new("bootstrap_servers", "must not be empty"));

@@ -33,7 +33,7 @@
 mod offsets;
 
 mod config;
-pub use self::config::Config;
+pub(crate) use self::config::Config;
 
 mod callbacks;
 use self::callbacks::{tpl_of, Ctx};
@@ -57,13 +57,13 @@ use crate::event::log_entry::format_ts;
 use crate::event::{BatchNotifier, Event};
 use crate::node::NodeInfo;
 
-pub struct Kafka {
+pub(crate) struct Kafka {
     cfg: Config,
     node: NodeInfo,
 }
 
 impl Kafka {
-    pub fn new(cfg: Config, cx: &BuildContext, name: &str) -> Result<Self, BuildError> {
+    pub(crate) fn new(cfg: Config, cx: &BuildContext, name: &str) -> Result<Self, BuildError> {
         // Checks every librdkafka option name and value without creating
         // a client (which would connect); the consumer is created in `run`.
         cfg.client_config()

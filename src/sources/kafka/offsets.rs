@@ -20,28 +20,28 @@ use std::collections::{HashMap, VecDeque};
 use crate::event::{BatchStatus, BatchStatusReceiver};
 
 /// A topic and partition.
-pub type Tp = (String, i32);
+pub(crate) type Tp = (String, i32);
 
 /// One Kafka record copied out of librdkafka's buffer, kept until its
 /// batch is acknowledged so a failed batch can be emitted again.
 #[derive(Debug, Clone)]
-pub struct Record {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub payload: Vec<u8>,
-    pub key: Option<Vec<u8>>,
-    pub headers: Vec<(String, Vec<u8>)>,
+pub(crate) struct Record {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
     /// Create/append time in milliseconds since the epoch, when known.
-    pub timestamp_ms: Option<i64>,
+    pub(crate) timestamp_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkRef {
-    pub tp: Tp,
-    pub generation: u64,
-    pub first: i64,
-    pub last: i64,
+pub(crate) struct ChunkRef {
+    pub(crate) tp: Tp,
+    pub(crate) generation: u64,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
 }
 
 #[derive(Debug)]
@@ -62,43 +62,43 @@ struct Partition {
 }
 
 /// A batch waiting for its status.
-pub struct InFlight {
-    pub chunks: Vec<ChunkRef>,
-    pub records: Vec<Record>,
-    pub bytes: usize,
-    pub attempts: u32,
-    pub rx: BatchStatusReceiver,
+pub(crate) struct InFlight {
+    pub(crate) chunks: Vec<ChunkRef>,
+    pub(crate) records: Vec<Record>,
+    pub(crate) bytes: usize,
+    pub(crate) attempts: u32,
+    pub(crate) rx: BatchStatusReceiver,
 }
 
 /// A failed batch to emit again.
-pub struct Retry {
-    pub chunks: Vec<ChunkRef>,
-    pub records: Vec<Record>,
-    pub bytes: usize,
-    pub attempts: u32,
+pub(crate) struct Retry {
+    pub(crate) chunks: Vec<ChunkRef>,
+    pub(crate) records: Vec<Record>,
+    pub(crate) bytes: usize,
+    pub(crate) attempts: u32,
 }
 
 #[derive(Default)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     parts: HashMap<Tp, Partition>,
     generation: u64,
     inflight: Vec<InFlight>,
     /// Failed batches the rebalance callback collected, for the source
     /// loop to emit again.
-    pub retries: Vec<Retry>,
+    pub(crate) retries: Vec<Retry>,
     /// Records emitted (or waiting to be emitted again) and not yet
     /// acknowledged, with their payload bytes.
-    pub messages: usize,
-    pub bytes: usize,
+    pub(crate) messages: usize,
+    pub(crate) bytes: usize,
 }
 
 impl Tracker {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// A new assignment: fresh state, a new generation.
-    pub fn assign(&mut self, tps: impl IntoIterator<Item = Tp>) {
+    pub(crate) fn assign(&mut self, tps: impl IntoIterator<Item = Tp>) {
         for tp in tps {
             self.generation += 1;
             self.parts.insert(
@@ -112,7 +112,7 @@ impl Tracker {
     }
 
     /// Forgets revoked partitions; returns the offsets still to commit.
-    pub fn revoke(&mut self, tps: &[Tp]) -> Vec<(Tp, i64)> {
+    pub(crate) fn revoke(&mut self, tps: &[Tp]) -> Vec<(Tp, i64)> {
         let mut out = Vec::new();
         for tp in tps {
             if let Some(p) = self.parts.remove(tp) {
@@ -126,7 +126,7 @@ impl Tracker {
 
     /// Registers the chunks of a new batch, in emission order, and counts
     /// its records as in flight. `ranges` are `(tp, first, last)`.
-    pub fn emitted(&mut self, ranges: Vec<(Tp, i64, i64)>) -> Vec<ChunkRef> {
+    pub(crate) fn emitted(&mut self, ranges: Vec<(Tp, i64, i64)>) -> Vec<ChunkRef> {
         let mut out = Vec::with_capacity(ranges.len());
         for (tp, first, last) in ranges {
             let generation = match self.parts.get(&tp) {
@@ -153,7 +153,7 @@ impl Tracker {
         out
     }
 
-    pub fn add_in_flight(&mut self, messages: usize, bytes: usize) {
+    pub(crate) fn add_in_flight(&mut self, messages: usize, bytes: usize) {
         self.messages += messages;
         self.bytes += bytes;
     }
@@ -163,18 +163,18 @@ impl Tracker {
         self.bytes = self.bytes.saturating_sub(bytes);
     }
 
-    pub fn push(&mut self, f: InFlight) {
+    pub(crate) fn push(&mut self, f: InFlight) {
         self.inflight.push(f);
     }
 
     /// Batches still waiting for their status.
-    pub fn pending_batches(&self) -> usize {
+    pub(crate) fn pending_batches(&self) -> usize {
         self.inflight.len()
     }
 
     /// Collects resolved batches: acknowledges delivered chunks and returns
     /// failed batches (restricted to partitions still owned) to emit again.
-    pub fn poll(&mut self) -> (usize, Vec<Retry>) {
+    pub(crate) fn poll(&mut self) -> (usize, Vec<Retry>) {
         let mut retries = Vec::new();
         let mut delivered = 0;
         let mut i = 0;
@@ -217,7 +217,7 @@ impl Tracker {
     }
 
     /// Forgets a retry that will not be emitted (shutdown).
-    pub fn abandon(&mut self, r: &Retry) {
+    pub(crate) fn abandon(&mut self, r: &Retry) {
         self.sub_in_flight(r.records.len(), r.bytes);
     }
 
@@ -245,13 +245,13 @@ impl Tracker {
     }
 
     /// Whether any of `tps` still has unacknowledged chunks.
-    pub fn has_pending(&self, tps: &[Tp]) -> bool {
+    pub(crate) fn has_pending(&self, tps: &[Tp]) -> bool {
         tps.iter()
             .any(|tp| self.parts.get(tp).is_some_and(|p| !p.pending.is_empty()))
     }
 
     /// Offsets that advanced since the last commit; marks them committed.
-    pub fn take_commits(&mut self) -> Vec<(Tp, i64)> {
+    pub(crate) fn take_commits(&mut self) -> Vec<(Tp, i64)> {
         let mut out = Vec::new();
         for (tp, p) in &mut self.parts {
             if let Some(c) = p.committable.filter(|c| Some(*c) > p.committed) {
@@ -263,7 +263,7 @@ impl Tracker {
     }
 
     /// A commit failed: send these partitions' offsets again next time.
-    pub fn commit_failed(&mut self, tps: &[Tp]) {
+    pub(crate) fn commit_failed(&mut self, tps: &[Tp]) {
         for tp in tps {
             if let Some(p) = self.parts.get_mut(tp) {
                 p.committed = None;

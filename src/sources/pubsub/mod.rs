@@ -56,29 +56,29 @@ use crate::node::NodeInfo;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Google Cloud project of the subscription.
-    pub project: String,
+    pub(crate) project: String,
     /// Subscription id, or its full name `projects/PROJECT/subscriptions/ID`.
-    pub subscription: String,
+    pub(crate) subscription: String,
     /// Service-account key file. Without it: application default
     /// credentials (Workload Identity on GKE). Unused with an emulator.
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     /// `host:port` of a Pub/Sub emulator. Defaults to `PUBSUB_EMULATOR_HOST`
     /// when that is set; otherwise Google's endpoint.
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
     /// Ack deadline requested for the stream, and the extension given to
     /// outstanding messages (10 to 600 s).
     #[serde(default = "default_ack_deadline_secs")]
-    pub ack_deadline_secs: u32,
+    pub(crate) ack_deadline_secs: u32,
     /// Most messages received and not yet acked or nacked.
     #[serde(default = "default_max_outstanding_messages")]
-    pub max_outstanding_messages: usize,
+    pub(crate) max_outstanding_messages: usize,
     /// Most payload bytes received and not yet acked or nacked.
     #[serde(default = "default_max_outstanding_bytes")]
-    pub max_outstanding_bytes: usize,
+    pub(crate) max_outstanding_bytes: usize,
     /// On shutdown, how long to wait for outstanding messages to be
     /// delivered before nacking them.
     #[serde(default = "default_drain_timeout_secs")]
-    pub drain_timeout_secs: u64,
+    pub(crate) drain_timeout_secs: u64,
 }
 
 fn default_ack_deadline_secs() -> u32 {
@@ -95,7 +95,7 @@ fn default_drain_timeout_secs() -> u64 {
 }
 
 impl Config {
-    pub fn validate(&self) -> Vec<FieldError> {
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
         if self.project.trim().is_empty() {
             e.push(FieldError::new("project", "must not be empty"));
@@ -144,7 +144,7 @@ impl Config {
     }
 
     /// `projects/PROJECT/subscriptions/ID`.
-    pub fn full_name(&self) -> String {
+    pub(crate) fn full_name(&self) -> String {
         if self.subscription.starts_with("projects/") {
             self.subscription.clone()
         } else {
@@ -156,13 +156,13 @@ impl Config {
     }
 }
 
-pub struct Pubsub {
+pub(crate) struct Pubsub {
     cfg: Config,
     node: NodeInfo,
 }
 
 impl Pubsub {
-    pub fn new(cfg: Config, cx: &BuildContext) -> Self {
+    pub(crate) fn new(cfg: Config, cx: &BuildContext) -> Self {
         Pubsub {
             cfg,
             node: cx.node.clone(),

@@ -20,28 +20,28 @@ use crate::logging_query::Query;
 /// One log-based metric definition.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LogMetric {
+pub(crate) struct LogMetric {
     /// The metric identifier, e.g. `http_errors` or `nginx/requests`.
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Which entries the metric observes, in the Cloud Logging query language.
     #[serde(default)]
-    pub filter: String,
+    pub(crate) filter: String,
     /// A disabled metric records nothing (Google: "does not generate any points").
     #[serde(default)]
-    pub disabled: bool,
+    pub(crate) disabled: bool,
     #[serde(default)]
-    pub metric_descriptor: Option<MetricDescriptor>,
+    pub(crate) metric_descriptor: Option<MetricDescriptor>,
     /// Required for DISTRIBUTION metrics: where the recorded value comes from.
     #[serde(default)]
-    pub value_extractor: Option<String>,
+    pub(crate) value_extractor: Option<String>,
     /// Label key -> extractor expression; every declared label needs one.
     #[serde(default)]
-    pub label_extractors: BTreeMap<String, String>,
+    pub(crate) label_extractors: BTreeMap<String, String>,
     /// Required for DISTRIBUTION metrics: the histogram's bucket bounds.
     #[serde(default)]
-    pub bucket_options: Option<BucketOptions>,
+    pub(crate) bucket_options: Option<BucketOptions>,
     // Output-only or irrelevant on the node; accepted so exports load as-is.
     #[serde(default, rename = "createTime")]
     _create_time: Option<IgnoredAny>,
@@ -57,18 +57,19 @@ pub struct LogMetric {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct MetricDescriptor {
+pub(crate) struct MetricDescriptor {
     /// Only `DELTA` is valid for log-based metrics (the default).
     #[serde(default)]
-    pub metric_kind: Option<String>,
+    pub(crate) metric_kind: Option<String>,
     /// `INT64` (a counter, the default) or `DISTRIBUTION`.
     #[serde(default)]
-    pub value_type: Option<String>,
+    pub(crate) value_type: Option<String>,
     /// Informational; the Prometheus name is not changed by it.
     #[serde(default)]
-    pub unit: Option<String>,
+    #[allow(dead_code)] // accepted in LogMetric definitions; sluice has no use for it
+    pub(crate) unit: Option<String>,
     #[serde(default)]
-    pub labels: Vec<LabelDescriptor>,
+    pub(crate) labels: Vec<LabelDescriptor>,
     #[serde(default, rename = "name")]
     _name: Option<IgnoredAny>,
     #[serde(default, rename = "type")]
@@ -87,57 +88,58 @@ pub struct MetricDescriptor {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LabelDescriptor {
-    pub key: String,
+pub(crate) struct LabelDescriptor {
+    pub(crate) key: String,
     /// `STRING` (default), `BOOL` or `INT64`; Prometheus labels are text
     /// either way, so this only documents the label.
     #[serde(default)]
-    pub value_type: Option<String>,
+    pub(crate) value_type: Option<String>,
     #[serde(default)]
-    pub description: Option<String>,
+    #[allow(dead_code)] // accepted in LogMetric definitions; sluice has no use for it
+    pub(crate) description: Option<String>,
 }
 
 /// Exactly one of the three bucket layouts of `google.api.Distribution`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct BucketOptions {
+pub(crate) struct BucketOptions {
     #[serde(default)]
-    pub linear_buckets: Option<Linear>,
+    pub(crate) linear_buckets: Option<Linear>,
     #[serde(default)]
-    pub exponential_buckets: Option<Exponential>,
+    pub(crate) exponential_buckets: Option<Exponential>,
     #[serde(default)]
-    pub explicit_buckets: Option<Explicit>,
+    pub(crate) explicit_buckets: Option<Explicit>,
 }
 
 // Numbers default to 0 because proto3 JSON (and so gcloud) omits zero
 // values: an `offset` of 0 is simply absent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Linear {
+pub(crate) struct Linear {
     #[serde(default)]
-    pub num_finite_buckets: u32,
+    pub(crate) num_finite_buckets: u32,
     #[serde(default)]
-    pub width: f64,
+    pub(crate) width: f64,
     #[serde(default)]
-    pub offset: f64,
+    pub(crate) offset: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Exponential {
+pub(crate) struct Exponential {
     #[serde(default)]
-    pub num_finite_buckets: u32,
+    pub(crate) num_finite_buckets: u32,
     #[serde(default)]
-    pub growth_factor: f64,
+    pub(crate) growth_factor: f64,
     #[serde(default)]
-    pub scale: f64,
+    pub(crate) scale: f64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Explicit {
+pub(crate) struct Explicit {
     #[serde(default)]
-    pub bounds: Vec<f64>,
+    pub(crate) bounds: Vec<f64>,
 }
 
 /// Most finite buckets a distribution may have (Google's own limit is
@@ -149,7 +151,7 @@ impl BucketOptions {
     /// `[lower, upper)`; Prometheus's `le` buckets are `(lower, upper]`, so
     /// a value exactly on a bound lands one bucket lower than in Cloud
     /// Monitoring. The bounds themselves are the same.
-    pub fn bounds(&self) -> Result<Vec<f64>, String> {
+    pub(crate) fn bounds(&self) -> Result<Vec<f64>, String> {
         let set = [
             self.linear_buckets.is_some(),
             self.exponential_buckets.is_some(),
@@ -210,7 +212,7 @@ fn check_count(n: u32, what: &str) -> Result<(), String> {
 
 /// What a metric records per matching entry.
 #[derive(Debug, Clone)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// DELTA INT64: one per matching entry.
     Counter,
     /// DELTA DISTRIBUTION: the extracted value into buckets with these
@@ -220,19 +222,19 @@ pub enum Kind {
 
 /// A validated, ready-to-evaluate metric.
 #[derive(Debug, Clone)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     /// The LogMetric name, for messages and the overflow counter's label.
-    pub name: String,
+    pub(crate) name: String,
     /// The Prometheus family name (`_total` included for counters).
-    pub prom_name: String,
-    pub help: String,
-    pub filter: Query,
-    pub kind: Kind,
+    pub(crate) prom_name: String,
+    pub(crate) help: String,
+    pub(crate) filter: Query,
+    pub(crate) kind: Kind,
     /// Prometheus label names, in the order of `labels`.
-    pub label_names: Vec<String>,
-    pub labels: Vec<Extractor>,
+    pub(crate) label_names: Vec<String>,
+    pub(crate) labels: Vec<Extractor>,
     /// Each label's `valueType`, in the order of `labels`.
-    pub label_types: Vec<LabelType>,
+    pub(crate) label_types: Vec<LabelType>,
 }
 
 /// A LabelDescriptor `valueType`. LogMetric reference, `labelExtractors`:
@@ -242,7 +244,7 @@ pub struct Compiled {
 /// is an empty string, for an integer label its 0, and for a boolean label
 /// its false."
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LabelType {
+pub(crate) enum LabelType {
     String,
     Int64,
     Bool,
@@ -250,7 +252,7 @@ pub enum LabelType {
 
 impl LabelType {
     /// `None` (unset) is STRING, the LabelDescriptor default.
-    pub fn parse(value_type: Option<&str>) -> LabelType {
+    pub(crate) fn parse(value_type: Option<&str>) -> LabelType {
         match value_type {
             Some("INT64") => LabelType::Int64,
             Some("BOOL") => LabelType::Bool,
@@ -258,7 +260,7 @@ impl LabelType {
         }
     }
 
-    pub fn default_value(self) -> &'static str {
+    pub(crate) fn default_value(self) -> &'static str {
         match self {
             LabelType::String => "",
             LabelType::Int64 => "0",
@@ -268,7 +270,7 @@ impl LabelType {
 
     /// The extracted text converted to this type, written back in its
     /// canonical form; false when it does not convert.
-    pub fn convert(self, s: &mut String, start: usize) -> bool {
+    pub(crate) fn convert(self, s: &mut String, start: usize) -> bool {
         match self {
             LabelType::String => true,
             LabelType::Int64 => match s[start..].trim().parse::<i64>() {
@@ -303,7 +305,7 @@ impl LabelType {
 /// Turns a LogMetric name into a Prometheus metric name: characters
 /// outside `[a-zA-Z0-9_:]` become `_`, a leading digit gets a `_` prefix,
 /// and counters end in `_total` exactly once.
-pub fn prometheus_name(name: &str, counter: bool) -> String {
+pub(crate) fn prometheus_name(name: &str, counter: bool) -> String {
     let mut s = prometheus_identifier(name, true);
     if counter && !s.ends_with("_total") {
         s.push_str("_total");
@@ -339,9 +341,9 @@ fn prometheus_identifier(s: &str, colon: bool) -> String {
 /// A problem in one definition: the field inside the LogMetric and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
-pub struct DefinitionError {
-    pub field: String,
-    pub message: String,
+pub(crate) struct DefinitionError {
+    pub(crate) field: String,
+    pub(crate) message: String,
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> DefinitionError {
@@ -354,7 +356,7 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> DefinitionError 
 impl LogMetric {
     /// Checks the definition against Google's rules and compiles it.
     /// `Ok(None)` for a disabled metric.
-    pub fn compile(&self) -> Result<Option<Compiled>, DefinitionError> {
+    pub(crate) fn compile(&self) -> Result<Option<Compiled>, DefinitionError> {
         if self.name.is_empty() || self.name.len() > 100 {
             return Err(err("name", "must be 1 to 100 characters"));
         }
@@ -491,7 +493,7 @@ enum OneOrMany {
 
 /// Reads a definition file: `.json` as JSON, anything else as YAML (a
 /// superset of JSON). Errors name the file and the key path, never values.
-pub fn load_file(path: &Path) -> Result<Vec<LogMetric>, String> {
+pub(crate) fn load_file(path: &Path) -> Result<Vec<LogMetric>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let is_json = path
         .extension()

@@ -18,7 +18,7 @@ use crate::logging_query::FieldPath;
 
 /// A compiled extractor expression.
 #[derive(Debug, Clone)]
-pub struct Extractor {
+pub(crate) struct Extractor {
     field: FieldPath,
     regex: Option<Regex>,
     /// Reused match positions, so a regex match does not allocate.
@@ -28,7 +28,7 @@ pub struct Extractor {
 /// Why an extractor expression was refused. Names positions and shapes,
 /// never field values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExtractError {
+pub(crate) enum ExtractError {
     #[error("expected EXTRACT(field) or REGEXP_EXTRACT(field, \"regex\")")]
     Shape,
     #[error("unknown function `{0}`: only EXTRACT and REGEXP_EXTRACT are supported")]
@@ -49,7 +49,7 @@ impl Extractor {
     /// Parses an extractor expression such as
     /// `REGEXP_EXTRACT(httpRequest.latency, "([0-9.]+)s")`. Function names
     /// are matched case-insensitively.
-    pub fn parse(src: &str) -> Result<Extractor, ExtractError> {
+    pub(crate) fn parse(src: &str) -> Result<Extractor, ExtractError> {
         let s = src.trim();
         let open = s.find('(').ok_or(ExtractError::Shape)?;
         if !s.ends_with(')') {
@@ -90,7 +90,7 @@ impl Extractor {
 
     /// Appends the extracted text to `out`; false (with `out` unchanged)
     /// when the field is missing, not a scalar, or the regex does not match.
-    pub fn extract_into(&mut self, entry: &Value, out: &mut String) -> bool {
+    pub(crate) fn extract_into(&mut self, entry: &Value, out: &mut String) -> bool {
         let Some(v) = self.field.lookup(entry) else {
             return false;
         };
@@ -127,7 +127,7 @@ impl Extractor {
     /// The extracted value as a number: JSON numbers directly, strings
     /// (or regex captures) parsed as a double. `None` when extraction or
     /// conversion fails, or the number is not finite.
-    pub fn extract_number(&mut self, entry: &Value, scratch: &mut String) -> Option<f64> {
+    pub(crate) fn extract_number(&mut self, entry: &Value, scratch: &mut String) -> Option<f64> {
         if self.regex.is_none() {
             if let Some(Value::Number(n)) = self.field.lookup(entry) {
                 return n.as_f64().filter(|f| f.is_finite());

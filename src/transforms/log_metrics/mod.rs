@@ -27,9 +27,9 @@
 //! recorded; a label that does not extract takes its type's default
 //! (`""` STRING, `0` INT64, `false` BOOL).
 
-pub mod definition;
-pub mod extract;
-pub mod registry;
+pub(crate) mod definition;
+pub(crate) mod extract;
+pub(crate) mod registry;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,7 +45,7 @@ use crate::event::{Batch, Event};
 use crate::telemetry::{DerivedMetrics, Telemetry};
 
 /// Default for `max_series_per_metric`.
-pub const DEFAULT_MAX_SERIES: usize = 10_000;
+pub(crate) const DEFAULT_MAX_SERIES: usize = 10_000;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,18 +55,18 @@ pub struct Config {
     /// folder of the pipeline file, so a pipeline and its metrics can move
     /// together. A glob that matches nothing is an error.
     #[serde(default)]
-    pub definitions: Vec<String>,
+    pub(crate) definitions: Vec<String>,
     /// LogMetric definitions written inline (`[[transforms.NAME.metrics]]`),
     /// with the same field names as the files.
     #[serde(default)]
-    pub metrics: Vec<LogMetric>,
+    pub(crate) metrics: Vec<LogMetric>,
     /// Most distinct label sets kept per metric; further label sets are
     /// counted in one series labelled `__overflow__`.
     #[serde(default = "default_max_series")]
-    pub max_series_per_metric: usize,
+    pub(crate) max_series_per_metric: usize,
     /// The pipeline file's folder, set by config loading.
     #[serde(skip)]
-    pub base_dir: Option<PathBuf>,
+    pub(crate) base_dir: Option<PathBuf>,
 }
 
 fn default_max_series() -> usize {
@@ -86,7 +86,7 @@ enum Origin {
 
 impl Config {
     /// Records the pipeline file's folder for relative `definitions`.
-    pub fn resolve_paths(&mut self, base: Option<&Path>) {
+    pub(crate) fn resolve_paths(&mut self, base: Option<&Path>) {
         self.base_dir = base.map(Path::to_path_buf);
     }
 
@@ -253,7 +253,7 @@ impl Prepared {
 
 /// The registry, shared between the transform (writes, once per batch)
 /// and the `/metrics` endpoint or dry-run report (reads).
-pub struct Shared(Mutex<Registry>);
+pub(crate) struct Shared(Mutex<Registry>);
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {

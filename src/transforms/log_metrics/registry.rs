@@ -20,10 +20,10 @@ use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 use super::definition::{Compiled, Kind};
 
 /// The label value every label of the overflow series carries.
-pub const OVERFLOW: &str = "__overflow__";
+pub(crate) const OVERFLOW: &str = "__overflow__";
 
 /// Longest label value kept; longer values are cut at a char boundary.
-pub const MAX_LABEL_BYTES: usize = 256;
+pub(crate) const MAX_LABEL_BYTES: usize = 256;
 
 #[derive(Debug)]
 struct Series {
@@ -46,6 +46,7 @@ impl Series {
         }
     }
 
+    #[cfg(test)]
     fn bytes(&self) -> usize {
         std::mem::size_of::<Series>()
             + self.labels.iter().map(|l| l.len() + 16).sum::<usize>()
@@ -69,7 +70,7 @@ struct Metric {
 
 /// The metrics of one `log_metrics` transform.
 #[derive(Debug)]
-pub struct Registry {
+pub(crate) struct Registry {
     metrics: Vec<Metric>,
     max_series: usize,
     // Scratch buffers reused across events so that a hit allocates nothing.
@@ -81,7 +82,7 @@ pub struct Registry {
 impl Registry {
     /// `overflow_counter(name)` returns the shared counter for a metric's
     /// folded entries (telemetry exports it).
-    pub fn new(
+    pub(crate) fn new(
         defs: Vec<Compiled>,
         max_series: usize,
         mut overflow_counter: impl FnMut(&str) -> Arc<AtomicU64>,
@@ -118,7 +119,7 @@ impl Registry {
     }
 
     /// Observes one entry with every metric.
-    pub fn observe(&mut self, entry: &Value) {
+    pub(crate) fn observe(&mut self, entry: &Value) {
         let max_series = self.max_series;
         for m in &mut self.metrics {
             if !m.def.filter.matches(entry) {
@@ -186,18 +187,21 @@ impl Registry {
     }
 
     /// Distinct label sets held for metric `i` (the overflow series excluded).
-    pub fn series_count(&self, i: usize) -> usize {
+    #[cfg(test)]
+    pub(crate) fn series_count(&self, i: usize) -> usize {
         self.metrics[i].series.len()
     }
 
     /// Entries folded into metric `i`'s overflow series.
-    pub fn overflowed(&self, i: usize) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn overflowed(&self, i: usize) -> u64 {
         self.metrics[i].overflowed.load(Ordering::Relaxed)
     }
 
     /// An estimate of the heap held by the series (keys, labels, buckets),
     /// for tests that check memory stays flat.
-    pub fn approx_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn approx_bytes(&self) -> usize {
         self.metrics
             .iter()
             .map(|m| {
@@ -210,7 +214,7 @@ impl Registry {
 
     /// Appends every metric in the Prometheus text format (0.0.4). Series
     /// are sorted by label values so the output is stable.
-    pub fn render(&self, out: &mut String) {
+    pub(crate) fn render(&self, out: &mut String) {
         for m in &self.metrics {
             if m.series.is_empty() && m.overflow.is_none() {
                 continue;
@@ -279,7 +283,7 @@ impl Registry {
     }
 
     /// Prometheus names of the metrics held, for collision checks.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.metrics.iter().map(|m| m.def.prom_name.as_str())
     }
 }
@@ -326,7 +330,7 @@ fn truncate_at_char(s: &mut String, max: usize) {
 }
 
 /// A float the way Prometheus writes it (`+Inf`, `NaN`, shortest digits).
-pub fn format_float(f: f64) -> String {
+pub(crate) fn format_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {

@@ -33,7 +33,7 @@ pub enum Class {
 
 impl Class {
     /// Every class, in index order.
-    pub const ALL: [Class; 9] = [
+    pub(crate) const ALL: [Class; 9] = [
         Class::Email,
         Class::Ip,
         Class::Phone,
@@ -46,7 +46,7 @@ impl Class {
     ];
 
     /// The lower-case name used in config, masks and pseudonyms.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Class::Email => "email",
             Class::Ip => "ip",
@@ -61,12 +61,12 @@ impl Class {
     }
 
     /// Dense index, `0..Class::ALL.len()`.
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
     /// Parses a class name as written by [`Class::as_str`].
-    pub fn from_name(s: &str) -> Option<Class> {
+    pub(crate) fn from_name(s: &str) -> Option<Class> {
         Class::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 }
@@ -99,15 +99,15 @@ pub enum Mode {
 #[serde(deny_unknown_fields)]
 pub struct CustomDetector {
     /// Name used in statistics and audit reports; must not be a built-in name.
-    pub name: String,
+    pub(crate) name: String,
     /// Regular expression (Rust `regex` syntax); every match is redacted.
-    pub pattern: String,
+    pub(crate) pattern: String,
     /// Class of what it finds (selects the mode and the mask label).
-    pub class: Class,
+    pub(crate) class: Class,
     /// Optional literal that every match contains; strings without it are
     /// skipped without running the expression (strongly recommended).
     #[serde(default)]
-    pub anchor: Option<String>,
+    pub(crate) anchor: Option<String>,
 }
 
 /// A key-name rule: the whole value of every field with this key is redacted.
@@ -115,9 +115,9 @@ pub struct CustomDetector {
 #[serde(deny_unknown_fields)]
 pub struct KeyRule {
     /// Key name. Matching ignores case, `_` and `-` (`remoteIp` = `remote_ip`).
-    pub key: String,
+    pub(crate) key: String,
     /// Class of the value.
-    pub class: Class,
+    pub(crate) class: Class,
 }
 
 /// Configuration of the redact transform. Every field is optional; the
@@ -195,13 +195,13 @@ impl Default for RedactConfig {
 
 impl RedactConfig {
     /// The mode in force for `class`.
-    pub fn mode_for(&self, class: Class) -> Mode {
+    pub(crate) fn mode_for(&self, class: Class) -> Mode {
         self.modes.get(&class).copied().unwrap_or(self.default_mode)
     }
 
     /// False when every class is disabled: such a transform redacts
     /// nothing, so it does not count as redaction in validation.
-    pub fn redacts_anything(&self) -> bool {
+    pub(crate) fn redacts_anything(&self) -> bool {
         Class::ALL
             .iter()
             .any(|c| !self.disabled_classes.contains(c))
@@ -209,7 +209,7 @@ impl RedactConfig {
 }
 
 /// Built-in key rules: hardware identifiers.
-pub const HARDWARE_KEYS: &[&str] = &[
+pub(crate) const HARDWARE_KEYS: &[&str] = &[
     "hardware_id",
     "device_id",
     "serial",
@@ -224,7 +224,7 @@ pub const HARDWARE_KEYS: &[&str] = &[
 ];
 
 /// Built-in key rules: personal data.
-pub const PERSONAL_KEYS: &[&str] = &[
+pub(crate) const PERSONAL_KEYS: &[&str] = &[
     "email",
     "user_email",
     "phone",
@@ -241,7 +241,7 @@ pub const PERSONAL_KEYS: &[&str] = &[
 ];
 
 /// Built-in key rules: credentials.
-pub const CREDENTIAL_KEYS: &[&str] = &[
+pub(crate) const CREDENTIAL_KEYS: &[&str] = &[
     "password",
     "secret",
     "token",
@@ -253,7 +253,7 @@ pub const CREDENTIAL_KEYS: &[&str] = &[
 ];
 
 /// Built-in allow-listed paths (LogEntry envelope).
-pub const DEFAULT_ALLOW_PATHS: &[&str] = &[
+pub(crate) const DEFAULT_ALLOW_PATHS: &[&str] = &[
     "insertId",
     "logName",
     "resource.type",
@@ -324,7 +324,7 @@ pub enum RedactConfigError {
 impl RedactConfigError {
     /// The key of the transform's table the error is about, for the
     /// config error's key path and line.
-    pub fn field(&self) -> &'static str {
+    pub(crate) fn field(&self) -> &'static str {
         match self {
             RedactConfigError::MissingHashKey { .. } => "modes",
             RedactConfigError::ShortHashKey => "hash_key_file",

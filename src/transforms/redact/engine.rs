@@ -33,10 +33,10 @@ struct Ctx {
 /// the text that now stands there (empty when the field was removed). Never
 /// the original value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Replaced {
-    pub path: String,
-    pub detector: Arc<str>,
-    pub replacement: String,
+pub(crate) struct Replaced {
+    pub(crate) path: String,
+    pub(crate) detector: Arc<str>,
+    pub(crate) replacement: String,
 }
 
 /// The raw path of the object or array being walked (`jsonPayload`,
@@ -109,7 +109,7 @@ const MAX_SEGMENT: usize = 64;
 
 /// The path segment under which a redacted object key is counted and
 /// traced: `jsonPayload.by_user.(key)`.
-pub const KEY_SEGMENT: &str = "(key)";
+pub(crate) const KEY_SEGMENT: &str = "(key)";
 
 impl Redactor {
     /// Redacts `event`. `under`: the path the value sits at in a larger
@@ -167,7 +167,7 @@ impl Redactor {
 
     /// Redactions by shown field path (see [`Redactor::display_path`]) and
     /// counter name.
-    pub fn field_counts(&self, stats: &RedactStats) -> Vec<(String, Arc<str>, u64)> {
+    pub(crate) fn field_counts(&self, stats: &RedactStats) -> Vec<(String, Arc<str>, u64)> {
         let mut shown: std::collections::BTreeMap<(String, Arc<str>), u64> = Default::default();
         let mut last: Option<(&str, String)> = None;
         for (raw, name, n) in stats.raw_fields() {

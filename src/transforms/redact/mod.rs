@@ -58,7 +58,7 @@ pub(crate) mod modes;
 #[cfg(test)]
 #[path = "../../../tests/generators/pii_corpus.rs"]
 pub(crate) mod pii_corpus;
-pub mod stage;
+pub(crate) mod stage;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -69,14 +69,13 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-pub use config::{
-    Class, CustomDetector, KeyRule, Mode, RedactConfig, RedactConfigError, CREDENTIAL_KEYS,
-    DEFAULT_ALLOW_PATHS, HARDWARE_KEYS, PERSONAL_KEYS,
+pub(crate) use config::{
+    Class, CREDENTIAL_KEYS, DEFAULT_ALLOW_PATHS, HARDWARE_KEYS, PERSONAL_KEYS,
 };
-pub use modes::PSEUDONYM_HEX;
+pub use config::{Mode, RedactConfig, RedactConfigError};
 pub use stats::RedactStats;
 
-pub use engine::{Replaced, KEY_SEGMENT};
+pub(crate) use engine::{Replaced, KEY_SEGMENT};
 
 use detectors::{Det, Hit, Sink, N_BUILTIN};
 use fields::{KeyAction, KeyTable, PathNode};
@@ -85,7 +84,7 @@ use modes::Renderer;
 /// The class of a built-in detector (`email`) or key rule (`field:email`)
 /// by its counter name; `None` for custom detectors and for `propagated` and
 /// `dropped`, which have no class of their own.
-pub fn detector_class(name: &str) -> Option<Class> {
+pub(crate) fn detector_class(name: &str) -> Option<Class> {
     if let Some(c) = name.strip_prefix("field:") {
         return Class::ALL.iter().copied().find(|k| k.as_str() == c);
     }
@@ -111,13 +110,13 @@ pub struct Finding {
 /// A finding in an event, for audits: where (dotted JSON path) and what.
 /// Never carries the value itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventFinding {
+pub(crate) struct EventFinding {
     /// Dotted path, array indices in brackets: `jsonPayload.ips[1]`.
-    pub path: String,
+    pub(crate) path: String,
     /// Detector name, or `field:<class>` for a key-rule hit.
-    pub detector: Arc<str>,
+    pub(crate) detector: Arc<str>,
     /// Class of the finding.
-    pub class: Class,
+    pub(crate) class: Class,
 }
 
 struct CustomDet {
@@ -306,7 +305,7 @@ impl Redactor {
 
     /// As [`Redactor::redact`], also appending every replacement made (where,
     /// by which detector, the text that replaced the value) to `trace`.
-    pub fn redact_traced(
+    pub(crate) fn redact_traced(
         &self,
         event: &mut serde_json::Value,
         stats: &mut RedactStats,
@@ -317,7 +316,12 @@ impl Redactor {
 
     /// As [`Redactor::redact`] for a value that sits at `path` in a larger
     /// record (a dead letter's `event`): the by-field counts name it there.
-    pub fn redact_under(&self, path: &str, value: &mut serde_json::Value, stats: &mut RedactStats) {
+    pub(crate) fn redact_under(
+        &self,
+        path: &str,
+        value: &mut serde_json::Value,
+        stats: &mut RedactStats,
+    ) {
         self.redact_event(value, Some(path), stats, None);
     }
 
@@ -337,7 +341,7 @@ impl Redactor {
     /// For audit: findings in one event, with their JSON paths. Key-rule
     /// fields whose values are not already redacted are reported as
     /// `field:<class>`; strings elsewhere as detector findings.
-    pub fn scan_event(&self, event: &serde_json::Value, out: &mut Vec<EventFinding>) {
+    pub(crate) fn scan_event(&self, event: &serde_json::Value, out: &mut Vec<EventFinding>) {
         let mut path = String::new();
         let mut hits = Vec::new();
         self.audit_walk(event, Some(&self.allow), &mut path, &mut hits, out);

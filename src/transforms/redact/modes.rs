@@ -10,7 +10,7 @@ use sha2::Sha256;
 use super::config::{Class, Mode};
 
 /// Hex digits kept from the HMAC tag (8 bytes).
-pub const PSEUDONYM_HEX: usize = 16;
+pub(crate) const PSEUDONYM_HEX: usize = 16;
 
 /// Renders replacements. Holds the keyed HMAC state (key already absorbed),
 /// cloned per value.

@@ -17,7 +17,7 @@ use crate::event::{Batch, Event};
 use crate::telemetry::{SampledSpan, Sampler, Telemetry};
 
 /// Where the key is read from when no `hash_key_env` is configured.
-pub const DEFAULT_KEY_ENV: &str = "SLUICE_REDACT_KEY";
+pub(crate) const DEFAULT_KEY_ENV: &str = "SLUICE_REDACT_KEY";
 
 /// A validated `redact` stage. Without `hash` mode the engine built by
 /// validation is the one that runs; with it, validation checks everything
@@ -39,7 +39,7 @@ impl std::fmt::Debug for Prepared {
 impl Prepared {
     /// Pure checks: everything `Redactor::new` would refuse, except a
     /// missing key.
-    pub fn validate(cfg: &RedactConfig) -> Result<Prepared, Vec<FieldError>> {
+    pub(crate) fn validate(cfg: &RedactConfig) -> Result<Prepared, Vec<FieldError>> {
         let uses_hash = Class::ALL
             .iter()
             .any(|c| !cfg.disabled_classes.contains(c) && cfg.mode_for(*c) == Mode::Hash);
@@ -60,7 +60,7 @@ impl Prepared {
     }
 
     /// The engine, built with the hash key on first use.
-    pub fn engine(&self) -> Result<Arc<Redactor>, String> {
+    pub(crate) fn engine(&self) -> Result<Arc<Redactor>, String> {
         self.engine
             .get_or_init(|| build_redactor(&self.cfg).map(Arc::new))
             .clone()
@@ -93,7 +93,7 @@ fn read_key(cfg: &RedactConfig) -> Result<Option<Vec<u8>>, String> {
         .map(String::into_bytes))
 }
 
-pub struct Redact {
+pub(crate) struct Redact {
     engine: Arc<Redactor>,
     stats: RedactStats,
     /// The dry-run report's reservoir, when one was asked for: then every
@@ -102,7 +102,7 @@ pub struct Redact {
 }
 
 impl Redact {
-    pub fn new(engine: Arc<Redactor>, sampler: Option<Arc<Sampler>>) -> Self {
+    pub(crate) fn new(engine: Arc<Redactor>, sampler: Option<Arc<Sampler>>) -> Self {
         Redact {
             engine,
             stats: RedactStats::default(),
@@ -158,7 +158,7 @@ impl Transform for Redact {
 }
 
 /// Redacts dead-letter records with the same engine.
-pub struct DeadLetters(pub Arc<Redactor>);
+pub(crate) struct DeadLetters(pub Arc<Redactor>);
 
 impl DeadLetterRedactor for DeadLetters {
     fn redact(&self, path: &str, value: &mut Value, telemetry: &Telemetry) {

@@ -52,24 +52,6 @@ fn bump(names: &mut Counts, name: &Arc<str>, n: u64) {
 }
 
 impl RedactStats {
-    /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &RedactStats) {
-        for (a, b) in self.det.iter_mut().zip(other.det) {
-            *a += b;
-        }
-        for (a, b) in self.field.iter_mut().zip(other.field) {
-            *a += b;
-        }
-        self.propagated += other.propagated;
-        self.dropped += other.dropped;
-        for (k, v) in &other.custom {
-            *self.custom.entry(k.clone()).or_insert(0) += v;
-        }
-        for (path, name, n) in other.raw_fields() {
-            self.add_field(path, name, n);
-        }
-    }
-
     /// `(raw field path, counter name, count)`, by path; see
     /// [`super::Redactor::field_counts`] for the paths shown.
     pub(crate) fn raw_fields(&self) -> impl Iterator<Item = (&str, &Arc<str>, u64)> + '_ {
@@ -110,15 +92,6 @@ impl RedactStats {
         bump(&mut self.by_field[i].1, name, 1);
     }
 
-    fn add_field(&mut self, path: &str, name: &Arc<str>, n: u64) {
-        match self.by_field.iter_mut().find(|(p, _)| p == path) {
-            Some((_, names)) => bump(names, name, n),
-            None => self
-                .by_field
-                .push((path.to_string(), vec![(name.clone(), n)])),
-        }
-    }
-
     /// Non-zero counters as `(name, count)`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
         let det = Det::ALL.iter().map(|d| (d.name(), self.det[*d as usize]));
@@ -133,16 +106,9 @@ impl RedactStats {
     }
 
     /// Count for one name (0 when absent).
-    pub fn get(&self, name: &str) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &str) -> u64 {
         self.iter().find(|(k, _)| *k == name).map_or(0, |(_, v)| v)
-    }
-
-    /// Sum of all redactions (detector hits, field rules, propagations).
-    pub fn total(&self) -> u64 {
-        self.iter()
-            .filter(|(k, _)| *k != "dropped")
-            .map(|(_, v)| v)
-            .sum()
     }
 
     pub(crate) fn count(&mut self, det: u16, custom_names: &[std::sync::Arc<str>]) {

@@ -139,17 +139,17 @@ impl Det {
 /// only thanks to context (then it is propagated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit {
-    pub start: usize,
-    pub end: usize,
-    pub det: u16,
-    pub class: Class,
-    pub ctx: bool,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) det: u16,
+    pub(crate) class: Class,
+    pub(crate) ctx: bool,
 }
 
 /// Collects hits of the enabled built-in detectors.
 pub(crate) struct Sink<'a> {
-    pub enabled: &'a [bool; N_BUILTIN],
-    pub hits: &'a mut Vec<Hit>,
+    pub(crate) enabled: &'a [bool; N_BUILTIN],
+    pub(crate) hits: &'a mut Vec<Hit>,
 }
 
 impl Sink<'_> {
