@@ -25,6 +25,7 @@
 pub(crate) mod config;
 pub(crate) mod dry_run;
 pub mod encoder;
+mod request;
 pub mod schema;
 pub(crate) mod service;
 pub(crate) mod sink;
