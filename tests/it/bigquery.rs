@@ -263,6 +263,44 @@ impl BigQueryDestination {
     }
 }
 
+impl BigQueryDestination {
+    /// `DIR/p.toml`: a file source over `logs/*.log` polling fast, into
+    /// this destination, with `/metrics` on a free port and the dead
+    /// letters in `DIR/data`. Each `*_extra` (lines ending in a newline)
+    /// goes into its table.
+    pub(crate) fn file_pipeline(
+        &self,
+        dir: &std::path::Path,
+        logs: &std::path::Path,
+        global_extra: &str,
+        source_extra: &str,
+        sink_extra: &str,
+    ) -> std::path::PathBuf {
+        let text = format!(
+            r#"[global]
+data_dir = "{data}"
+shutdown_grace_secs = 30
+metrics_address = "127.0.0.1:0"
+{global_extra}
+[sources.in]
+type = "file"
+include = ["{logs}/*.log"]
+glob_interval_ms = 100
+poll_interval_ms = 20
+{source_extra}
+{sink}{sink_extra}
+[dead_letter]
+path = "{data}/deadletter.ndjson"
+allow_unredacted = true
+"#,
+            data = dir.join("data").display(),
+            logs = logs.display(),
+            sink = self.sink_reading("in"),
+        );
+        write_pipeline(dir, "p.toml", &text)
+    }
+}
+
 impl crate::brokers::Destination for BigQueryDestination {
     fn sink_toml(&self) -> String {
         self.sink_reading("in")
@@ -944,31 +982,13 @@ fn issue22_11_an_emulator_killed_and_restarted_mid_stream_loses_nothing_repeats_
     let dest = BigQueryDestination::at(bq.url(), "killed");
     let logs = t.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
-    let text = format!(
-        r#"[global]
-data_dir = "{data}"
-shutdown_grace_secs = 30
-batch_max_events = 100
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "file"
-include = ["{logs}/*.log"]
-glob_interval_ms = 100
-poll_interval_ms = 20
-checkpoint_interval_ms = 100
-
-{sink}max_retry_secs = 600
-
-[dead_letter]
-path = "{data}/deadletter.ndjson"
-allow_unredacted = true
-"#,
-        data = t.path().join("data").display(),
-        logs = logs.display(),
-        sink = dest.sink_reading("in"),
+    let p = dest.file_pipeline(
+        t.path(),
+        &logs,
+        "batch_max_events = 100\n",
+        "checkpoint_interval_ms = 100\n",
+        "max_retry_secs = 600\n",
     );
-    let p = write_pipeline(t.path(), "p.toml", &text);
     let mut s = Sluice::start(&p, &[]);
     let addr = s.metrics_addr();
     let scrape = || http_get(&addr, "/metrics").unwrap().1;
@@ -1311,29 +1331,7 @@ fn issue23_a_schema_update_bigquery_did_not_apply_leaves_the_rows_unacknowledged
     let logs = t.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let dest = BigQueryDestination::at(ep.clone(), "unapplied");
-    let text = format!(
-        r#"[global]
-data_dir = "{data}"
-shutdown_grace_secs = 30
-metrics_address = "127.0.0.1:0"
-
-[sources.in]
-type = "file"
-include = ["{logs}/*.log"]
-format = "ndjson"
-glob_interval_ms = 100
-poll_interval_ms = 20
-
-{sink}
-[dead_letter]
-path = "{data}/deadletter.ndjson"
-allow_unredacted = true
-"#,
-        data = t.path().join("data").display(),
-        logs = logs.display(),
-        sink = dest.sink_reading("in"),
-    );
-    let p = write_pipeline(t.path(), "p.toml", &text);
+    let p = dest.file_pipeline(t.path(), &logs, "", "format = \"ndjson\"\n", "");
     let s = Sluice::start(&p, &[]);
     let addr = s.metrics_addr();
     let log = logs.join("app.log");
